@@ -1,0 +1,273 @@
+"""The IPA symbol inventory: PanPhon's segments, our normalisation table, and a tokenizer.
+
+PanPhon silently drops every symbol it does not know. This module does not: every character of
+an IPA string becomes a segment, a suprasegmental mark (stress, syllable break, tone number,
+word or item boundary), or an *unknown* code that records the symbol, so callers can count and
+report it. It is shared by :mod:`ipaclip.g2p` (to validate IPA input) and
+:mod:`ipaclip.phonemes` (to turn IPA into phoneme feature sequences).
+
+Tokenising a whole batch at once (one normalisation pass, one regular-expression scan, one
+dictionary lookup per token) is what makes featurisation several times faster than calling
+PanPhon word by word.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+
+import numpy as np
+
+__all__ = [
+    "FEATURE_NAMES",
+    "Inventory",
+    "NormalizationRule",
+    "get_inventory",
+    "normalization_rules",
+]
+
+#: PanPhon's 24 articulatory features, in PanPhon's order.
+FEATURE_NAMES: tuple[str, ...] = (
+    "syl", "son", "cons", "cont", "delrel", "lat", "nas", "strid", "voi", "sg", "cg", "ant",
+    "cor", "distr", "lab", "hi", "lo", "back", "round", "velaric", "tense", "long", "hitone",
+    "hireg",
+)  # fmt: skip
+
+STRESS_MARKS = {"ˈ": 1, "ˌ": 2}
+SYLLABLE_MARK = "."
+TONE_DIGITS = "123456789"
+TONE_LETTERS = "˥˦˧˨˩"
+TIE_BARS = "\u0361\u035c"
+
+# Marker codes (segments have codes >= 0, their index in ``Inventory.segments``).
+PRIMARY = -1
+SECONDARY = -2
+WORD = -3
+SYLLABLE = -4
+ITEM = -5
+TONE_BASE = -10  # tone digit d has code TONE_BASE - d, so -11 .. -19
+UNKNOWN_BASE = -100  # unknown symbol k has code UNKNOWN_BASE - k
+
+ITEM_SEPARATOR = "\n"
+
+
+@dataclass(frozen=True)
+class NormalizationRule:
+    """One row of the shipped normalisation table (``ipaclip/data/ipa_normalization.csv``)."""
+
+    source: str
+    target: str
+    reason: str
+
+
+@functools.cache
+def normalization_rules() -> tuple[NormalizationRule, ...]:
+    """The shipped table of symbols rewritten before segmentation.
+
+    Returns
+    -------
+    tuple of NormalizationRule
+        Sources and targets are in Unicode NFD form. An empty target deletes the symbol.
+
+    Examples
+    --------
+    >>> rules = {r.source: r.target for r in normalization_rules()}
+    >>> rules["ɚ"] == unicodedata.normalize("NFD", "ə˞")
+    True
+    """
+    text = resources.files("ipaclip").joinpath("data/ipa_normalization.csv").read_text("utf-8")
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    rules = []
+    for row in csv.DictReader(io.StringIO("\n".join(lines))):
+        target = " " if row["target"] == "<space>" else row["target"]
+        rules.append(
+            NormalizationRule(
+                source=unicodedata.normalize("NFD", row["source"]),
+                target=unicodedata.normalize("NFD", target),
+                reason=row["reason"],
+            )
+        )
+    return tuple(rules)
+
+
+class Inventory:
+    """PanPhon's segment table plus the markers ipaclip keeps as channels.
+
+    Use :func:`get_inventory` for the shared, cached instance: building one reads PanPhon's
+    tables (about a second).
+
+    Attributes
+    ----------
+    segments : tuple of str
+        Every PanPhon segment (NFD); a segment's code is its index here.
+    features : ndarray of shape (n_segments, 24), dtype int8
+        PanPhon's feature values (+1, -1, 0) for each segment, columns in ``FEATURE_NAMES`` order.
+    unknown_symbols : list of str
+        Symbols met so far that are not in the inventory; unknown code ``-100 - k`` names
+        ``unknown_symbols[k]``.
+    """
+
+    def __init__(self) -> None:
+        import panphon
+
+        self._ft = panphon.FeatureTable()
+        if tuple(self._ft.names) != FEATURE_NAMES:
+            raise RuntimeError(f"unexpected PanPhon feature names {self._ft.names}")
+        self.segments: tuple[str, ...] = tuple(self._ft.seg_dict)
+        self.segment_index = {seg: i for i, seg in enumerate(self.segments)}
+        self.features = np.array(
+            [self._ft.seg_dict[s].numeric() for s in self.segments], dtype=np.int8
+        )
+        self.unknown_symbols: list[str] = []
+        self._unknown_index: dict[str, int] = {}
+
+        self.rules = normalization_rules()
+        self._rule_by_source = {r.source: r for r in self.rules}
+        sources = sorted(self._rule_by_source, key=len, reverse=True)
+        self._norm_re = re.compile("|".join(re.escape(s) for s in sources))
+
+        # Diacritics: characters that follow a base inside PanPhon segments (not across a tie).
+        diacritics = set()
+        for seg in self.segments:
+            for i, ch in enumerate(seg[1:], start=1):
+                if ch not in TIE_BARS and seg[i - 1] not in TIE_BARS:
+                    diacritics.add(ch)
+        # Base letters also occur there (untied clusters such as "kp"); they stay bases, so an
+        # untied cluster is read as two segments, as in espeak's output.
+        standalone = set(self.segments)
+        diacritics = {
+            ch
+            for ch in diacritics
+            if ch not in standalone or unicodedata.category(ch) in ("Mn", "Lm", "Sk")
+        } - set(TONE_LETTERS)
+        self.diacritics = frozenset(diacritics)
+        markers = "".join(STRESS_MARKS) + SYLLABLE_MARK + TONE_DIGITS + TONE_LETTERS + TIE_BARS
+        not_base = re.escape(markers + "".join(sorted(diacritics)))
+        dia = re.escape("".join(sorted(diacritics)))
+        base = rf"[^\s{not_base}]"
+        tie = re.escape(TIE_BARS)
+        self._token_re = re.compile(
+            rf"{base}(?:[{tie}]{base})?[{dia}]*|[{TONE_LETTERS}]|\n|[^\S\n]+|.", re.DOTALL
+        )
+        self._single: dict[str, int] = {seg: i for i, seg in enumerate(self.segments)}
+        self._single.update({m: -v for m, v in STRESS_MARKS.items()})
+        self._single[SYLLABLE_MARK] = SYLLABLE
+        self._single[ITEM_SEPARATOR] = ITEM
+        self._single.update({d: TONE_BASE - int(d) for d in TONE_DIGITS})
+        self._multi: dict[str, tuple[int, ...]] = {}
+
+    # -- normalisation ---------------------------------------------------------------------
+    def normalize(self, text: str, counts: Counter | None = None) -> str:
+        """Apply Unicode NFD and the normalisation table; count each rule used in ``counts``."""
+        text = unicodedata.normalize("NFD", text)
+        if counts is None:
+            return self._norm_re.sub(lambda m: self._rule_by_source[m.group()].target, text)
+
+        def replace(match: re.Match) -> str:
+            counts[match.group()] += 1
+            return self._rule_by_source[match.group()].target
+
+        return self._norm_re.sub(replace, text)
+
+    # -- tokenisation ----------------------------------------------------------------------
+    def _unknown_code(self, symbol: str) -> int:
+        k = self._unknown_index.get(symbol)
+        if k is None:
+            k = self._unknown_index[symbol] = len(self.unknown_symbols)
+            self.unknown_symbols.append(symbol)
+        return UNKNOWN_BASE - k
+
+    def _resolve(self, token: str) -> tuple[int, ...]:
+        """Codes for a token that is not a single known segment or marker."""
+        if token.isspace():
+            return (WORD,)
+        codes: list[int] = []
+        rest = token
+        while rest:
+            prefix = self._ft.longest_one_seg_prefix(rest, normalize=False)
+            if prefix:
+                codes.append(self.segment_index[prefix])
+                rest = rest[len(prefix) :]
+            elif rest[0] in TIE_BARS:
+                # A tie joining two symbols that PanPhon does not know as one segment (a tied
+                # diphthong, say): the tie carries no sound; the symbols stay separate segments.
+                codes.append(WORD_TIE)
+                rest = rest[1:]
+            else:
+                codes.append(self._unknown_code(rest[0]))
+                rest = rest[1:]
+        return tuple(codes)
+
+    def encode(self, items: Sequence[str]) -> tuple[np.ndarray, Counter]:
+        """Normalise and tokenise a batch of IPA strings into one flat code array.
+
+        Parameters
+        ----------
+        items : sequence of str
+            IPA strings. A newline inside an item is read as a word boundary.
+
+        Returns
+        -------
+        codes : ndarray of int32
+            Segment codes (>= 0) and marker codes (< 0); items end with an ``ITEM`` code.
+        normalization_counts : Counter
+            How often each normalisation rule's source was rewritten.
+        """
+        counts: Counter = Counter()
+        text = ITEM_SEPARATOR.join(s.replace(ITEM_SEPARATOR, " ") for s in items)
+        text = self.normalize(text, counts) + ITEM_SEPARATOR
+        tokens = self._token_re.findall(text)
+        single = self._single
+        codes = [single.get(t, MISSING) for t in tokens]
+        if MISSING in codes:
+            multi = self._multi
+            out: list[int] = []
+            for tok, code in zip(tokens, codes):
+                if code != MISSING:
+                    out.append(code)
+                    continue
+                resolved = multi.get(tok)
+                if resolved is None:
+                    resolved = multi[tok] = self._resolve(tok)
+                out.extend(resolved)
+            codes = out
+        arr = np.asarray(codes, dtype=np.int32)
+        n_ties = int((arr == WORD_TIE).sum())
+        if n_ties:
+            arr = arr[arr != WORD_TIE]
+            counts[UNTIED] += n_ties
+        return arr, counts
+
+    def symbol(self, code: int) -> str:
+        """A readable name for any code: the segment, the marker, or the unknown symbol."""
+        if code >= 0:
+            return self.segments[code]
+        if code <= UNKNOWN_BASE:
+            return self.unknown_symbols[UNKNOWN_BASE - code]
+        if TONE_BASE - 9 <= code <= TONE_BASE - 1:
+            return str(TONE_BASE - code)
+        return {PRIMARY: "ˈ", SECONDARY: "ˌ", WORD: " ", SYLLABLE: ".", ITEM: "\\n"}[code]
+
+    def is_valid(self, ipa: str) -> bool:
+        """Whether every character of ``ipa`` is a known segment or marker after normalisation."""
+        codes, _ = self.encode([ipa])
+        return bool((codes > UNKNOWN_BASE).all())
+
+
+MISSING = -(10**9)
+#: Key in normalisation counts for tie bars removed between symbols that are separate segments.
+UNTIED = "\u0361 (tie between separate segments)"
+WORD_TIE = -7  # internal: a tie bar dropped between two symbols that are separate segments
+
+
+@functools.cache
+def get_inventory() -> Inventory:
+    """The shared :class:`Inventory` (built once per process)."""
+    return Inventory()

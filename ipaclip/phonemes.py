@@ -1,0 +1,586 @@
+"""IPA to phoneme feature sequences: :class:`PhonemeEmbedder` and :class:`PhonemeSequences`.
+
+Each position of a sequence is a *token*: a segment (a phoneme with its diacritics), a tone
+number, a word boundary, or a special token (start, end, padding, unknown). A token's feature
+vector has two parts:
+
+``segment part``
+    ``embedding="ipa"``: PanPhon's 24 articulatory features of the segment (+1, -1, 0), so
+    /p/ and /b/ differ in one feature and /p/ and /a/ in many (the paper's IPA-based
+    embedding). ``embedding="onehot"``: a one-hot vector over the phoneme vocabulary learned
+    in ``fit`` (the baseline). Tones and special tokens have an all-zero segment part.
+``channels`` (the same in both modes)
+    ``stress_primary``, ``stress_secondary`` (the segment follows ˈ or ˌ),
+    ``syllable_start`` (the segment follows a syllable break "."), ``word_start`` (the first
+    segment of a word, used when ``word_boundary="feature"``), ``tone_1`` .. ``tone_9`` (tone
+    numbers as espeak writes them, e.g. Mandarin "ma1"), and the indicator channels ``bos``,
+    ``eos``, ``word_boundary`` and ``unk``. Padding is all zeros.
+
+Length (ː) and tone letters (˥ .. ˩) are not channels: PanPhon encodes them in its ``long``,
+``hitone`` and ``hireg`` features.
+
+Sequences are stored as integer ids into one small table of token feature rows, so the torch
+core gathers features per batch instead of holding a padded ``(n, L, F)`` array.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from ipaclip._validation import check_string_items, describe_item
+from ipaclip.inventory import (
+    FEATURE_NAMES,
+    ITEM,
+    PRIMARY,
+    SECONDARY,
+    SYLLABLE,
+    TONE_BASE,
+    UNKNOWN_BASE,
+    WORD,
+    get_inventory,
+)
+
+__all__ = ["CHANNEL_NAMES", "PhonemeEmbedder", "PhonemeSequences", "SPECIAL_TOKENS"]
+
+logger = logging.getLogger(__name__)
+
+#: Special tokens, in the order of their base codes.
+SPECIAL_TOKENS = ("<pad>", "<bos>", "<eos>", "<wb>", "<unk>")
+PAD, BOS, EOS, WB, UNK = range(5)
+N_TONES = 9
+TONE0 = len(SPECIAL_TOKENS) - 1  # tone d has base code TONE0 + d
+N_SPECIAL = TONE0 + N_TONES + 1  # segment code s has base code N_SPECIAL + s
+
+#: The channels that follow the segment part, in order.
+CHANNEL_NAMES: tuple[str, ...] = (
+    ("stress_primary", "stress_secondary", "syllable_start", "word_start")
+    + tuple(f"tone_{d}" for d in range(1, N_TONES + 1))
+    + ("bos", "eos", "word_boundary", "unk")
+)
+_BASE_CHANNEL = {BOS: "bos", EOS: "eos", WB: "word_boundary", UNK: "unk"}
+
+
+@dataclass(eq=False)
+class PhonemeSequences:
+    """A batch of phoneme sequences: integer ids into one table of token feature rows.
+
+    Indexing with an int returns that item's ``(length, n_features)`` feature array; with a
+    slice, an integer or boolean array, or a list, it returns a ``PhonemeSequences`` of those
+    items (sharing the table). It has a ``shape`` of ``(n_items,)``, so scikit-learn's
+    splitters (``cross_val_score``, ``GridSearchCV``) index it like an array.
+
+    Attributes
+    ----------
+    ids : ndarray of int32, shape (n_tokens_total,)
+        Row of ``table`` for every position of every item, items one after another.
+    offsets : ndarray of int64, shape (n_items + 1,)
+        Item ``i`` is ``ids[offsets[i]:offsets[i + 1]]``.
+    table : ndarray of float32, shape (n_rows, n_features)
+        Feature vector of each token row. Row 0 is always padding (all zeros).
+    symbols : tuple of str
+        The token of each row: a segment in NFD form, ``"<tone3>"``, or a special token.
+    feature_names : tuple of str
+        Names of the table's columns.
+    embedding : str
+        ``"ipa"`` or ``"onehot"``.
+    """
+
+    ids: np.ndarray
+    offsets: np.ndarray
+    table: np.ndarray
+    symbols: tuple[str, ...]
+    feature_names: tuple[str, ...]
+    embedding: str = "ipa"
+
+    # -- container protocol ----------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    @property
+    def shape(self) -> tuple[int]:
+        return (len(self),)
+
+    @property
+    def ndim(self) -> int:
+        return 1
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Number of tokens of each item (special tokens included)."""
+        return np.diff(self.offsets)
+
+    @property
+    def n_features(self) -> int:
+        return self.table.shape[1]
+
+    def item_ids(self, i: int) -> np.ndarray:
+        """Token row ids of item ``i``."""
+        return self.ids[self.offsets[i] : self.offsets[i + 1]]
+
+    def __getitem__(self, key):
+        if isinstance(key, tuple):  # sklearn indexes arrays as X[key, ...]
+            if len(key) == 2 and key[1] is Ellipsis:
+                key = key[0]
+            else:
+                raise IndexError(f"PhonemeSequences supports one index, got {key!r}.")
+        if isinstance(key, int | np.integer):
+            n = len(self)
+            i = int(key) + n if key < 0 else int(key)
+            if not 0 <= i < n:
+                raise IndexError(f"index {key} is out of range for {n} items")
+            return self.table[self.item_ids(i)]
+        index = np.arange(len(self))[key]
+        return self.take(index)
+
+    def take(self, index: Sequence[int] | np.ndarray) -> PhonemeSequences:
+        """The items at ``index``, in that order, as a new ``PhonemeSequences``."""
+        index = np.asarray(index, dtype=np.int64)
+        starts, ends = self.offsets[index], self.offsets[index + 1]
+        lengths = ends - starts
+        offsets = np.zeros(len(index) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        # positions: for each output token, its input position
+        pos = np.repeat(starts - offsets[:-1], lengths) + np.arange(offsets[-1])
+        return PhonemeSequences(
+            ids=self.ids[pos],
+            offsets=offsets,
+            table=self.table,
+            symbols=self.symbols,
+            feature_names=self.feature_names,
+            embedding=self.embedding,
+        )
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def __repr__(self) -> str:
+        lengths = self.lengths
+        span = f"{lengths.min()}..{lengths.max()}" if len(self) else "-"
+        return (
+            f"PhonemeSequences(n_items={len(self)}, lengths={span}, "
+            f"n_rows={len(self.symbols)}, n_features={self.n_features}, "
+            f"embedding={self.embedding!r})"
+        )
+
+    # -- views -----------------------------------------------------------------------------
+    def tokens(self, i: int) -> list[str]:
+        """The tokens of item ``i`` as strings."""
+        return [self.symbols[r] for r in self.item_ids(i)]
+
+    def padded(self, max_length: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Ids padded with row 0 to a rectangle, and the mask of real tokens.
+
+        Returns
+        -------
+        ids : ndarray of int64, shape (n_items, max_length)
+        mask : ndarray of bool, shape (n_items, max_length)
+        """
+        lengths = self.lengths
+        width = int(lengths.max(initial=0)) if max_length is None else int(max_length)
+        if (lengths > width).any():
+            i = int(np.argmax(lengths > width))
+            raise ValueError(f"Item {i} has {lengths[i]} tokens, more than max_length={width}.")
+        mask = np.arange(width)[None, :] < lengths[:, None]
+        out = np.zeros((len(self), width), dtype=np.int64)
+        out[mask] = self.ids
+        return out, mask
+
+    def pooled(self, how: str = "mean") -> np.ndarray:
+        """One ``(n_items, n_features)`` row per item: the mean, sum or max over its tokens.
+
+        Padding is excluded; start, end and word-boundary tokens are included.
+        """
+        n, lengths = len(self), self.lengths
+        feats = self.table[self.ids]
+        item = np.repeat(np.arange(n), lengths)
+        if how in ("mean", "sum"):
+            out = np.zeros((n, self.n_features), dtype=np.float64)
+            np.add.at(out, item, feats)
+            if how == "mean":
+                out /= np.maximum(lengths, 1)[:, None]
+            return out.astype(np.float32)
+        if how == "max":
+            out = np.full((n, self.n_features), -np.inf, dtype=np.float32)
+            np.maximum.at(out, item, feats)
+            return out
+        raise ValueError(f"how={how!r}; expected 'mean', 'sum' or 'max'.")
+
+    @classmethod
+    def concatenate(cls, parts: Sequence[PhonemeSequences]) -> PhonemeSequences:
+        """Join batches made by the same fitted embedder into one."""
+        if not parts:
+            raise ValueError("Nothing to concatenate.")
+        first = parts[0]
+        rows: dict[tuple[str, bytes], int] = {}
+        tables, symbols, ids, lengths = [], [], [], []
+        for p in parts:
+            if p.feature_names != first.feature_names:
+                raise ValueError("Cannot concatenate sequences with different feature layouts.")
+            remap = np.empty(len(p.symbols), dtype=np.int32)
+            for r, (sym, row) in enumerate(zip(p.symbols, p.table)):
+                key = (sym, row.tobytes())  # one symbol has several rows (stress, ...)
+                if key not in rows:
+                    rows[key] = len(symbols)
+                    symbols.append(sym)
+                    tables.append(row)
+                remap[r] = rows[key]
+            ids.append(remap[p.ids])
+            lengths.append(p.lengths)
+        lengths_all = np.concatenate(lengths)
+        offsets = np.zeros(len(lengths_all) + 1, dtype=np.int64)
+        np.cumsum(lengths_all, out=offsets[1:])
+        return cls(
+            ids=np.concatenate(ids),
+            offsets=offsets,
+            table=np.stack(tables).astype(np.float32),
+            symbols=tuple(symbols),
+            feature_names=first.feature_names,
+            embedding=first.embedding,
+        )
+
+
+class PhonemeEmbedder(TransformerMixin, BaseEstimator):
+    """Turn IPA strings into phoneme feature sequences.
+
+    The input is normalised (Unicode NFD and ``ipaclip/data/ipa_normalization.csv``, which
+    maps espeak symbols PanPhon lacks, such as ɚ and ᵻ, to PanPhon's spelling) and segmented
+    with PanPhon's segment table. Every character becomes a segment, a channel, or an unknown
+    that ``unknown`` decides about; nothing is dropped without being counted.
+
+    Parameters
+    ----------
+    embedding : {"ipa", "onehot"}, default="ipa"
+        ``"ipa"``: PanPhon's 24 articulatory features per segment (the paper's IPA-based
+        embedding). ``"onehot"``: one-hot over the segments seen in ``fit`` (the baseline);
+        segments first met in ``transform`` become ``<unk>`` (counted in the log).
+    unknown : {"raise", "ignore", "unk"}, default="raise"
+        What to do with a symbol that is not in the inventory: raise an error naming the
+        symbol, the item and its index; drop it; or map it to the ``<unk>`` token. Dropped and
+        mapped symbols are counted in ``unknown_counts_`` (by ``fit``) and logged.
+    word_boundary : {"token", "feature", "none"}, default="token"
+        Keep word boundaries as a ``<wb>`` token between words, as the ``word_start``
+        channel on each word's first segment, or not at all.
+    stress : bool, default=True
+        Keep the stress channels (from ˈ and ˌ). When False the stress marks are ignored.
+    add_special_tokens : bool, default=True
+        Put ``<bos>`` and ``<eos>`` around every item (the pronunciation encoder pools at
+        ``<eos>``).
+    max_length : int, default=None
+        Largest number of tokens an item may have (special tokens included), for example the
+        encoder's context length. A longer item is an error that says so.
+    pooling : {None, "mean", "sum", "max"}, default=None
+        ``None`` returns :class:`PhonemeSequences`. Otherwise ``transform`` returns the pooled
+        2-D array ``(n_items, n_features)`` for classic scikit-learn models, with names from
+        ``get_feature_names_out``.
+
+    Attributes
+    ----------
+    vocabulary_ : tuple of str
+        Segments seen in ``fit`` (NFD), in the order of the one-hot columns.
+    feature_names_ : tuple of str
+        Names of the feature columns of each token.
+    unknown_counts_ : collections.Counter
+        Unknown symbols met in ``fit`` and how often (with ``unknown`` other than "raise").
+    normalization_counts_ : collections.Counter
+        How often each normalisation rule rewrote a symbol in ``fit``.
+    n_features_out_ : int
+
+    Examples
+    --------
+    >>> emb = PhonemeEmbedder().fit(["pˈæt", "bˈæt"])
+    >>> seqs = emb.transform(["pˈæt", "bˈæt"])
+    >>> seqs.tokens(0)
+    ['<bos>', 'p', 'æ', 't', '<eos>']
+    >>> p, b = seqs[0][1, :24], seqs[1][1, :24]   # /p/ and /b/ differ in voicing only
+    >>> [emb.feature_names_[j] for j in np.flatnonzero(p != b)]
+    ['voi']
+    """
+
+    def __init__(
+        self,
+        embedding: str = "ipa",
+        unknown: str = "raise",
+        word_boundary: str = "token",
+        stress: bool = True,
+        add_special_tokens: bool = True,
+        max_length: int | None = None,
+        pooling: str | None = None,
+    ) -> None:
+        self.embedding = embedding
+        self.unknown = unknown
+        self.word_boundary = word_boundary
+        self.stress = stress
+        self.add_special_tokens = add_special_tokens
+        self.max_length = max_length
+        self.pooling = pooling
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.input_tags.two_d_array = False
+        return tags
+
+    def _validate_params(self) -> None:
+        choices = {
+            "embedding": ("ipa", "onehot"),
+            "unknown": ("raise", "ignore", "unk"),
+            "word_boundary": ("token", "feature", "none"),
+            "pooling": (None, "mean", "sum", "max"),
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name}={getattr(self, name)!r}; expected one of {allowed}.")
+        if self.max_length is not None and (
+            not isinstance(self.max_length, int | np.integer) or self.max_length < 3
+        ):
+            raise ValueError(f"max_length={self.max_length!r}; expected None or an int >= 3.")
+
+    # -- sklearn API -----------------------------------------------------------------------
+    def fit(self, X, y=None):
+        """Learn the phoneme vocabulary and count what was normalised or not recognised."""
+        self._validate_params()
+        items = check_string_items(X, what="IPA string")
+        unknown_counts: Counter = Counter()
+        normalization_counts: Counter = Counter()
+        codes, flat = self._tokenize(items, unknown_counts, normalization_counts)
+        inv = get_inventory()
+        seen = np.unique(flat["base"][flat["base"] >= N_SPECIAL]) - N_SPECIAL
+        self.vocabulary_ = tuple(sorted(inv.segments[s] for s in seen))
+        self.unknown_counts_ = unknown_counts
+        self.normalization_counts_ = normalization_counts
+        self.feature_names_ = self._feature_names(self.vocabulary_)
+        self.n_features_out_ = len(self.feature_names_)
+        self._vocab_index = {s: i for i, s in enumerate(self.vocabulary_)}
+        return self
+
+    def transform(self, X) -> PhonemeSequences | np.ndarray:
+        """Featurise IPA strings: :class:`PhonemeSequences`, or a 2-D array with ``pooling``."""
+        check_is_fitted(self, "vocabulary_")
+        self._validate_params()
+        items = check_string_items(X, what="IPA string")
+        unknown_counts: Counter = Counter()
+        _, flat = self._tokenize(items, unknown_counts, Counter())
+        if unknown_counts:
+            logger.info("Unknown IPA symbols (policy %r): %s", self.unknown, dict(unknown_counts))
+        seqs = self._build(items, flat)
+        if self.pooling is None:
+            return seqs
+        return seqs.pooled(self.pooling)
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        """Column names of the pooled output (``pooling`` set) or of the token features."""
+        check_is_fitted(self, "vocabulary_")
+        names = self.feature_names_
+        if self.pooling is not None:
+            names = tuple(f"{self.pooling}_{n}" for n in names)
+        return np.asarray(names, dtype=object)
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "vocabulary_" in self.__dict__:
+            self._vocab_index = {s: i for i, s in enumerate(self.vocabulary_)}
+
+    # -- internals -------------------------------------------------------------------------
+    def _feature_names(self, vocabulary: Sequence[str]) -> tuple[str, ...]:
+        if self.embedding == "ipa":
+            head = FEATURE_NAMES
+        else:
+            head = tuple(f"phoneme={s}" for s in vocabulary)
+        return tuple(head) + CHANNEL_NAMES
+
+    def _tokenize(self, items: list[str], unknown_counts: Counter, normalization_counts: Counter):
+        """Codes of a batch, reduced to token positions with their channels.
+
+        Returns the raw codes and a dict of equal-length arrays over the kept tokens:
+        ``item``, ``base`` (special/tone/segment base code), ``stress``, ``syllable``,
+        ``word_start``.
+        """
+        inv = get_inventory()
+        codes, norm = inv.encode(items)
+        normalization_counts.update(norm)
+        is_item = codes == ITEM
+        item_of = np.cumsum(is_item) - is_item
+        is_seg = codes >= 0
+        is_tone = (codes <= TONE_BASE - 1) & (codes >= TONE_BASE - N_TONES)
+        is_unk = codes <= UNKNOWN_BASE
+
+        if is_unk.any():
+            unk_pos = np.flatnonzero(is_unk)
+            if self.unknown == "raise":
+                p = int(unk_pos[0])
+                i = int(item_of[p])
+                sym = inv.symbol(int(codes[p]))
+                raise ValueError(
+                    f"IPA symbol {sym!r} (U+{ord(sym[0]):04X}) in item {i} "
+                    f"({describe_item(items[i])}) is not in the phoneme inventory; pass "
+                    "unknown='ignore' to drop it or unknown='unk' to map it to <unk> (both "
+                    "counted), or add it to ipaclip/data/ipa_normalization.csv."
+                )
+            unknown_counts.update(inv.symbol(int(c)) for c in codes[unk_pos])
+            if self.unknown == "ignore":
+                is_unk = np.zeros_like(is_unk)
+
+        is_token = is_seg | is_tone | is_unk
+        tok_pos = np.flatnonzero(is_token)
+        stress = np.zeros(len(codes), dtype=np.int8)
+        syllable = np.zeros(len(codes), dtype=bool)
+
+        def attach(mark_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            """Token position following each mark in the same item (marks with none: dropped)."""
+            marks = np.flatnonzero(mark_mask)
+            nxt = np.searchsorted(tok_pos, marks, side="right")
+            ok = nxt < len(tok_pos)
+            marks, target = marks[ok], tok_pos[nxt[ok]]
+            same = item_of[target] == item_of[marks]
+            return marks[same], target[same]
+
+        if self.stress:
+            for code, level in ((PRIMARY, 1), (SECONDARY, 2)):
+                marks, target = attach(codes == code)
+                stress[target] = level
+        marks, target = attach(codes == SYLLABLE)
+        syllable[target] = True
+
+        # Word boundaries: whitespace between two tokens of the same item.
+        word_start = np.zeros(len(codes), dtype=bool)
+        wb_keep = np.zeros(len(codes), dtype=bool)
+        word_pos = np.flatnonzero(codes == WORD)
+        if word_pos.size:
+            nxt = np.searchsorted(tok_pos, word_pos, side="right")
+            prv = nxt - 1
+            ok = (nxt < len(tok_pos)) & (prv >= 0)
+            w, nxt, prv = word_pos[ok], nxt[ok], prv[ok]
+            inside = (item_of[tok_pos[nxt]] == item_of[w]) & (item_of[tok_pos[prv]] == item_of[w])
+            w, nxt = w[inside], nxt[inside]
+            if self.word_boundary == "token":
+                wb_keep[w] = True
+            elif self.word_boundary == "feature":
+                word_start[tok_pos[nxt]] = True
+        if self.word_boundary == "feature" and tok_pos.size:
+            first_of_item = np.ones(len(tok_pos), dtype=bool)
+            first_of_item[1:] = item_of[tok_pos[1:]] != item_of[tok_pos[:-1]]
+            word_start[tok_pos[first_of_item]] = True
+
+        keep = is_token | wb_keep
+        base = np.zeros(len(codes), dtype=np.int64)
+        base[is_seg] = codes[is_seg].astype(np.int64) + N_SPECIAL
+        base[is_tone] = TONE0 + (TONE_BASE - codes[is_tone])
+        base[is_unk] = UNK
+        base[wb_keep] = WB
+        flat = {
+            "item": item_of[keep],
+            "base": base[keep],
+            "stress": stress[keep],
+            "syllable": syllable[keep],
+            "word_start": word_start[keep],
+        }
+        return codes, flat
+
+    def _build(self, items: list[str], flat: dict) -> PhonemeSequences:
+        n = len(items)
+        counts = np.bincount(flat["item"], minlength=n)
+        empty = np.flatnonzero(counts == 0)
+        if empty.size:
+            i = int(empty[0])
+            raise ValueError(
+                f"Item {i} ({describe_item(items[i])}) has no phonemes once marks and "
+                "unknown symbols are set aside."
+            )
+        extra = 2 if self.add_special_tokens else 0
+        lengths = counts + extra
+        if self.max_length is not None and (lengths > self.max_length).any():
+            i = int(np.argmax(lengths > self.max_length))
+            raise ValueError(
+                f"Item {i} ({describe_item(items[i])}) has {lengths[i]} phoneme tokens "
+                f"(with <bos>/<eos>), more than max_length={self.max_length}, the encoder's "
+                "context length; shorten the text or use a model with a longer context."
+            )
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        total = int(offsets[-1])
+        base = np.full(total, PAD, dtype=np.int64)
+        stress = np.zeros(total, dtype=np.int64)
+        syllable = np.zeros(total, dtype=np.int64)
+        word_start = np.zeros(total, dtype=np.int64)
+        item = flat["item"]
+        starts = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(counts, out=starts[1:])
+        rank = np.arange(len(item)) - starts[item]
+        pos = offsets[item] + rank + (1 if self.add_special_tokens else 0)
+        base[pos] = flat["base"]
+        stress[pos] = flat["stress"]
+        syllable[pos] = flat["syllable"]
+        word_start[pos] = flat["word_start"]
+        if self.add_special_tokens:
+            base[offsets[:-1]] = BOS
+            base[offsets[1:] - 1] = EOS
+
+        if self.embedding == "onehot":
+            # Segments not seen in fit become <unk> (they have no one-hot column).
+            seg = base >= N_SPECIAL
+            if seg.any():
+                inv = get_inventory()
+                uniq = np.unique(base[seg])
+                oov = [b for b in uniq if inv.segments[b - N_SPECIAL] not in self._vocab_index]
+                if oov:
+                    is_oov = np.isin(base, oov)
+                    logger.info(
+                        "%d token(s) of %d segment(s) unseen in fit mapped to <unk>: %s",
+                        int(is_oov.sum()),
+                        len(oov),
+                        [inv.segments[b - N_SPECIAL] for b in oov][:20],
+                    )
+                    base[is_oov] = UNK
+
+        key = ((base * 3 + stress) * 2 + syllable) * 2 + word_start
+        uniq, ids = np.unique(np.concatenate([[0], key]), return_inverse=True)
+        ids = ids[1:].astype(np.int32)  # key 0 (padding) is row 0
+        table, symbols = self._table(uniq)
+        return PhonemeSequences(
+            ids=ids,
+            offsets=offsets,
+            table=table,
+            symbols=symbols,
+            feature_names=self.feature_names_,
+            embedding=self.embedding,
+        )
+
+    def _table(self, keys: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
+        inv = get_inventory()
+        word_start = keys % 2
+        syllable = (keys // 2) % 2
+        stress = (keys // 4) % 3
+        base = keys // 12
+        n_head = 24 if self.embedding == "ipa" else len(self.vocabulary_)
+        table = np.zeros((len(keys), n_head + len(CHANNEL_NAMES)), dtype=np.float32)
+        ch = {name: n_head + j for j, name in enumerate(CHANNEL_NAMES)}
+        symbols = []
+        for r, b in enumerate(base):
+            b = int(b)
+            if b >= N_SPECIAL:
+                seg = b - N_SPECIAL
+                symbols.append(inv.segments[seg])
+                if self.embedding == "ipa":
+                    table[r, :24] = inv.features[seg]
+                else:
+                    table[r, self._vocab_index[inv.segments[seg]]] = 1.0
+            elif b > TONE0:
+                symbols.append(f"<tone{b - TONE0}>")
+                table[r, ch[f"tone_{b - TONE0}"]] = 1.0
+            else:
+                symbols.append(SPECIAL_TOKENS[b])
+                if b in _BASE_CHANNEL:
+                    table[r, ch[_BASE_CHANNEL[b]]] = 1.0
+        table[:, ch["stress_primary"]] = stress == 1
+        table[:, ch["stress_secondary"]] = stress == 2
+        table[:, ch["syllable_start"]] = syllable
+        table[:, ch["word_start"]] = word_start
+        return table, tuple(symbols)
