@@ -85,7 +85,14 @@ def _epitran_languages() -> dict[str, str]:
             "The epitran backend needs 'epitran': pip install 'ipaclip[epitran]'"
         ) from exc
     folder = Path(epitran.__file__).parent / "data" / "map"
-    return {p.stem: p.stem for p in sorted(folder.glob("*.csv"))}
+    codes = {p.stem for p in folder.glob("*.csv")}
+    # Languages with their own backend have no map file (English needs flite's lex_lookup).
+    try:
+        from epitran._epitran import SPECIAL_LANGUAGE_BACKENDS
+    except ImportError:  # pragma: no cover - older epitran
+        SPECIAL_LANGUAGE_BACKENDS = {"eng-Latn": None}
+    codes.update(SPECIAL_LANGUAGE_BACKENDS)
+    return {code: code for code in sorted(codes)}
 
 
 def available_languages(backend: str = "espeak") -> dict[str, str]:

@@ -148,13 +148,22 @@ class Inventory:
             if ch not in standalone or unicodedata.category(ch) in ("Mn", "Lm", "Sk")
         } - set(TONE_LETTERS)
         self.diacritics = frozenset(diacritics)
+        # Diacritics that also open segments (pre-glottalised ˀt): allowed before a base.
+        prefixes = "".join(sorted({seg[0] for seg in self.segments} & diacritics))
         markers = "".join(STRESS_MARKS) + SYLLABLE_MARK + TONE_DIGITS + TONE_LETTERS + TIE_BARS
         not_base = re.escape(markers + "".join(sorted(diacritics)))
         dia = re.escape("".join(sorted(diacritics)))
         base = rf"[^\s{not_base}]"
+        if prefixes:
+            base_first = rf"[{re.escape(prefixes)}]?{base}"
+        else:
+            base_first = base
         tie = re.escape(TIE_BARS)
+        # A segment: a base with its diacritics, optionally tied to a second one (t̪͡s̪).
         self._token_re = re.compile(
-            rf"{base}(?:[{tie}]{base})?[{dia}]*|[{TONE_LETTERS}]|\n|[^\S\n]+|.", re.DOTALL
+            rf"{base_first}[{dia}]*(?:[{tie}]{base}[{dia}]*)?|[{TONE_LETTERS}][{dia}]*|\n"
+            rf"|[^\S\n]+|.",
+            re.DOTALL,
         )
         self._single: dict[str, int] = {seg: i for i, seg in enumerate(self.segments)}
         self._single.update({m: -v for m, v in STRESS_MARKS.items()})
