@@ -1,0 +1,290 @@
+"""The torch core: phoneme embeddings and a CLIP-style Transformer pronunciation encoder.
+
+An architecture is data: an :class:`EncoderConfig` (a dataclass that saves to JSON), built by
+one factory, :func:`create_encoder`, as open_clip builds models from its ``model_configs``.
+The encoder reads a batch as *ids into a table of token feature rows* (see
+:class:`ipaclip.PhonemeSequences`): the first layer maps the small table, then gathers, so no
+``(batch, length, features)`` float tensor of the corpus is ever built.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ipaclip.phonemes import CHANNEL_NAMES
+
+__all__ = [
+    "ARCHITECTURES",
+    "EncoderConfig",
+    "PhonemeEmbedding",
+    "PronunciationTransformer",
+    "create_encoder",
+]
+
+N_PANPHON = 24
+N_CHANNELS = len(CHANNEL_NAMES)
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """Architecture of a pronunciation encoder.
+
+    Parameters
+    ----------
+    embedding : {"ipa", "onehot"}
+        ``"ipa"``: a linear map of each token's articulatory features and channels (the
+        paper's IPA-based embedding). ``"onehot"``: a learned ``nn.Embedding`` per phoneme
+        plus a linear map of the channels (the baseline).
+    vocab_size : int
+        Number of phonemes in the vocabulary (index 0 is reserved for "none": special
+        tokens, tones and phonemes unseen in training).
+    residual : bool
+        ``"ipa"`` only: add a small learned per-phoneme vector (initialised to zero) to the
+        feature map, so phonemes with equal features can still drift apart.
+    width, layers, heads, mlp_ratio : int, int, int, float
+        Transformer size, as in CLIP's text tower.
+    context_length : int
+        Longest token sequence, ``<bos>`` and ``<eos>`` included (learned positions).
+    causal : bool
+        Causal attention as in CLIP's text tower, or bidirectional (default).
+    pooling : {"eos", "mean"}
+        Read the output at the ``<eos>`` token (CLIP's choice) or average all tokens.
+    output_dim : int
+        Dimension of the projection: the teacher's embedding dimension.
+    dropout : float
+        Dropout in attention and MLP during training.
+    """
+
+    embedding: str = "ipa"
+    vocab_size: int = 0
+    residual: bool = False
+    width: int = 256
+    layers: int = 4
+    heads: int = 4
+    mlp_ratio: float = 4.0
+    context_length: int = 64
+    causal: bool = False
+    pooling: str = "eos"
+    output_dim: int = 512
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.embedding not in ("ipa", "onehot"):
+            raise ValueError(f"embedding={self.embedding!r}; expected 'ipa' or 'onehot'.")
+        if self.pooling not in ("eos", "mean"):
+            raise ValueError(f"pooling={self.pooling!r}; expected 'eos' or 'mean'.")
+        for name in ("width", "layers", "heads", "context_length", "output_dim"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name}={value!r}; expected a positive int.")
+        if self.width % self.heads:
+            raise ValueError(f"width={self.width} is not divisible by heads={self.heads}.")
+        if self.vocab_size < 0:
+            raise ValueError(f"vocab_size={self.vocab_size!r}; expected >= 0.")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout={self.dropout!r}; expected 0 <= dropout < 1.")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> EncoderConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"Unknown encoder config keys {sorted(unknown)}.")
+        return cls(**data)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | Path) -> EncoderConfig:
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+#: Named architectures (overridable field by field through :func:`create_encoder`).
+ARCHITECTURES: dict[str, EncoderConfig] = {
+    "tiny": EncoderConfig(width=64, layers=2, heads=2),
+    "small": EncoderConfig(width=256, layers=4, heads=4),
+    "base": EncoderConfig(width=512, layers=8, heads=8),
+}
+
+
+class PhonemeEmbedding(nn.Module):
+    """Token table rows → vectors of the Transformer's width.
+
+    ``forward(table, row_vocab)`` maps each row of a ``(n_rows, n_features)`` token feature
+    table (PanPhon features then channels, as :class:`ipaclip.PhonemeEmbedder` lays them
+    out) with its phoneme index ``row_vocab`` (0 for none) to a ``(n_rows, width)`` matrix.
+    """
+
+    def __init__(self, config: EncoderConfig) -> None:
+        super().__init__()
+        self.mode = config.embedding
+        width = config.width
+        if self.mode == "ipa":
+            self.features = nn.Linear(N_PANPHON + N_CHANNELS, width)
+            self.residual = (
+                nn.Embedding(config.vocab_size + 1, width, padding_idx=0)
+                if config.residual
+                else None
+            )
+            if self.residual is not None:
+                nn.init.zeros_(self.residual.weight)
+        else:
+            self.phoneme = nn.Embedding(config.vocab_size + 1, width, padding_idx=0)
+            nn.init.normal_(self.phoneme.weight, std=0.02)
+            with torch.no_grad():
+                self.phoneme.weight[0].zero_()
+            self.features = nn.Linear(N_CHANNELS, width)
+
+    def forward(self, table: torch.Tensor, row_vocab: torch.Tensor) -> torch.Tensor:
+        channels = table[:, -N_CHANNELS:]
+        if self.mode == "ipa":
+            if table.shape[1] != N_PANPHON + N_CHANNELS:
+                raise ValueError(
+                    f"An 'ipa' embedding expects {N_PANPHON + N_CHANNELS} features per token, "
+                    f"got {table.shape[1]}: featurise with PhonemeEmbedder(embedding='ipa')."
+                )
+            out = self.features(table)
+            if self.residual is not None:
+                out = out + self.residual(row_vocab)
+            return out
+        return self.phoneme(row_vocab) + self.features(channels)
+
+
+class _Block(nn.Module):
+    """Pre-LayerNorm residual attention block (CLIP's ``ResidualAttentionBlock``)."""
+
+    def __init__(self, width: int, heads: int, mlp_ratio: float, dropout: float) -> None:
+        super().__init__()
+        self.heads = heads
+        self.dropout = dropout
+        self.ln_1 = nn.LayerNorm(width)
+        self.qkv = nn.Linear(width, 3 * width)
+        self.out = nn.Linear(width, width)
+        self.ln_2 = nn.LayerNorm(width)
+        hidden = int(width * mlp_ratio)
+        self.mlp = nn.Sequential(
+            nn.Linear(width, hidden), nn.GELU(), nn.Linear(hidden, width), nn.Dropout(dropout)
+        )
+
+    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor) -> torch.Tensor:
+        b, n, w = x.shape
+        qkv = self.qkv(self.ln_1(x)).view(b, n, 3, self.heads, w // self.heads)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4)
+        a = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=attn_mask, dropout_p=self.dropout if self.training else 0.0
+        )
+        x = x + self.out(a.transpose(1, 2).reshape(b, n, w))
+        return x + self.mlp(self.ln_2(x))
+
+
+class PronunciationTransformer(nn.Module):
+    """CLIP-style text tower over phoneme tokens, projected into the teacher's space.
+
+    ``forward(table, row_vocab, ids, lengths)``: ``table`` (n_rows, n_features) token
+    features, ``row_vocab`` (n_rows,) phoneme index of each row, ``ids`` (batch, length)
+    rows of each position (0 is padding), ``lengths`` (batch,) real tokens per item. Returns
+    ``(batch, output_dim)`` unnormalised embeddings.
+    """
+
+    def __init__(self, config: EncoderConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.embed = PhonemeEmbedding(config)
+        self.positional = nn.Parameter(torch.empty(config.context_length, config.width))
+        self.blocks = nn.ModuleList(
+            _Block(config.width, config.heads, config.mlp_ratio, config.dropout)
+            for _ in range(config.layers)
+        )
+        self.ln_final = nn.LayerNorm(config.width)
+        self.projection = nn.Parameter(torch.empty(config.width, config.output_dim))
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        cfg = self.config
+        nn.init.normal_(self.positional, std=0.01)
+        proj_std = (cfg.width**-0.5) * ((2 * cfg.layers) ** -0.5)
+        for block in self.blocks:
+            nn.init.normal_(block.qkv.weight, std=cfg.width**-0.5)
+            nn.init.normal_(block.out.weight, std=proj_std)
+            nn.init.normal_(block.mlp[0].weight, std=(2 * cfg.width) ** -0.5)
+            nn.init.normal_(block.mlp[2].weight, std=proj_std)
+        nn.init.normal_(self.projection, std=cfg.width**-0.5)
+
+    def forward(
+        self,
+        table: torch.Tensor,
+        row_vocab: torch.Tensor,
+        ids: torch.Tensor,
+        lengths: torch.Tensor,
+    ) -> torch.Tensor:
+        b, n = ids.shape
+        if n > self.config.context_length:
+            raise ValueError(
+                f"Sequences of {n} tokens exceed the encoder's context_length="
+                f"{self.config.context_length}."
+            )
+        rows = self.embed(table, row_vocab)
+        x = rows[ids] + self.positional[:n]
+        positions = torch.arange(n, device=ids.device)
+        valid = positions[None, :] < lengths[:, None]  # (b, n)
+        mask = valid[:, None, None, :]  # keys
+        if self.config.causal:
+            mask = mask & torch.ones(n, n, dtype=torch.bool, device=ids.device).tril()
+        for block in self.blocks:
+            x = block(x, mask)
+        x = self.ln_final(x)
+        if self.config.pooling == "eos":
+            pooled = x[torch.arange(b, device=ids.device), lengths - 1]
+        else:
+            weights = valid.to(x.dtype) / lengths[:, None].to(x.dtype)
+            pooled = torch.einsum("bn,bnw->bw", weights, x)
+        return pooled @ self.projection
+
+    def phoneme_vectors(self, table: torch.Tensor, row_vocab: torch.Tensor) -> torch.Tensor:
+        """The input embedding of each table row (what evaluation 1 compares to the IPA chart)."""
+        return self.embed(table, row_vocab)
+
+
+def create_encoder(
+    config: EncoderConfig | str | dict = "small", **overrides
+) -> PronunciationTransformer:
+    """Build a :class:`PronunciationTransformer` from a config, a named architecture or a dict.
+
+    Examples
+    --------
+    >>> enc = create_encoder("tiny", output_dim=32, vocab_size=10)
+    >>> enc.config.width, enc.config.output_dim
+    (64, 32)
+    """
+    if isinstance(config, str):
+        if config not in ARCHITECTURES:
+            raise ValueError(f"Unknown architecture {config!r}; known: {sorted(ARCHITECTURES)}.")
+        config = ARCHITECTURES[config]
+    elif isinstance(config, dict):
+        config = EncoderConfig.from_dict(config)
+    if overrides:
+        config = replace(config, **overrides)
+    return PronunciationTransformer(config)
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def cosine_schedule(step: int, total: int, warmup: int) -> float:
+    """Learning-rate factor: linear warm-up, then cosine decay to zero."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))

@@ -1,0 +1,148 @@
+"""Tiny model configurations shared by all tests.
+
+Import from here rather than copying configs around::
+
+    from tests.fixtures import tiny_clip, tiny_clip_text_encoder
+
+``tests`` has no ``__init__.py`` and no ``conftest.py``: pytest's ``--import-mode=importlib``
+(set in pyproject.toml) imports test files as ``tests.<name>`` with ``tests`` as a namespace
+package rooted at the repository, so ``from tests.fixtures import ...`` resolves from any
+working directory, with ``pytest`` or ``python -m pytest``.
+
+Everything here is deterministic (seeded) and builds in milliseconds: a CLIP with one
+width-32 transformer layer per tower, 32x32 images cut in 16x16 patches, CLIP's standard
+49408-token vocabulary and a context length of 32.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+#: Name under which :func:`register_tiny_clip_config` registers the config with open_clip.
+TINY_CLIP_ARCH = "ipaclip-test-tiny-clip"
+TINY_IMAGE_SIZE = 32
+TINY_CONTEXT_LENGTH = 32
+
+_TINY_CLIP_CONFIG: dict[str, Any] = {
+    "embed_dim": 32,
+    "vision_cfg": {
+        "image_size": TINY_IMAGE_SIZE,
+        "layers": 1,
+        "width": 32,
+        "head_width": 16,
+        "patch_size": 16,
+    },
+    "text_cfg": {
+        "context_length": TINY_CONTEXT_LENGTH,
+        "vocab_size": 49408,
+        "width": 32,
+        "heads": 2,
+        "layers": 1,
+    },
+}
+
+
+def tiny_clip_config(embed_dim: int = 32) -> dict[str, Any]:
+    """Return the open_clip ``model_cfg`` of the tiny CLIP (a fresh copy).
+
+    Examples
+    --------
+    >>> cfg = tiny_clip_config()
+    >>> cfg["embed_dim"], cfg["text_cfg"]["context_length"]
+    (32, 32)
+    """
+    cfg = copy.deepcopy(_TINY_CLIP_CONFIG)
+    cfg["embed_dim"] = int(embed_dim)
+    return cfg
+
+
+def tiny_clip(embed_dim: int = 32, seed: int = 0) -> torch.nn.Module:
+    """Build the tiny open_clip ``CLIP`` model, in eval mode, with weights drawn from ``seed``.
+
+    The global torch random state is left untouched.
+
+    Examples
+    --------
+    >>> model = tiny_clip()
+    >>> model.context_length, model.visual.image_size
+    (32, (32, 32))
+    """
+    from open_clip.model import CLIP, set_model_preprocess_cfg
+    from open_clip.transform import PreprocessCfg
+
+    cfg = tiny_clip_config(embed_dim)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = CLIP(**cfg)
+    preprocess = vars(PreprocessCfg()) | {"size": TINY_IMAGE_SIZE}
+    set_model_preprocess_cfg(model, preprocess)
+    return model.eval()
+
+
+def tiny_clip_text_encoder(embed_dim: int = 32, seed: int = 0, **params: Any) -> Any:
+    """A :class:`ipaclip.teachers.CLIPTextEncoder` around :func:`tiny_clip`.
+
+    ``params`` go to the encoder (``batch_size``, ``normalize``, ``device``).
+
+    Examples
+    --------
+    >>> tiny_clip_text_encoder().transform(["a dog"]).shape
+    (1, 32)
+    """
+    from ipaclip.teachers import CLIPTextEncoder
+
+    return CLIPTextEncoder(model=tiny_clip(embed_dim, seed), pretrained=None, **params)
+
+
+def tiny_clip_image_encoder(embed_dim: int = 32, seed: int = 0, **params: Any) -> Any:
+    """A :class:`ipaclip.teachers.CLIPImageEncoder` around :func:`tiny_clip`."""
+    from ipaclip.teachers import CLIPImageEncoder
+
+    return CLIPImageEncoder(model=tiny_clip(embed_dim, seed), pretrained=None, **params)
+
+
+def register_tiny_clip_config(directory: str | os.PathLike, embed_dim: int = 32) -> str:
+    """Register the tiny config with open_clip under a name; return that name.
+
+    Writes ``<name>.json`` into ``directory`` (e.g. pytest's ``tmp_path``) and calls
+    ``open_clip.add_model_config`` on it, so that ``open_clip.create_model(name)`` and
+    ``load_clip(name, pretrained=checkpoint_file)`` work. The name is
+    :data:`TINY_CLIP_ARCH`, suffixed with ``embed_dim`` when it is not 32.
+    """
+    import open_clip
+
+    name = TINY_CLIP_ARCH if embed_dim == 32 else f"{TINY_CLIP_ARCH}-{embed_dim}"
+    path = Path(directory) / f"{name}.json"
+    path.write_text(json.dumps(tiny_clip_config(embed_dim)))
+    open_clip.add_model_config(path)
+    return name
+
+
+def save_tiny_clip_checkpoint(path: str | os.PathLike, embed_dim: int = 32, seed: int = 0) -> Path:
+    """Save the state_dict of ``tiny_clip(embed_dim, seed)`` with ``torch.save``; return path."""
+    path = Path(path)
+    torch.save(tiny_clip(embed_dim, seed).state_dict(), path)
+    return path
+
+
+def write_tiny_clip_dir(directory: str | os.PathLike, embed_dim: int = 32, seed: int = 0) -> Path:
+    """Write a folder loadable as ``model="local-dir:<folder>"``; return the folder.
+
+    It holds ``open_clip_config.json`` (``model_cfg`` and ``preprocess_cfg``) and
+    ``open_clip_pytorch_model.bin`` (the state_dict of ``tiny_clip(embed_dim, seed)``).
+    """
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    config = {
+        "model_cfg": tiny_clip_config(embed_dim),
+        "preprocess_cfg": {"mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]},
+    }
+    (folder / "open_clip_config.json").write_text(json.dumps(config))
+    save_tiny_clip_checkpoint(folder / "open_clip_pytorch_model.bin", embed_dim, seed)
+    return folder
