@@ -140,8 +140,16 @@ class PhonemeSequences:
         return self.take(index)
 
     def take(self, index: Sequence[int] | np.ndarray) -> PhonemeSequences:
-        """The items at ``index``, in that order, as a new ``PhonemeSequences``."""
-        index = np.asarray(index, dtype=np.int64)
+        """The items at ``index``, in that order, as a new ``PhonemeSequences``.
+
+        Negative indices count from the end, as in :func:`numpy.take`.
+        """
+        index = np.asarray(index, dtype=np.int64).reshape(-1)
+        n = len(self)
+        bad = (index < -n) | (index >= n)
+        if bad.any():
+            raise IndexError(f"index {int(index[bad][0])} is out of range for {n} items")
+        index = np.where(index < 0, index + n, index)
         starts, ends = self.offsets[index], self.offsets[index + 1]
         lengths = ends - starts
         offsets = np.zeros(len(index) + 1, dtype=np.int64)
