@@ -468,6 +468,10 @@ class PhonemeEmbedder(TransformerMixin, BaseEstimator):
             w, nxt, prv = word_pos[ok], nxt[ok], prv[ok]
             inside = (item_of[tok_pos[nxt]] == item_of[w]) & (item_of[tok_pos[prv]] == item_of[w])
             w, nxt = w[inside], nxt[inside]
+            # Several whitespace runs between the same two tokens (an ignored unknown symbol
+            # between spaces) are one boundary.
+            _, first = np.unique(nxt, return_index=True)
+            w, nxt = w[first], nxt[first]
             if self.word_boundary == "token":
                 wb_keep[w] = True
             elif self.word_boundary == "feature":
