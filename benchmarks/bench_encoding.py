@@ -1,0 +1,132 @@
+"""Encoding throughput: text → IPA → features → embedding vs an open_clip text tower.
+
+ipaclip: ``Pipeline([IPATransformer(cache=False), PronunciationEncoder])``, ``transform`` only,
+on an encoder fitted for one epoch on precomputed random targets. Baseline: open_clip's text
+encoder (``open_clip.create_model`` with a ``text_cfg`` of the same width, layers and heads,
+random weights, CLIP's context length of 77) with its own tokenizer, on the same texts and the
+same batch size. Target: ipaclip's words/s at least the baseline's (ratio >= 1.0). Captions
+("a photo of a X and a Y") are reported without a target.
+"""
+
+from __future__ import annotations
+
+from benchmarks._common import (
+    captions,
+    cmudict_words,
+    cuda_available,
+    interleaved,
+    log,
+    median,
+    random_targets,
+    record,
+    to_ipa,
+)
+
+NAME = "encoding"
+EMBED_DIM = 512  # CLIP ViT-B/32's embedding size
+
+
+def _fitted_encoder(texts: list[str], quick: bool):
+    from ipaclip.estimator import PronunciationEncoder
+
+    est = PronunciationEncoder(epochs=1, random_state=0, device="cpu", verbose=0)
+    if quick:
+        est.set_params(width=32, layers=1, heads=2)
+    ipa = to_ipa(texts)
+    return est.fit(ipa, random_targets(len(ipa), EMBED_DIM))
+
+
+def _open_clip_text(est, device: str):
+    import open_clip
+    import torch
+
+    text_cfg = {
+        "context_length": 77,
+        "vocab_size": 49408,
+        "width": est.width,
+        "heads": est.heads,
+        "layers": est.layers,
+    }
+    vision_cfg = {"image_size": 32, "layers": 1, "width": 32, "head_width": 16, "patch_size": 16}
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = open_clip.create_model(
+            "ViT-B-32",
+            pretrained=None,
+            embed_dim=EMBED_DIM,
+            text_cfg=text_cfg,
+            vision_cfg=vision_cfg,
+            device=device,
+        )
+    return model.eval(), open_clip.get_tokenizer("ViT-B-32")
+
+
+def run(quick: bool = False, repeats: int = 3) -> list[dict]:
+    import logging
+
+    import torch
+    import torch.nn.functional as F
+    from sklearn.pipeline import Pipeline
+
+    from ipaclip import IPATransformer
+
+    logging.getLogger().setLevel(logging.ERROR)  # open_clip warns "no pretrained weights"
+    n_words, n_captions = (40, 20) if quick else (500, 200)
+    words = cmudict_words(n_words, seed=1)
+    caps = captions(cmudict_words(500, seed=2), n_captions, seed=2)
+    fit_texts = words[:200] + caps[:100]
+    est = _fitted_encoder(fit_texts, quick)
+    log(
+        f"  encoder width={est.width} layers={est.layers} heads={est.heads}; "
+        f"{n_words} words, {n_captions} captions"
+    )
+    out = []
+    devices = ["cpu"] + (["cuda"] if cuda_available() else [])
+    for device in devices:
+        est.set_params(device=device)
+        pipe = Pipeline([("ipa", IPATransformer(cache=False)), ("enc", est)])
+        model, tokenizer = _open_clip_text(est, device)
+        batch = est.inference_batch_size
+
+        def baseline(texts, model=model, tokenizer=tokenizer, batch=batch, device=device):
+            parts = []
+            with torch.inference_mode():
+                for i in range(0, len(texts), batch):
+                    tokens = tokenizer(texts[i : i + batch]).to(device)
+                    parts.append(F.normalize(model.encode_text(tokens), dim=-1).cpu())
+            return torch.cat(parts).numpy()
+
+        for kind, texts, target in (("words", words, 1.0), ("captions", caps, None)):
+            times = interleaved(
+                {
+                    "ipaclip": lambda t=texts, p=pipe: p.transform(t),
+                    "open_clip": lambda t=texts: baseline(t),
+                },
+                repeats,
+            )
+            t_ours, t_base = median(times["ipaclip"]), median(times["open_clip"])
+            n = len(texts)
+            out.append(
+                record(
+                    NAME,
+                    f"encode {kind} end to end [{device}]",
+                    value=n / t_ours,
+                    unit=f"{kind}/s",
+                    baseline="open_clip text tower",
+                    baseline_value=n / t_base,
+                    ratio=t_base / t_ours,
+                    target=target if device == "cpu" else None,
+                    details={
+                        "n_texts": n,
+                        "device": device,
+                        "width": est.width,
+                        "layers": est.layers,
+                        "heads": est.heads,
+                        "open_clip_context_length": 77,
+                        "batch_size": batch,
+                        "seconds": times,
+                    },
+                )
+            )
+    est.set_params(device="cpu")
+    return out
