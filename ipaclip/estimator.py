@@ -40,9 +40,11 @@ _TARGET_MEMORY_SIZE = 500_000
 
 
 def _resolve_device(device: str) -> torch.device:
+    from ipaclip import distributed as _dist
+
     if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return _dist.local_device(torch.device(device))
 
 
 def _loss_weights(loss) -> dict[str, float]:
@@ -496,6 +498,9 @@ class PronunciationEncoder(TransformerMixin, BaseEstimator):
 
         device = _resolve_device(self.device)
         seed = self.random_state if self.random_state is not None else int(np.random.randint(2**31))
+        from ipaclip.distributed import agree_seed
+
+        seed = agree_seed(seed)  # under torch.distributed, rank 0's seed everywhere
         generator = torch.Generator().manual_seed(int(seed))
         if fitted:
             module = copy.deepcopy(self.module_).to(device)
@@ -750,7 +755,13 @@ class _Trainer:
         self.total_steps = self.steps_per_epoch * epochs
         self.warmup_steps = 0 if partial else int(round(float(est.warmup) * self.total_steps))
         self.step = 0
-        self.train_module = torch.compile(module) if est.compile else module
+        from ipaclip.distributed import context
+
+        # Under torch.distributed (see ipaclip.distributed): DDP over shards of each batch.
+        self.dist = context(self.device)
+        self.train_module = module if self.dist is None else self.dist.wrap(module, self.device)
+        if est.compile:
+            self.train_module = torch.compile(self.train_module)
 
     def _lr_factor(self) -> float:
         if self.partial:
@@ -779,7 +790,7 @@ class _Trainer:
 
     def _save_checkpoint(self, epoch: int, history: list) -> None:
         path = self._checkpoint_path()
-        if path is None:
+        if path is None or (self.dist is not None and self.dist.rank != 0):
             return
         path.parent.mkdir(parents=True, exist_ok=True)
         state = {
@@ -814,6 +825,13 @@ class _Trainer:
         logger.info("Resuming from %s after epoch %d", path, state["epoch"] + 1)
         return state["epoch"] + 1, state["history"]
 
+    def _embed(self, rows: np.ndarray) -> torch.Tensor:
+        """Student embeddings of the batch ``rows`` (gathered from the shards under DDP)."""
+        if self.dist is not None:
+            return self.dist.embed_global(self.train_module, self.data, rows)
+        ids, lengths = self.data.batch(rows)
+        return self.train_module(self.data.table, self.data.row_vocab, ids, lengths)
+
     def evaluate(self, index: np.ndarray) -> float:
         self.module.eval()
         total = 0.0
@@ -829,14 +847,18 @@ class _Trainer:
     def run(self, history: list) -> list:
         est = self.est
         self.fingerprint = self._fingerprint()
+        if self.dist is not None:
+            self.dist.check_same(self.fingerprint, "the data, targets and settings")
         start_epoch = 0
         resumed = self._resume()
         if resumed is not None:
             start_epoch, history = resumed
             history = list(history)
+        if self.dist is not None:
+            self.dist.check_same(start_epoch, "the epoch to resume from")
         epochs_done_before = len(history) - start_epoch if resumed is None else 0
         progress = None
-        if est.verbose:
+        if est.verbose and (self.dist is None or self.dist.rank == 0):
             from tqdm.auto import tqdm
 
             progress = tqdm(total=self.epochs, initial=start_epoch, desc="distilling", unit="epoch")
@@ -854,9 +876,8 @@ class _Trainer:
                 rows = self.train_idx[batch]
                 for group in self.optimizer.param_groups:
                     group["lr"] = float(est.lr) * self._lr_factor()
-                ids, lengths_t = self.data.batch(rows)
                 with _autocast(self.device, est.precision):
-                    z = self.train_module(self.data.table, self.data.row_vocab, ids, lengths_t)
+                    z = self._embed(rows)
                     loss, cos = distillation_loss(
                         z.float(), self.targets[rows], self.weights, float(est.temperature)
                     )
@@ -869,7 +890,9 @@ class _Trainer:
                         "lr, raise temperature, or check y for extreme values."
                     )
                 self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                # DDP averages gradients; each process's loss covers the whole global batch
+                # but reaches only its shard, so the sum over processes is the full gradient.
+                (loss if self.dist is None else loss * self.dist.world_size).backward()
                 if est.grad_clip:
                     torch.nn.utils.clip_grad_norm_(self.module.parameters(), float(est.grad_clip))
                 self.optimizer.step()
