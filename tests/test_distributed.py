@@ -1,0 +1,192 @@
+"""Distributed distillation (torchrun, gloo, 2 CPU processes) and joblib-driven parallel G2P."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pytest
+from joblib._parallel_backends import ThreadingBackend
+
+from ipaclip import IPATransformer
+from ipaclip.distributed import _literal, main, shard_positions
+from ipaclip.estimator import PronunciationEncoder
+
+REPO = Path(__file__).resolve().parents[1]
+# Small enough for seconds, odd enough for the edge cases: with batch_size=5 and 4 of the 40
+# items held out, each epoch has 7 batches of 5 (shards of 3 and 2 items) and one batch of a
+# single item (an empty shard on rank 1).
+PARAMS = {
+    "width": 32,
+    "layers": 1,
+    "heads": 2,
+    "epochs": 2,
+    "batch_size": 5,
+    "loss": "cosine+mse+contrastive",
+    "validation_fraction": 0.1,
+    "device": "cpu",
+}
+
+
+def _problem(n: int = 40, dim: int = 16, seed: int = 0) -> tuple[list[str], np.ndarray]:
+    """Random CV-syllable IPA strings with random teacher embeddings."""
+    rng = np.random.default_rng(seed)
+    consonants, vowels = list("ptkbdgmnslwj"), ["a", "e", "i", "o", "u", "ə"]
+    items = [
+        "".join(rng.choice(consonants) + rng.choice(vowels) for _ in range(rng.integers(1, 4)))
+        for _ in range(n)
+    ]
+    return items, rng.standard_normal((n, dim)).astype(np.float32)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _cli_args(params: dict) -> list[str]:
+    out = []
+    for name, value in params.items():
+        out += ["--" + name.replace("_", "-"), str(value)]
+    return out
+
+
+def test_shard_positions_partition_each_batch():
+    assert shard_positions(5, 0, 2).tolist() == [0, 2, 4]
+    assert shard_positions(5, 1, 2).tolist() == [1, 3]
+    assert shard_positions(1, 1, 2).tolist() == []
+    for b in (1, 2, 7, 64):
+        for w in (2, 3):
+            parts = np.concatenate([shard_positions(b, r, w) for r in range(w)])
+            assert sorted(parts.tolist()) == list(range(b))
+
+
+def test_torchrun_two_gloo_processes_match_one_process(tmp_path):
+    X, y = _problem()
+    (tmp_path / "ipa.txt").write_text("\n".join(X) + "\n", "utf-8")
+    np.save(tmp_path / "y.npy", y)
+    out, ckpt = tmp_path / "model", tmp_path / "ckpt"
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nnodes=1",
+        "--nproc_per_node=2",
+        "--master_addr=127.0.0.1",
+        f"--master_port={_free_port()}",
+        "-m",
+        "ipaclip.distributed",
+        "--ipa-file",
+        str(tmp_path / "ipa.txt"),
+        "--targets-file",
+        str(tmp_path / "y.npy"),
+        "--out",
+        str(out),
+        "--random-state",
+        "0",
+        "--checkpoint-dir",
+        str(ckpt),
+        *_cli_args(PARAMS),
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    parallel = PronunciationEncoder.load(out)
+    assert (ckpt / "checkpoint.pt").is_file()  # written by rank 0
+    assert not list(ckpt.glob("*.tmp"))
+
+    single = PronunciationEncoder(random_state=0, **PARAMS).fit(X, y)
+    np.testing.assert_allclose(parallel.transform(X), single.transform(X), atol=1e-4)
+    for a, b in zip(parallel.history_, single.history_):
+        assert a["loss"] == pytest.approx(b["loss"], rel=1e-5)
+        assert a["val_cosine"] == pytest.approx(b["val_cosine"], abs=1e-5)
+    # Weights too, except the key bias: attention ignores it (it adds the same amount to
+    # every key's score), so its gradient is rounding noise that Adam scales up to lr.
+    w = PARAMS["width"]
+    state_p, state_s = parallel.module_.state_dict(), single.module_.state_dict()
+    for name, value in state_s.items():
+        other = state_p[name]
+        if name.endswith("qkv.bias"):
+            value, other = value[np.r_[:w, 2 * w : 3 * w]], other[np.r_[:w, 2 * w : 3 * w]]
+        np.testing.assert_allclose(other.numpy(), value.numpy(), atol=1e-4, err_msg=name)
+
+    # The tolerance is meaningful: another seed gives a clearly different encoder.
+    other_seed = PronunciationEncoder(random_state=1, **PARAMS).fit(X, y)
+    assert np.abs(other_seed.transform(X) - single.transform(X)).max() > 1e-2
+
+
+def test_world_size_without_process_group_warns(monkeypatch, caplog):
+    X, y = _problem(n=10)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    params = {**PARAMS, "epochs": 1, "validation_fraction": 0.0}
+    with caplog.at_level(logging.WARNING, logger="ipaclip.distributed"):
+        PronunciationEncoder(random_state=0, **params).fit(X, y)
+    assert "WORLD_SIZE=2" in caplog.text and "init_distributed" in caplog.text
+
+
+def test_entry_point_fits_and_saves_in_one_process(tmp_path):
+    X, y = _problem(n=12)
+    (tmp_path / "ipa.txt").write_text("\n".join(X), "utf-8")
+    np.save(tmp_path / "y.npy", y)
+    params = {**PARAMS, "epochs": 1, "validation_fraction": 0.0}
+    args = ["--ipa-file", str(tmp_path / "ipa.txt"), "--targets-file", str(tmp_path / "y.npy")]
+    args += ["--out", str(tmp_path / "m"), "--random-state", "3", *_cli_args(params)]
+    assert main(args) == 0
+    saved = PronunciationEncoder.load(tmp_path / "m")
+    direct = PronunciationEncoder(random_state=3, **params).fit(X, y)
+    assert saved.width == 32 and saved.random_state == 3 and saved.loss == params["loss"]
+    np.testing.assert_allclose(saved.transform(X), direct.transform(X), atol=1e-6)
+
+
+def test_entry_point_errors_name_the_problem(tmp_path):
+    (tmp_path / "ipa.txt").write_text("pa\nta\nka\n", "utf-8")
+    (tmp_path / "texts.txt").write_text("pa\nta\n", "utf-8")
+    base = ["--ipa-file", str(tmp_path / "ipa.txt"), "--out", str(tmp_path / "m")]
+    with pytest.raises(ValueError, match=r"ipa.txt has 3 lines but .*texts.txt has 2"):
+        main([*base, "--texts-file", str(tmp_path / "texts.txt")])
+    with pytest.raises(FileNotFoundError, match="--targets-file .*missing.npy"):
+        main([*base, "--targets-file", str(tmp_path / "missing.npy")])
+    with pytest.raises(SystemExit):  # argparse: not an estimator parameter
+        main([*base, "--texts-file", str(tmp_path / "texts.txt"), "--no-such-param", "1"])
+
+
+def test_literal_values():
+    assert [_literal(v) for v in ("none", "True", "3", "2e-3", "cosine+mse")] == [
+        None,
+        True,
+        3,
+        0.002,
+        "cosine+mse",
+    ]
+
+
+class _CountingBackend(ThreadingBackend):
+    """joblib's threading backend, counting the tasks it is handed."""
+
+    tasks = 0
+
+    def submit(self, func, callback=None):
+        type(self).tasks += 1
+        return super().submit(func, callback)
+
+
+def test_parallel_g2p_runs_through_the_callers_joblib_backend():
+    joblib.register_parallel_backend("ipaclip-test-counting", _CountingBackend)
+    words = ["cat", "dog", "night", "knight", "black", "water"]
+    expected = IPATransformer(cache=False).fit_transform(words)
+    g2p = IPATransformer(n_jobs=2, batch_size=2, cache=False)
+    _CountingBackend.tasks = 0
+    with joblib.parallel_config(backend="ipaclip-test-counting"):
+        assert g2p.fit_transform(words) == expected
+    # 3 chunks of 2 texts, dispatched (possibly batched) by the backend the caller chose.
+    assert _CountingBackend.tasks >= 1
+    _CountingBackend.tasks = 0
+    assert IPATransformer(n_jobs=2, batch_size=2, cache=False).fit_transform(words) == expected
+    assert _CountingBackend.tasks == 0  # outside parallel_config, joblib's default backend
