@@ -218,10 +218,10 @@ def _check_device(device: str | torch.device) -> torch.device:
     return dev
 
 
-def _close_matches(word: str, choices: Iterable[str], n: int = 5) -> list[str]:
+def _close_matches(word: str, choices: Iterable[str], n: int = 5, cutoff: float = 0.5) -> list[str]:
     choices = list(choices)
     lowered = {c.lower(): c for c in choices}
-    found = difflib.get_close_matches(word.lower(), list(lowered), n=n, cutoff=0.5)
+    found = difflib.get_close_matches(word.lower(), list(lowered), n=n, cutoff=cutoff)
     return [lowered[f] for f in found]
 
 
@@ -641,7 +641,7 @@ def _short_repr(item: Any, limit: int = 60) -> str:
 
 
 def _validate_texts(X: Any) -> list[str]:
-    """Return ``X`` as a list of str, rejecting a bare string, None and non-string items."""
+    """Return ``X`` as a list of str; reject a bare string, non-string and empty items."""
     if isinstance(X, (str, bytes)):
         raise ValueError(
             f"Iterable over raw text documents expected, {type(X).__name__} object received."
@@ -665,6 +665,13 @@ def _validate_texts(X: Any) -> list[str]:
             hint = "; decode bytes first" if isinstance(item, bytes) else ""
             raise TypeError(
                 f"Text item {i} ({_short_repr(item)}) is {type(item).__name__}, expected str{hint}."
+            )
+        if not item.strip():
+            # An empty text still gets an embedding (that of CLIP's start/end tokens alone),
+            # which would silently stand in for a missing text.
+            raise ValueError(
+                f"Text item {i} ({item!r}) is empty or whitespace only; there is nothing to "
+                "embed. Remove it or replace it with its text."
             )
     return [str(t) for t in texts]
 
@@ -707,10 +714,15 @@ def _to_rgb_image(item: Any, index: int) -> Any:
                 "(also accepted: (H, W), (H, W, 1), (H, W, 4))."
             )
         if np.issubdtype(array.dtype, np.floating):
-            if not np.isfinite(array).all() or array.min() < 0 or array.max() > 1:
+            if not np.isfinite(array).all():
+                raise ValueError(
+                    f"Image item {index} is a float array with NaN or infinite values; pass "
+                    "floats in [0, 1] or uint8 values in 0..255."
+                )
+            if array.min() < 0 or array.max() > 1:
                 raise ValueError(
                     f"Image item {index} is a float array with values outside [0, 1] (range "
-                    f"{np.nanmin(array):.3g}..{np.nanmax(array):.3g}); pass floats in [0, 1] "
+                    f"{array.min():.3g}..{array.max():.3g}); pass floats in [0, 1] "
                     "or uint8 values in 0..255."
                 )
             array = np.round(array * 255.0).astype(np.uint8)
@@ -1381,7 +1393,10 @@ def resolve_teacher(spec: Any = None) -> Any:
     Raises
     ------
     ValueError
-        For a string in none of these forms (the message lists them).
+        For a string in none of these forms (the message lists them and close matches), or
+        an unknown open_clip architecture or pretrained tag (the message lists close matches).
+    FileNotFoundError
+        For ``"open_clip:ARCH@PATH"`` where ``PATH`` looks like a file that does not exist.
     TypeError
         For anything else.
 
@@ -1426,7 +1441,48 @@ def resolve_teacher(spec: Any = None) -> Any:
             arch, colon, tag = rest.partition(":")
             pretrained = tag if colon else None
             if pretrained and pretrained.startswith("random-seed"):
+                if pretrained != f"random-seed{RANDOM_WEIGHTS_SEED}":
+                    raise ValueError(
+                        f"Teacher spec {spec!r} asks for random weights drawn with another seed "
+                        f"than {RANDOM_WEIGHTS_SEED}, the only one ipaclip draws; use "
+                        f"'open_clip:{arch}' or pass a model object."
+                    )
                 pretrained = None
         if arch and (pretrained or not at):
-            return CLIPTextEncoder(model=arch, pretrained=pretrained or None)
-    raise ValueError(f"Unknown teacher spec {spec!r}. Accepted: {_SPEC_FORMS}.")
+            _check_clip_spec(arch.strip(), pretrained or None)
+            return CLIPTextEncoder(model=arch.strip(), pretrained=pretrained or None)
+    close = _spec_suggestions(spec)
+    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    raise ValueError(f"Unknown teacher spec {spec!r}.{hint} Accepted: {_SPEC_FORMS}.")
+
+
+def _check_clip_spec(arch: str, pretrained: str | None) -> None:
+    """Fail now, with close matches, on an unknown architecture or pretrained tag.
+
+    Checking when the spec is resolved rather than when the teacher is loaded means a typo
+    in ``PronunciationEncoder(teacher=...)`` or a saved configuration is reported where it
+    is written, before any data is prepared.
+    """
+    open_clip = _import_open_clip()
+    arch = _check_architecture(open_clip, arch)
+    if pretrained is not None and not os.path.isfile(pretrained):
+        if _looks_like_path(pretrained):
+            raise FileNotFoundError(
+                f"pretrained={pretrained!r} looks like a checkpoint path but no such file exists."
+            )
+        _tag_config(open_clip, arch, pretrained)
+
+
+def _spec_suggestions(spec: str) -> list[str]:
+    """Specs close to an unknown one: a misspelt scheme, 'minilm', or a bare arch name."""
+    scheme, sep, rest = spec.strip().partition(":")
+    if sep:
+        schemes = ["open_clip", "sentence-transformers"]
+        found = [f"{s}:{rest}" for s in _close_matches(scheme, schemes, n=1)] if rest else []
+    else:
+        found = _close_matches(spec.strip(), ["minilm"], n=1)
+        with contextlib.suppress(ImportError):
+            arches = _import_open_clip().list_models()
+            close = _close_matches(_clean_arch(spec.strip()), arches, n=3, cutoff=0.8)
+            found += [f"open_clip:{a}" for a in close]
+    return [f for f in found if f != spec]
