@@ -56,6 +56,9 @@ TONE_BASE = -10  # tone digit d has code TONE_BASE - d, so -11 .. -19
 UNKNOWN_BASE = -100  # unknown symbol k has code UNKNOWN_BASE - k
 
 ITEM_SEPARATOR = "\n"
+LENGTH = "ː"
+LENGTH_RUN = LENGTH * 2
+_LENGTH_RUN_RE = re.compile(f"{LENGTH}{{2,}}")
 
 
 @dataclass(frozen=True)
@@ -177,13 +180,21 @@ class Inventory:
         """Apply Unicode NFD and the normalisation table; count each rule used in ``counts``."""
         text = unicodedata.normalize("NFD", text)
         if counts is None:
-            return self._norm_re.sub(lambda m: self._rule_by_source[m.group()].target, text)
+            text = self._norm_re.sub(lambda m: self._rule_by_source[m.group()].target, text)
+        else:
 
-        def replace(match: re.Match) -> str:
-            counts[match.group()] += 1
-            return self._rule_by_source[match.group()].target
+            def replace(match: re.Match) -> str:
+                counts[match.group()] += 1
+                return self._rule_by_source[match.group()].target
 
-        return self._norm_re.sub(replace, text)
+            text = self._norm_re.sub(replace, text)
+        # Length marks that only meet after the table ("a::" -> "aːː", "aːːː") fold to one,
+        # counted like the table's "ːː" rule; a stray second mark would be an unknown symbol.
+        if LENGTH_RUN in text:
+            if counts is not None:
+                counts[LENGTH_RUN] += len(_LENGTH_RUN_RE.findall(text))
+            text = _LENGTH_RUN_RE.sub(LENGTH, text)
+        return text
 
     # -- tokenisation ----------------------------------------------------------------------
     def _unknown_code(self, symbol: str) -> int:
