@@ -115,6 +115,17 @@ def test_rules_apply_longest_source_first(inv):
     assert counts == {"ːː": 1}
 
 
+@pytest.mark.parametrize(
+    "written, counted",
+    [("bˈa::b", {":": 2, "ːː": 1}), ("bˈaː:b", {":": 1, "ːː": 1}), ("bˈaːːːb", {"ːː": 2})],
+)
+def test_length_marks_that_meet_after_the_table_fold_to_one(inv, written, counted):
+    # Regression: "a::" became "aː" plus a stray, unknown "ː".
+    codes, counts = inv.encode([written])
+    assert [inv.symbol(int(c)) for c in codes] == ["b", "ˈ", "aː", "b", "\\n"]
+    assert counts == counted
+
+
 def test_normalize_counts_each_application(inv):
     from collections import Counter
 
