@@ -351,3 +351,10 @@ def test_in_pipeline():
     assert out.shape == (3, 41)
     assert np.array_equal(out[0], out[1]) and not np.array_equal(out[0], out[2])
     assert pipe.get_feature_names_out()[0] == "sum_syl"
+
+
+def test_set_output_pandas_feeds_the_embedder():
+    frame = IPATransformer().set_output(transform="pandas").fit_transform(["cat", "dog"])
+    assert list(frame.columns) == ["ipa"] and frame["ipa"].tolist() == ["kˈæt", "dˈɑːɡ"]
+    seqs = PhonemeEmbedder().fit_transform(frame)  # a one-column frame is accepted
+    assert seqs.tokens(1) == ["<bos>", "d", "ɑː", "ɡ", "<eos>"]
