@@ -1,0 +1,398 @@
+"""Multimodal evaluation: pronunciations as CLIP queries for images.
+
+A pronunciation encoder distilled from CLIP's text tower lives in CLIP's joint space, so its
+embedding of a caption's IPA can retrieve images, and its embedding of a class name's IPA can
+classify them zero-shot. This module compares three query types against CLIP image
+embeddings:
+
+* ``"text"``: the CLIP text encoder on the caption or prompt;
+* ``"pron"``: the pronunciation encoder on its IPA (``embed_pron(ipa_fn(texts))``);
+* ``"fused"``: their weighted sum, renormalised
+  (:func:`ipaclip.evaluation.respell.fuse_embeddings`).
+
+:func:`multimodal_retrieval` scores caption→image and image→caption retrieval with
+:func:`ipaclip.metrics.retrieval_report`; :func:`zero_shot_classify` scores zero-shot
+classification of an image folder. Both need real CLIP weights to mean anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ipaclip._validation import check_string_items, describe_item
+from ipaclip.evaluation.nonwords import EmbedFn, IPAFn, _embed, _ipa, _l2_rows
+from ipaclip.evaluation.respell import fuse_embeddings
+from ipaclip.metrics import recall_at_k, retrieval_report
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "load_image_folder",
+    "multimodal_retrieval",
+    "zero_shot_classify",
+]
+
+logger = logging.getLogger(__name__)
+
+#: File name endings read as images by :func:`load_image_folder` (case-insensitive).
+IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
+
+
+def _query_embeddings(
+    texts: list[str],
+    embed_text: EmbedFn | None,
+    embed_pron: EmbedFn | None,
+    ipa_fn: IPAFn | None,
+    fuse_weight: float,
+) -> dict[str, np.ndarray]:
+    """The text, pronunciation and fused query embeddings of ``texts`` (those available)."""
+    if embed_text is None and embed_pron is None:
+        raise ValueError("Pass at least one of embed_text and embed_pron.")
+    if embed_pron is not None and ipa_fn is None:
+        raise ValueError("embed_pron reads IPA: pass ipa_fn to transcribe the texts.")
+    queries: dict[str, np.ndarray] = {}
+    if embed_text is not None:
+        queries["text"] = _embed(embed_text, texts, "embed_text")
+    if embed_pron is not None:
+        queries["pron"] = _embed(embed_pron, _ipa(ipa_fn, texts), "embed_pron")
+    if len(queries) == 2:
+        queries["fused"] = fuse_embeddings(queries["text"], queries["pron"], fuse_weight)
+    return queries
+
+
+def _check_dims(queries: dict[str, np.ndarray], images: np.ndarray) -> None:
+    for name, Q in queries.items():
+        if Q.shape[1] != images.shape[1]:
+            raise ValueError(
+                f"The {name} queries have dimension {Q.shape[1]} but the image embeddings "
+                f"{images.shape[1]}; both must be in the same CLIP space."
+            )
+
+
+def multimodal_retrieval(
+    image_emb: Any,
+    captions: Sequence[str | Sequence[str]],
+    embed_text: EmbedFn | None,
+    embed_pron: EmbedFn | None,
+    ipa_fn: IPAFn | None = None,
+    *,
+    fuse_weight: float = 0.5,
+    ks: Sequence[int] = (1, 5, 10),
+    verbose: int = 0,
+) -> dict[str, Any]:
+    """Caption↔image retrieval with text, pronunciation and fused caption embeddings.
+
+    Every caption is a query whose positive is its image; in the reverse direction every
+    image is a query whose positives are all its captions (a hit at ``k`` if any of them is
+    in the top ``k``). Scores come from :func:`ipaclip.metrics.retrieval_report` (cosine
+    similarity, ties ranked pessimistically).
+
+    Parameters
+    ----------
+    image_emb : array-like of shape (n_images, d)
+        Image embeddings (e.g. ``CLIPImageEncoder().transform(paths)``).
+    captions : sequence
+        Item ``i`` holds the caption(s) of image ``i``: one string or a sequence of strings
+        (at least one).
+    embed_text : callable or None
+        Text encoder on captions (the CLIP text tower); ``None`` skips ``"text"`` and
+        ``"fused"``.
+    embed_pron : callable or None
+        Pronunciation encoder on IPA; ``None`` skips ``"pron"`` and ``"fused"``.
+    ipa_fn : callable, optional
+        Transcribes captions; required with ``embed_pron``.
+    fuse_weight : float in [0, 1], default=0.5
+        Share of the pronunciation embedding in the fused query.
+    ks : sequence of int, default=(1, 5, 10)
+        Recall cut-offs.
+    verbose : int, default=0
+        Progress bar over query types when positive.
+
+    Returns
+    -------
+    dict
+        ``{"n_images", "n_captions", "fuse_weight", "text": {...}, "pron": {...},
+        "fused": {...}}``; each query type holds ``"to_image_recall@k"``,
+        ``"to_image_mrr"``, ``"to_image_map"`` (caption→image) and the same with prefix
+        ``"to_caption_"`` (image→caption).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> images = np.array([[1.0, 0.0], [0.0, 1.0]])
+    >>> table = {"a cat": [1.0, 0.1], "a dog": [0.2, 1.0], "a puppy": [1.0, 0.2]}
+    >>> embed = lambda xs: np.array([table[x] for x in xs])
+    >>> out = multimodal_retrieval(images, ["a cat", ["a dog", "a puppy"]], embed, None,
+    ...                            ks=(1,))
+    >>> # "a puppy" finds the cat image; each image finds one of its own captions first
+    >>> round(out["text"]["to_image_recall@1"], 4), out["text"]["to_caption_recall@1"]
+    (0.6667, 1.0)
+    """
+    images = _l2_rows(image_emb, "image_emb")
+    if not isinstance(captions, Sequence) or isinstance(captions, str):
+        raise TypeError("captions must be a sequence with the caption(s) of each image.")
+    if len(captions) != images.shape[0]:
+        raise ValueError(
+            f"captions has {len(captions)} items but image_emb {images.shape[0]} rows; give "
+            "the caption(s) of every image, in order."
+        )
+    texts: list[str] = []
+    owner: list[int] = []
+    for i, item in enumerate(captions):
+        group = [item] if isinstance(item, str) else item
+        try:
+            group = check_string_items(group, what="caption")
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"Captions of image {i}: {exc}") from exc
+        if not group:
+            raise ValueError(f"Image {i} has no caption; every image needs at least one.")
+        texts.extend(group)
+        owner.extend([i] * len(group))
+    queries = _query_embeddings(texts, embed_text, embed_pron, ipa_fn, fuse_weight)
+    _check_dims(queries, images)
+    result: dict[str, Any] = {
+        "n_images": int(images.shape[0]),
+        "n_captions": len(texts),
+        "fuse_weight": float(fuse_weight),
+    }
+    positives = np.asarray(owner, dtype=np.int64)
+    for name in tqdm(list(queries), desc="multimodal retrieval", disable=not verbose):
+        report = retrieval_report(queries[name], images, positives, ks)
+        result[name] = {
+            key.replace("q2g_", "to_image_").replace("g2q_", "to_caption_"): value
+            for key, value in report.items()
+            if not key.endswith("n_queries")
+        }
+    return result
+
+
+def load_image_folder(
+    root: str | os.PathLike, extensions: Sequence[str] = IMAGE_EXTENSIONS
+) -> tuple[list[str], list[int], list[str]]:
+    """Image paths and labels of an ImageFolder layout (one subfolder per class).
+
+    Parameters
+    ----------
+    root : str or path-like
+        Folder whose subfolders are the classes (sorted by name); images are the files in
+        each subfolder (not recursive) whose names end with one of ``extensions``.
+    extensions : sequence of str, default=IMAGE_EXTENSIONS
+        Accepted file endings, case-insensitive. Other files are skipped and counted in a
+        logged warning.
+
+    Returns
+    -------
+    paths : list of str
+        Image paths, class by class, sorted by name within a class.
+    labels : list of int
+        Class index of each path.
+    classes : list of str
+        Subfolder names, sorted; ``labels`` index into it.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``root`` is not a folder.
+    ValueError
+        If it has no subfolders, or no images at all.
+    """
+    folder = Path(root)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"Image folder {str(folder)!r} does not exist or is not a folder.")
+    classes = sorted(p.name for p in folder.iterdir() if p.is_dir())
+    if not classes:
+        raise ValueError(
+            f"Image folder {str(folder)!r} has no subfolders; expected one subfolder per class."
+        )
+    ends = tuple(e.lower() for e in extensions)
+    paths: list[str] = []
+    labels: list[int] = []
+    skipped: list[str] = []
+    for c, name in enumerate(classes):
+        files = sorted(p for p in (folder / name).iterdir() if p.is_file())
+        images = [p for p in files if p.name.lower().endswith(ends)]
+        skipped.extend(str(p) for p in files if not p.name.lower().endswith(ends))
+        if not images:
+            logger.warning("Class folder %r has no images; it stays a class to choose.", name)
+        paths.extend(str(p) for p in images)
+        labels.extend([c] * len(images))
+    if skipped:
+        logger.warning(
+            "Skipped %d files that are not images (extension not in %s), e.g. %s.",
+            len(skipped),
+            ", ".join(ends),
+            skipped[0],
+        )
+    if not paths:
+        raise ValueError(f"Image folder {str(folder)!r} holds no image files ({', '.join(ends)}).")
+    return paths, labels, classes
+
+
+def _encode_images(image_encoder: Any, items: list[Any]) -> np.ndarray:
+    fn: Callable[[list[Any]], Any]
+    if hasattr(image_encoder, "transform"):
+        fn = image_encoder.transform
+    elif callable(image_encoder):
+        fn = image_encoder
+    else:
+        raise TypeError(
+            "image_encoder must be a callable on a list of images or an object with transform "
+            f"(e.g. CLIPImageEncoder); got {type(image_encoder).__name__}."
+        )
+    out = _l2_rows(fn(items), "the output of image_encoder")
+    if out.shape[0] != len(items):
+        raise ValueError(f"image_encoder returned {out.shape[0]} embeddings for {len(items)}.")
+    return out
+
+
+def zero_shot_classify(
+    images: str | os.PathLike | Sequence[Any],
+    image_encoder: Any,
+    embed_text: EmbedFn | None,
+    embed_pron: EmbedFn | None,
+    ipa_fn: IPAFn | None = None,
+    *,
+    class_names: Sequence[str] | Mapping[str, str] | None = None,
+    labels: Sequence[int | str] | None = None,
+    template: str = "a photo of a {}",
+    fuse_weight: float = 0.5,
+    ks: Sequence[int] = (1, 5),
+    verbose: int = 0,
+) -> dict[str, Any]:
+    """Zero-shot classification of images by text, pronunciation or fused class prompts.
+
+    Each class becomes the prompt ``template.format(class_name)``; the prompt is embedded by
+    the text encoder, by the pronunciation encoder on its IPA, and by their fusion. An image
+    is assigned the classes whose prompt embeddings are most cosine-similar to its image
+    embedding; top-k accuracy is the fraction of images whose true class is among the ``k``
+    best (ties ranked pessimistically, see :mod:`ipaclip.metrics`).
+
+    Parameters
+    ----------
+    images : path-like or sequence
+        An ImageFolder root (one subfolder per class, see :func:`load_image_folder`), or a
+        sequence of images (paths, PIL images, arrays: whatever ``image_encoder`` reads)
+        together with ``labels``.
+    image_encoder : callable or estimator
+        ``list -> (n, d)`` image embeddings, or an object with ``transform`` such as
+        :class:`ipaclip.teachers.CLIPImageEncoder`.
+    embed_text : callable or None
+        Text encoder on prompts (CLIP text tower); ``None`` skips ``"text"`` and ``"fused"``.
+    embed_pron : callable or None
+        Pronunciation encoder on IPA; ``None`` skips ``"pron"`` and ``"fused"``.
+    ipa_fn : callable, optional
+        Transcribes the prompts; required with ``embed_pron``.
+    class_names : sequence of str or mapping, optional
+        Readable class names. For a folder: default the subfolder names with ``_`` read as
+        spaces; a sequence is aligned with the sorted subfolders; a mapping renames
+        subfolders (others keep their default). For a sequence of images: required, the
+        classes that ``labels`` refer to.
+    labels : sequence of int or str, optional
+        For a sequence of images: the class of each image, as an index into
+        ``class_names`` or a class name.
+    template : str, default="a photo of a {}"
+        Prompt with one ``{}`` for the class name.
+    fuse_weight : float in [0, 1], default=0.5
+        Share of the pronunciation embedding in the fused prompt.
+    ks : sequence of int, default=(1, 5)
+        Accuracy cut-offs.
+    verbose : int, default=0
+        Progress bar over query types when positive.
+
+    Returns
+    -------
+    dict
+        ``{"n_images", "n_classes", "class_names", "template", "fuse_weight", "text": {...},
+        "pron": {...}, "fused": {...}}``; each query type holds ``"top{k}"`` accuracies.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> pictures = {"cat.png": [1.0, 0.0], "dog.png": [0.0, 1.0]}
+    >>> prompts = {"a photo of a cat": [1.0, 0.5], "a photo of a dog": [1.0, -1.0]}
+    >>> out = zero_shot_classify(
+    ...     ["cat.png", "dog.png"], lambda xs: np.array([pictures[x] for x in xs]),
+    ...     lambda xs: np.array([prompts[x] for x in xs]), None,
+    ...     class_names=["cat", "dog"], labels=["cat", "dog"], ks=(1,))
+    >>> out["text"]
+    {'top1': 0.5}
+    """
+    if "{}" not in template:
+        raise ValueError(f"template must contain '{{}}' for the class name; got {template!r}.")
+    if isinstance(images, str | os.PathLike):
+        items, label_ids, folders = load_image_folder(images)
+        if labels is not None:
+            raise ValueError("labels come from the folder layout; do not pass labels too.")
+        names = [f.replace("_", " ") for f in folders]
+        if isinstance(class_names, Mapping):
+            unknown = [k for k in class_names if k not in folders]
+            if unknown:
+                raise ValueError(
+                    f"class_names renames {unknown[0]!r}, which is not a subfolder of "
+                    f"{str(images)!r} (subfolders: {folders})."
+                )
+            names = [class_names.get(f, n) for f, n in zip(folders, names)]
+        elif class_names is not None:
+            names = check_string_items(class_names, what="class name")
+            if len(names) != len(folders):
+                raise ValueError(
+                    f"class_names has {len(names)} names but {str(images)!r} has "
+                    f"{len(folders)} class subfolders ({folders})."
+                )
+    else:
+        if class_names is None or labels is None:
+            raise ValueError("For a sequence of images pass class_names and labels.")
+        if isinstance(class_names, Mapping):
+            raise TypeError("class_names must be a sequence of names for a list of images.")
+        names = check_string_items(class_names, what="class name")
+        items = list(images)
+        label_list = list(labels)
+        if len(label_list) != len(items):
+            raise ValueError(f"labels has {len(label_list)} items but images {len(items)}.")
+        index = {n: c for c, n in enumerate(names)}
+        label_ids = []
+        for i, lab in enumerate(label_list):
+            if isinstance(lab, str):
+                if lab not in index:
+                    raise ValueError(
+                        f"Label {lab!r} of image {i} is not in class_names ({names[:10]}...)."
+                    )
+                label_ids.append(index[lab])
+            elif isinstance(lab, int | np.integer) and not isinstance(lab, bool):
+                if not 0 <= lab < len(names):
+                    raise ValueError(
+                        f"Label {lab} of image {i} is not a class index (0..{len(names) - 1})."
+                    )
+                label_ids.append(int(lab))
+            else:
+                raise TypeError(
+                    f"Label {describe_item(lab)} of image {i} is neither a class index nor a "
+                    "class name."
+                )
+        if not items:
+            raise ValueError("images is empty; nothing to classify.")
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise ValueError(f"Class name {dup!r} appears twice; class names must be distinct.")
+    prompts = [template.format(n) for n in names]
+    image_emb = _encode_images(image_encoder, items)
+    queries = _query_embeddings(prompts, embed_text, embed_pron, ipa_fn, fuse_weight)
+    _check_dims(queries, image_emb)
+    truth = np.asarray(label_ids, dtype=np.int64)
+    result: dict[str, Any] = {
+        "n_images": len(items),
+        "n_classes": len(names),
+        "class_names": names,
+        "template": template,
+        "fuse_weight": float(fuse_weight),
+    }
+    for name in tqdm(list(queries), desc="zero-shot", disable=not verbose):
+        S = image_emb @ queries[name].T
+        result[name] = {f"top{int(k)}": recall_at_k(S, truth, int(k)) for k in ks}
+    return result
