@@ -42,6 +42,8 @@ _WORD_JOINERS = "'’-"
 # Phonemised texts, per backend configuration (bounded; cleared when full).
 _CACHE: dict[tuple, dict[str, str]] = {}
 _CACHE_LOCK = threading.Lock()
+# One espeak engine per process (cached below) is not thread-safe: threads take turns.
+_ESPEAK_LOCK = threading.Lock()
 CACHE_SIZE = 200_000
 # phonemizer warns about word-count mismatches and kept flags on every call; ipaclip counts
 # language switches itself, so only its errors are shown.
@@ -167,7 +169,8 @@ def _g2p_chunk(config: tuple, texts: list[str]) -> list[str]:
         from phonemizer.separator import Separator
 
         engine = _espeak_backend(language, with_stress, tie)
-        return engine.phonemize(texts, separator=Separator(word=" ", phone=""), strip=True)
+        with _ESPEAK_LOCK:
+            return engine.phonemize(texts, separator=Separator(word=" ", phone=""), strip=True)
     engine = _epitran_backend(language)
     return [" ".join(engine.transliterate(w) for w in t.split()) for t in texts]
 
