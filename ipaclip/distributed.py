@@ -60,6 +60,10 @@ a dask cluster::
     client = Client("scheduler:8786")
     with joblib.parallel_config(backend="dask"):
         ipa = IPATransformer(n_jobs=-1, batch_size=2048).fit_transform(texts)
+
+Process-based backends (joblib's default ``loky``, dask workers with processes, ray) run
+espeak in parallel; a process has one espeak engine, which threads take in turns, so the
+``threading`` backend is correct but not faster.
 """
 
 from __future__ import annotations

@@ -179,14 +179,15 @@ class _CountingBackend(ThreadingBackend):
 
 def test_parallel_g2p_runs_through_the_callers_joblib_backend():
     joblib.register_parallel_backend("ipaclip-test-counting", _CountingBackend)
-    words = ["cat", "dog", "night", "knight", "black", "water"]
+    words = ["cat", "dog", "night", "knight", "black", "water", "butter", "thought"] * 2
     expected = IPATransformer(cache=False).fit_transform(words)
-    g2p = IPATransformer(n_jobs=2, batch_size=2, cache=False)
+    assert expected[:2] == ["kˈæt", "dˈɑːɡ"]
     _CountingBackend.tasks = 0
     with joblib.parallel_config(backend="ipaclip-test-counting"):
-        assert g2p.fit_transform(words) == expected
-    # 3 chunks of 2 texts, dispatched (possibly batched) by the backend the caller chose.
-    assert _CountingBackend.tasks >= 1
+        # 16 chunks of one text on 4 threads; espeak takes turns, so the output is exact.
+        assert IPATransformer(n_jobs=4, batch_size=1, cache=False).fit_transform(words) == expected
+    assert _CountingBackend.tasks >= 1  # joblib may batch chunks into fewer tasks
     _CountingBackend.tasks = 0
-    assert IPATransformer(n_jobs=2, batch_size=2, cache=False).fit_transform(words) == expected
-    assert _CountingBackend.tasks == 0  # outside parallel_config, joblib's default backend
+    with joblib.parallel_config(backend="threading"):
+        assert IPATransformer(n_jobs=4, batch_size=1, cache=False).fit_transform(words) == expected
+    assert _CountingBackend.tasks == 0  # another backend chosen: the counter is not involved
