@@ -134,7 +134,11 @@ def distillation_loss(
         total = total + weights["mse"] * F.mse_loss(student, teacher)
     if "contrastive" in weights:
         logits = s_norm @ teacher.T / temperature
-        same = (teacher @ teacher.T) > 1.0 - 1e-6
+        # Every row is its own positive even where float32 rounding puts its self-cosine
+        # below the threshold (an all-False row would make the target 0/0 = NaN).
+        same = ((teacher @ teacher.T) > 1.0 - 1e-6) | torch.eye(
+            len(teacher), dtype=torch.bool, device=teacher.device
+        )
         target = same.float() / same.sum(-1, keepdim=True)
         loss_st = -(target * logits.log_softmax(-1)).sum(-1).mean()
         loss_ts = -(target * logits.T.log_softmax(-1)).sum(-1).mean()
