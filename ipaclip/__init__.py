@@ -13,9 +13,34 @@ from ipaclip.phonemes import CHANNEL_NAMES, PhonemeEmbedder, PhonemeSequences
 __all__ = [
     "CHANNEL_NAMES",
     "FEATURE_NAMES",
+    "IPACLIP",
     "IPATransformer",
     "PhonemeEmbedder",
     "PhonemeSequences",
+    "PronunciationEncoder",
     "__version__",
     "available_languages",
+    "fuse",
 ]
+
+# The torch-backed names load on first use, so that ``import ipaclip`` (and every joblib
+# worker of IPATransformer(n_jobs=...)) does not pay for importing torch.
+_LAZY = {
+    "PronunciationEncoder": "ipaclip.estimator",
+    "IPACLIP": "ipaclip.model",
+    "fuse": "ipaclip.model",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'ipaclip' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

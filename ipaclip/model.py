@@ -1,0 +1,249 @@
+"""IPA-CLIP: image, text and pronunciation encoders in one embedding space.
+
+:class:`IPACLIP` holds CLIP's own (frozen) image and text encoders and a pronunciation
+encoder distilled from that text encoder, with the G2P that turns text into IPA. Because the
+pronunciation encoder was trained to land where the text encoder does, its embeddings can be
+compared with image embeddings directly, and mixed with text embeddings into a *fused*
+query.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from ipaclip._validation import check_string_items
+from ipaclip.estimator import PronunciationEncoder
+
+__all__ = ["IPACLIP", "fuse"]
+
+
+def _unit_rows(X: np.ndarray) -> np.ndarray:
+    X = np.asarray(X, dtype=np.float32)
+    return X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
+
+
+def _check_weight(weight: Any) -> float:
+    if isinstance(weight, bool) or not isinstance(weight, (int, float, np.number)):
+        raise TypeError(f"fuse_weight must be a number in [0, 1], got {weight!r}.")
+    if not 0.0 <= float(weight) <= 1.0:
+        raise ValueError(f"fuse_weight must be in [0, 1], got {weight!r}.")
+    return float(weight)
+
+
+def fuse(text: np.ndarray, pronunciation: np.ndarray, weight: float = 0.5) -> np.ndarray:
+    """Fused query: ``normalize((1 - weight) * text + weight * pronunciation)``, row-wise.
+
+    Both inputs are L2-normalised first, so ``weight`` is the share of the pronunciation
+    embedding whatever the norms were. ``weight=0`` is the text query, ``weight=1`` the
+    pronunciation query.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> fuse(np.array([[1.0, 0.0]]), np.array([[0.0, 1.0]]), 0.5).round(4)
+    array([[0.7071, 0.7071]], dtype=float32)
+    """
+    w = _check_weight(weight)
+    text, pronunciation = _unit_rows(text), _unit_rows(pronunciation)
+    if text.shape != pronunciation.shape:
+        raise ValueError(
+            f"Text embeddings {text.shape} and pronunciation embeddings "
+            f"{pronunciation.shape} must have the same shape."
+        )
+    return _unit_rows((1.0 - w) * text + w * pronunciation)
+
+
+class IPACLIP(BaseEstimator):
+    """CLIP with ears: image, text and pronunciation encoders side by side.
+
+    Parameters
+    ----------
+    pronunciation_encoder : PronunciationEncoder
+        A fitted encoder, distilled from ``text_encoder`` (or from the same teacher).
+    text_encoder : transformer or None, default=None
+        The frozen text encoder (``transform(list_of_str) -> (n, d)``), e.g.
+        :class:`~ipaclip.teachers.CLIPTextEncoder`. ``None`` uses the pronunciation
+        encoder's own teacher (resolved from its ``teacher`` parameter).
+    image_encoder : transformer or None, default=None
+        The frozen image encoder, e.g. :class:`~ipaclip.teachers.CLIPImageEncoder`; needed
+        only by :meth:`encode_image`.
+    g2p : IPATransformer or None, default=None
+        Text to IPA for :meth:`encode_pronunciation`. ``None`` uses the G2P saved with the
+        encoder (``pronunciation_encoder.g2p_``), else a default English
+        :class:`~ipaclip.IPATransformer`.
+    fuse_weight : float, default=0.5
+        Share of the pronunciation embedding in the fused query (0 = text only, 1 =
+        pronunciation only). The paper's abstract does not fix it; 0.5 weighs both equally.
+    logit_scale : float, default=100.0
+        Multiplier of cosine similarities in :meth:`logits` (CLIP's learned scale saturates
+        at 100).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ipaclip import IPACLIP, PronunciationEncoder
+    >>> texts = ["cat", "dog", "bird", "fish"]
+    >>> targets = np.eye(4, 8, dtype=np.float32)
+    >>> enc = PronunciationEncoder(width=16, layers=1, heads=2, epochs=2, random_state=0)
+    >>> model = IPACLIP(enc.fit(["kæt", "dɔɡ", "bɝd", "fɪʃ"], targets))
+    >>> model.encode_pronunciation(ipa=["kæt"]).shape
+    (1, 8)
+    """
+
+    def __init__(
+        self,
+        pronunciation_encoder: PronunciationEncoder,
+        text_encoder: Any = None,
+        image_encoder: Any = None,
+        g2p: Any = None,
+        fuse_weight: float = 0.5,
+        logit_scale: float = 100.0,
+    ) -> None:
+        self.pronunciation_encoder = pronunciation_encoder
+        self.text_encoder = text_encoder
+        self.image_encoder = image_encoder
+        self.g2p = g2p
+        self.fuse_weight = fuse_weight
+        self.logit_scale = logit_scale
+
+    def __sklearn_is_fitted__(self) -> bool:
+        try:
+            check_is_fitted(self.pronunciation_encoder)
+        except Exception:
+            return False
+        return True
+
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike,
+        *,
+        text_encoder: Any = None,
+        image_encoder: Any = None,
+        **params: Any,
+    ) -> IPACLIP:
+        """Build from a folder written by :meth:`PronunciationEncoder.save`.
+
+        For a CLIP teacher, pass its :class:`~ipaclip.teachers.CLIPTextEncoder` and
+        :class:`~ipaclip.teachers.CLIPImageEncoder` (with the weights the encoder was
+        distilled from); ``None`` resolves the text encoder from the saved teacher identity.
+        """
+        encoder = PronunciationEncoder.load(path)
+        return cls(encoder, text_encoder=text_encoder, image_encoder=image_encoder, **params)
+
+    # ------------------------------------------------------------------------------------
+    def _text_encoder(self) -> Any:
+        if self.text_encoder is not None:
+            return self.text_encoder
+        return self.pronunciation_encoder._teacher()
+
+    def _g2p(self) -> Any:
+        if self.g2p is not None:
+            return self.g2p
+        saved = getattr(self.pronunciation_encoder, "g2p_", None)
+        if saved is not None:
+            return saved
+        from ipaclip.g2p import IPATransformer
+
+        self.g2p = IPATransformer()
+        return self.g2p
+
+    def _check_fitted(self) -> None:
+        if not self.__sklearn_is_fitted__():
+            raise ValueError(
+                "The pronunciation encoder of this IPACLIP is not fitted; fit it or load one "
+                "with IPACLIP.load(folder)."
+            )
+
+    # ------------------------------------------------------------------------------------
+    def encode_image(self, images: Iterable[Any]) -> np.ndarray:
+        """Image embeddings (L2-normalised) from the image encoder."""
+        if self.image_encoder is None:
+            raise ValueError(
+                "This IPACLIP has no image encoder; pass image_encoder=CLIPImageEncoder(...) "
+                "with the CLIP the pronunciation encoder was distilled from."
+            )
+        return _unit_rows(self.image_encoder.transform(images))
+
+    def encode_text(self, texts: Iterable[str]) -> np.ndarray:
+        """Text embeddings (L2-normalised) from the frozen text encoder."""
+        texts = check_string_items(texts, what="text")
+        return _unit_rows(self._text_encoder().transform(texts))
+
+    def encode_pronunciation(
+        self, texts: Iterable[str] | None = None, *, ipa: Iterable[str] | None = None
+    ) -> np.ndarray:
+        """Pronunciation embeddings from texts (through the G2P) or from IPA strings.
+
+        Exactly one of ``texts`` and ``ipa`` is given.
+        """
+        self._check_fitted()
+        if (texts is None) == (ipa is None):
+            raise ValueError("Pass exactly one of texts= (run through the G2P) and ipa=.")
+        if ipa is None:
+            texts = check_string_items(texts, what="text")
+            ipa = self._g2p().fit_transform(texts)
+        else:
+            ipa = check_string_items(ipa, what="IPA string")
+        return _unit_rows(self.pronunciation_encoder.transform(ipa))
+
+    def encode_query(self, texts: Iterable[str], weight: float | None = None) -> np.ndarray:
+        """Fused query of texts: text and pronunciation embeddings mixed by ``weight``.
+
+        ``weight`` defaults to ``fuse_weight``; see :func:`fuse`.
+        """
+        texts = check_string_items(texts, what="text")
+        w = _check_weight(self.fuse_weight if weight is None else weight)
+        text = self.encode_text(texts) if w < 1.0 else None
+        pron = self.encode_pronunciation(texts) if w > 0.0 else None
+        if text is None:
+            return pron
+        if pron is None:
+            return text
+        return fuse(text, pron, w)
+
+    def logits(self, queries: np.ndarray, gallery: np.ndarray) -> np.ndarray:
+        """``logit_scale`` times the cosine similarity of every query with every gallery row.
+
+        A softmax over a row gives CLIP-style probabilities (e.g. zero-shot classes).
+        """
+        q, g = _unit_rows(queries), _unit_rows(gallery)
+        if q.ndim != 2 or g.ndim != 2 or q.shape[1] != g.shape[1]:
+            raise ValueError(
+                f"queries {q.shape} and gallery {g.shape} must be 2-D with the same width."
+            )
+        return float(self.logit_scale) * (q @ g.T)
+
+    def classify(
+        self,
+        images: Iterable[Any],
+        class_names: Sequence[str],
+        *,
+        query: str = "fused",
+        template: str = "a photo of a {}",
+    ) -> np.ndarray:
+        """Zero-shot class probabilities of images, ``(n_images, n_classes)``.
+
+        ``query`` is ``"text"``, ``"pronunciation"`` or ``"fused"``: how the prompts
+        ``template.format(name)`` are embedded.
+        """
+        names = check_string_items(class_names, what="class name")
+        prompts = [template.format(n) for n in names]
+        if query == "text":
+            Q = self.encode_text(prompts)
+        elif query == "pronunciation":
+            Q = self.encode_pronunciation(prompts)
+        elif query == "fused":
+            Q = self.encode_query(prompts)
+        else:
+            raise ValueError(f"query must be 'text', 'pronunciation' or 'fused', got {query!r}.")
+        L = self.logits(self.encode_image(images), Q)
+        L = L - L.max(axis=1, keepdims=True)
+        P = np.exp(L)
+        return P / P.sum(axis=1, keepdims=True)

@@ -1,0 +1,83 @@
+"""IPACLIP: image, text and pronunciation encoders in one space, fused queries, logits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ipaclip import IPACLIP, IPATransformer, PronunciationEncoder, fuse
+from tests.fixtures import tiny_clip_image_encoder, tiny_clip_text_encoder
+
+WORDS = ["cat", "dog", "bird", "fish", "tree", "car", "house", "boat"]
+
+
+@pytest.fixture(scope="module")
+def model():
+    text = tiny_clip_text_encoder()
+    g2p = IPATransformer()
+    enc = PronunciationEncoder(
+        teacher=text, width=32, layers=1, heads=2, epochs=40, batch_size=8, random_state=0
+    )
+    enc.fit(g2p.fit_transform(WORDS), WORDS)
+    return IPACLIP(enc, text_encoder=text, image_encoder=tiny_clip_image_encoder(), g2p=g2p)
+
+
+def test_fuse_is_the_normalised_weighted_mix():
+    t = np.array([[3.0, 0.0], [0.0, 1.0]])
+    p = np.array([[0.0, 2.0], [0.0, 5.0]])
+    out = fuse(t, p, 0.25)
+    expected = np.array([[0.75, 0.25], [0.0, 1.0]])
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    np.testing.assert_allclose(out, expected, rtol=1e-6)
+    np.testing.assert_allclose(fuse(t, p, 0.0), [[1, 0], [0, 1]])
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        fuse(t, p, 1.5)
+    with pytest.raises(ValueError, match="same shape"):
+        fuse(t, p[:1], 0.5)
+
+
+def test_encoders_share_one_space(model):
+    T = model.encode_text(WORDS)
+    P = model.encode_pronunciation(WORDS)
+    P_ipa = model.encode_pronunciation(ipa=model.g2p.transform(WORDS))
+    np.testing.assert_allclose(P, P_ipa, atol=1e-6)
+    assert T.shape == P.shape == (len(WORDS), 32)
+    # The pronunciation of each word retrieves its own text embedding.
+    assert ((P @ T.T).argmax(axis=1) == np.arange(len(WORDS))).mean() >= 0.75
+    Q = model.encode_query(WORDS, weight=0.3)
+    np.testing.assert_allclose(Q, fuse(T, P, 0.3), atol=1e-6)
+    np.testing.assert_allclose(model.encode_query(WORDS, weight=0.0), T, atol=1e-6)
+    np.testing.assert_allclose(model.encode_query(WORDS, weight=1.0), P, atol=1e-6)
+
+
+def test_images_logits_and_zero_shot(model):
+    rng = np.random.default_rng(0)
+    images = [Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)) for _ in range(3)]
+    V = model.encode_image(images)
+    assert V.shape == (3, 32)
+    T = model.encode_text(WORDS[:4])
+    L = model.logits(V, T)
+    np.testing.assert_allclose(L, 100.0 * V @ T.T, rtol=1e-5)
+    for query in ("text", "pronunciation", "fused"):
+        probs = model.classify(images, WORDS[:4], query=query)
+        assert probs.shape == (3, 4)
+        np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-6)
+    with pytest.raises(ValueError, match="query must be"):
+        model.classify(images, WORDS[:4], query="smell")
+
+
+def test_load_from_saved_folder_and_errors(model, tmp_path):
+    model.pronunciation_encoder.save(tmp_path / "m", g2p=model.g2p)
+    loaded = IPACLIP.load(tmp_path / "m", text_encoder=model.text_encoder)
+    np.testing.assert_array_equal(
+        loaded.encode_pronunciation(WORDS), model.encode_pronunciation(WORDS)
+    )
+    with pytest.raises(ValueError, match="exactly one"):
+        model.encode_pronunciation(WORDS, ipa=["kæt"])
+    with pytest.raises(ValueError, match="no image encoder"):
+        IPACLIP(model.pronunciation_encoder).encode_image(["x.png"])
+    with pytest.raises(ValueError, match="not fitted"):
+        IPACLIP(PronunciationEncoder()).encode_pronunciation(["cat"])
+    with pytest.raises(ValueError, match="same width"):
+        model.logits(np.ones((2, 3)), np.ones((2, 4)))
