@@ -868,7 +868,6 @@ class _Trainer:
             progress = tqdm(total=self.epochs, initial=start_epoch, desc="distilling", unit="epoch")
         patience = 0
         for epoch in range(start_epoch, self.epochs):
-            snapshot = copy.deepcopy(self.module.state_dict())
             t0 = time.perf_counter()
             self.module.train()
             rng = np.random.default_rng([self.seed, epochs_done_before + epoch])
@@ -886,9 +885,9 @@ class _Trainer:
                         z.float(), self.targets[rows], self.weights, float(est.temperature)
                     )
                 if not torch.isfinite(loss):
-                    self.module.load_state_dict(snapshot)
+                    # The module is a working copy: the estimator keeps its pre-fit state.
                     raise FloatingPointError(
-                        f"The loss became {float(loss)} at epoch {epoch + 1}, "
+                        f"The loss became {float(loss.detach())} at epoch {epoch + 1}, "
                         f"step {self.step + 1}; "
                         "training stopped and the encoder was left as it was before fit. Lower "
                         "lr, raise temperature, or check y for extreme values."

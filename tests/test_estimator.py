@@ -1,0 +1,297 @@
+"""PronunciationEncoder: distillation from a tiny open_clip teacher, persistence, faults."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
+from sklearn.pipeline import Pipeline
+
+import ipaclip.estimator as estimator_module
+from ipaclip import IPATransformer, PhonemeEmbedder, PronunciationEncoder
+from tests.fixtures import tiny_clip_text_encoder
+
+WORDS = [
+    "cat", "hat", "bat", "mat", "dog", "fog", "log", "frog", "fish", "dish", "wish", "ship",
+    "shop", "stop", "top", "pot", "spot", "sun", "run", "fun", "bun", "tree", "free", "three",
+    "sea", "tea", "bee", "key", "night", "light", "kite", "bite", "white", "rain", "train",
+    "brain", "plane", "lake", "cake", "snake",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def ipa() -> list[str]:
+    return IPATransformer().fit_transform(WORDS)
+
+
+@pytest.fixture(scope="module")
+def teacher():
+    return tiny_clip_text_encoder()
+
+
+def small(**params) -> PronunciationEncoder:
+    base = dict(width=32, layers=1, heads=2, epochs=5, batch_size=16, random_state=0)
+    base.update(params)
+    return PronunciationEncoder(**base)
+
+
+def test_distillation_raises_cosine_far_above_its_start(ipa, teacher):
+    enc = small(teacher=teacher, epochs=80, loss="cosine", lr=3e-3)
+    enc.fit(ipa, WORDS)
+    start = enc.history_[0]["train_cosine"]
+    end = enc.score(ipa, WORDS)
+    # A random tiny CLIP maps all words close together, so the start is not near zero; the
+    # student has to close most of the remaining gap.
+    assert end > 0.85
+    assert (1 - end) < 0.25 * (1 - start)
+    assert [h["epoch"] for h in enc.history_] == list(range(1, 81))
+    assert enc.teacher_id_ == teacher.teacher_id
+    assert enc.embedding_dim_ == 32
+
+
+def test_contrastive_term_retrieves_training_words(ipa, teacher):
+    enc = small(teacher=teacher, epochs=80, lr=3e-3)  # default loss: cosine + contrastive
+    enc.fit(ipa, WORDS)
+    Z, T = enc.transform(ipa), enc.embed_targets(WORDS)
+    hits = (Z @ T.T).argmax(axis=1) == np.arange(len(WORDS))
+    assert hits.mean() >= 0.9
+
+
+def test_transform_output_and_precomputed_targets(ipa):
+    Y = np.random.default_rng(0).normal(size=(len(ipa), 12)).astype(np.float32)
+    enc = small().fit(ipa, Y)
+    Z = enc.transform(ipa)
+    assert Z.shape == (len(ipa), 12) and Z.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(Z, axis=1), 1.0, rtol=1e-5)
+    raw = enc.set_params(normalize=False).transform(ipa)
+    assert not np.allclose(np.linalg.norm(raw, axis=1), 1.0)
+    assert enc.teacher_id_ is None
+    # Featurised input gives the same embeddings as IPA strings.
+    seqs = enc.phoneme_embedder_.transform(ipa)
+    np.testing.assert_allclose(enc.set_params(normalize=True).transform(seqs), Z, atol=1e-6)
+
+
+def test_same_random_state_gives_identical_weights(ipa):
+    Y = np.random.default_rng(1).normal(size=(len(ipa), 8)).astype(np.float32)
+    a = small(random_state=3).fit(ipa, Y)
+    b = small(random_state=3).fit(ipa, Y)
+    c = small(random_state=4).fit(ipa, Y)
+    for (name, pa), pb in zip(a.module_.state_dict().items(), b.module_.state_dict().values()):
+        assert torch.equal(pa, pb), name
+    assert not np.allclose(a.transform(ipa), c.transform(ipa))
+
+
+def test_history_validation_and_early_stopping(ipa):
+    Y = np.random.default_rng(2).normal(size=(len(ipa), 8)).astype(np.float32)
+    enc = small(epochs=30, validation_fraction=0.25, early_stopping=2, lr=0.05).fit(ipa, Y)
+    keys = {"epoch", "loss", "train_cosine", "val_cosine", "lr", "seconds", "samples_per_second"}
+    assert all(keys <= set(h) for h in enc.history_)
+    vals = [h["val_cosine"] for h in enc.history_]
+    if len(vals) < 30:  # stopped early: the last two epochs did not beat the best
+        assert max(vals[-2:]) <= max(vals[:-2])
+    with pytest.raises(ValueError, match="early_stopping needs validation_fraction"):
+        small(early_stopping=2).fit(ipa, Y)
+
+
+def test_partial_fit_and_warm_start_continue_training(ipa):
+    Y = np.random.default_rng(3).normal(size=(len(ipa), 8)).astype(np.float32)
+    enc = small(epochs=3).fit(ipa, Y)
+    before = {k: v.clone() for k, v in enc.module_.state_dict().items()}
+    enc.partial_fit(ipa, Y)
+    assert enc.n_epochs_ == 4 and len(enc.history_) == 4
+    changed = [k for k, v in enc.module_.state_dict().items() if not torch.equal(v, before[k])]
+    assert changed
+    enc.set_params(warm_start=True, epochs=2).fit(ipa, Y)
+    assert enc.n_epochs_ == 6
+    with pytest.raises(ValueError, match="dimension 5"):
+        enc.partial_fit(ipa, Y[:, :5])
+
+
+def test_onehot_embedding_and_phoneme_vectors(ipa):
+    Y = np.random.default_rng(4).normal(size=(len(ipa), 8)).astype(np.float32)
+    onehot = small(embedding="onehot").fit(ipa, Y)
+    feats = small(embedding="ipa").fit(ipa, Y)
+    assert onehot.config_.embedding == "onehot"
+    vecs = onehot.phoneme_vectors()
+    assert set(vecs) == set(onehot.vocabulary_)
+    assert all(v.shape == (32,) for v in vecs.values())
+    # The IPA embedding has a vector for any PanPhon segment, seen in training or not.
+    unseen = feats.phoneme_vectors(["ʔ", "ɣ"])
+    assert set(unseen) == {"ʔ", "ɣ"}
+    # p and b differ in one feature: closer than p and a under the untrained linear map.
+    fresh = small(embedding="ipa", epochs=1, lr=1e-12).fit(ipa, Y)
+    v = fresh.phoneme_vectors(["p", "b", "a"])
+    assert np.linalg.norm(v["p"] - v["b"]) < np.linalg.norm(v["p"] - v["a"])
+
+
+def test_save_load_round_trip_and_pickle(ipa, tmp_path):
+    Y = np.random.default_rng(5).normal(size=(len(ipa), 8)).astype(np.float32)
+    g2p = IPATransformer(with_stress=False)
+    enc = small().fit(ipa, Y)
+    enc.save(tmp_path / "model", g2p=g2p)
+    files = sorted(p.name for p in (tmp_path / "model").iterdir())
+    assert files == ["config.json", "model.safetensors"]
+    config = json.loads((tmp_path / "model" / "config.json").read_text())
+    assert config["teacher"] == {"id": None, "dim": 8}
+    assert config["g2p"]["with_stress"] is False
+    loaded = PronunciationEncoder.load(tmp_path / "model")
+    np.testing.assert_array_equal(loaded.transform(ipa), enc.transform(ipa))
+    assert loaded.g2p_.get_params() == g2p.get_params()
+    assert loaded.vocabulary_ == enc.vocabulary_
+    restored = pickle.loads(pickle.dumps(enc))
+    np.testing.assert_array_equal(restored.transform(ipa), enc.transform(ipa))
+
+
+def test_load_rejects_corrupted_or_mismatched_files(ipa, tmp_path):
+    Y = np.random.default_rng(6).normal(size=(len(ipa), 8)).astype(np.float32)
+    folder = small().fit(ipa, Y).save(tmp_path / "m")
+    weights = folder / "model.safetensors"
+    good = weights.read_bytes()
+    weights.write_bytes(good[:-7] + b"garbage")
+    with pytest.raises(ValueError, match="checksum"):
+        PronunciationEncoder.load(folder)
+    weights.write_bytes(good)
+    config = json.loads((folder / "config.json").read_text())
+    config["encoder_config"]["width"] = 64
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="do not fit the architecture"):
+        PronunciationEncoder.load(folder)
+    (folder / "config.json").write_text("{not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        PronunciationEncoder.load(folder)
+    with pytest.raises(FileNotFoundError, match="missing"):
+        PronunciationEncoder.load(tmp_path / "nowhere")
+
+
+def test_pipeline_cross_val_score_and_grid_search(teacher):
+    pipe = Pipeline(
+        [
+            ("ipa", IPATransformer()),
+            ("enc", small(teacher=teacher, epochs=3)),
+        ]
+    )
+    pipe.fit(WORDS, WORDS)
+    assert pipe.transform(["cat"]).shape == (1, 32)
+    scores = cross_val_score(pipe, WORDS, WORDS, cv=KFold(2, shuffle=True, random_state=0))
+    assert scores.shape == (2,) and np.all((scores > -1) & (scores <= 1))
+    search = GridSearchCV(pipe, {"enc__embedding": ["ipa", "onehot"]}, cv=2)
+    search.fit(WORDS, WORDS)
+    assert search.best_params_["enc__embedding"] in ("ipa", "onehot")
+    assert len(search.cv_results_["mean_test_score"]) == 2
+    # The featuriser can be its own step too.
+    pipe3 = Pipeline(
+        [
+            ("ipa", IPATransformer()),
+            ("feat", PhonemeEmbedder()),
+            ("enc", clone(small(teacher=teacher))),
+        ]
+    )
+    assert pipe3.fit(WORDS, WORDS).transform(WORDS[:2]).shape == (2, 32)
+
+
+def test_nan_loss_stops_with_clear_error_and_keeps_model(ipa, monkeypatch):
+    Y = np.random.default_rng(7).normal(size=(len(ipa), 8)).astype(np.float32)
+    enc = small().fit(ipa, Y)
+    before = enc.transform(ipa)
+    real = estimator_module.distillation_loss
+    calls = {"n": 0}
+
+    def exploding(*args, **kwargs):
+        loss, cos = real(*args, **kwargs)
+        calls["n"] += 1
+        return (loss * float("nan") if calls["n"] == 3 else loss), cos
+
+    monkeypatch.setattr(estimator_module, "distillation_loss", exploding)
+    with pytest.raises(FloatingPointError, match="loss became nan at epoch 1, step 3"):
+        enc.set_params(warm_start=True).fit(ipa, Y)
+    np.testing.assert_array_equal(enc.transform(ipa), before)
+    assert enc.n_epochs_ == 5
+    fresh = small()
+    calls["n"] = 0
+    with pytest.raises(FloatingPointError):
+        fresh.fit(ipa, Y)
+    with pytest.raises(NotFittedError):
+        fresh.transform(ipa)
+
+
+def test_killed_run_resumes_from_checkpoint_to_the_same_result(ipa, tmp_path, monkeypatch):
+    Y = np.random.default_rng(8).normal(size=(len(ipa), 8)).astype(np.float32)
+    full = small(epochs=4).fit(ipa, Y)
+    real = estimator_module.distillation_loss
+    steps_per_epoch = -(-len(ipa) // 16)
+    calls = {"n": 0}
+
+    def killed_in_epoch_3(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] > 2 * steps_per_epoch + 1:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(estimator_module, "distillation_loss", killed_in_epoch_3)
+    with pytest.raises(KeyboardInterrupt):
+        small(epochs=4, checkpoint_dir=str(tmp_path)).fit(ipa, Y)
+    assert (tmp_path / "checkpoint.pt").is_file()
+    counted = {"n": 0}
+
+    def counting(*args, **kwargs):
+        counted["n"] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(estimator_module, "distillation_loss", counting)
+    resumed = small(epochs=4, checkpoint_dir=str(tmp_path)).fit(ipa, Y)
+    assert counted["n"] == 2 * steps_per_epoch  # only epochs 3 and 4 were run again
+    assert [h["epoch"] for h in resumed.history_] == [1, 2, 3, 4]
+    np.testing.assert_allclose(resumed.transform(ipa), full.transform(ipa), atol=1e-6)
+
+
+def test_teacher_embeddings_computed_once_per_fit_and_cached_on_disk(ipa, tmp_path):
+    class CountingTeacher:
+        teacher_id = "counting-teacher-v1"
+
+        def __init__(self):
+            self.seen = []
+
+        def transform(self, texts):
+            self.seen.extend(texts)
+            rng = np.random.default_rng(abs(hash(tuple(texts))) % 2**32)
+            return rng.normal(size=(len(texts), 6)).astype(np.float32)
+
+    t = CountingTeacher()
+    small(teacher=t, epochs=4, target_cache_dir=str(tmp_path)).fit(ipa, WORDS)
+    assert sorted(t.seen) == sorted(set(WORDS))  # once per text, not once per epoch
+    estimator_module._TARGET_MEMORY.clear()
+    t2 = CountingTeacher()
+    enc = small(teacher=t2, epochs=1, target_cache_dir=str(tmp_path)).fit(ipa, WORDS)
+    assert t2.seen == []  # all from disk
+    assert enc.embedding_dim_ == 6
+
+
+def test_bad_input_gets_clear_errors(ipa):
+    Y = np.zeros((len(ipa), 8), dtype=np.float32) + 1
+    with pytest.raises(ValueError, match=f"X has {len(ipa)} items but y has 3"):
+        small().fit(ipa, Y[:3])
+    with pytest.raises(ValueError, match="empty"):
+        small().fit([], Y[:0])
+    with pytest.raises(NotFittedError):
+        small().transform(ipa)
+    with pytest.raises(ValueError, match="y is required"):
+        small().fit(ipa, None)
+    bad = Y.copy()
+    bad[4, 2] = np.nan
+    with pytest.raises(ValueError, match="y row 4"):
+        small().fit(ipa, bad)
+    with pytest.raises(ValueError, match="2-D"):
+        small().fit(ipa, np.zeros((len(ipa), 2, 2)))
+    long_ipa = ["ta" * 40]
+    with pytest.raises(ValueError, match="max_length=16, the encoder.s context length"):
+        small(context_length=16).fit(long_ipa, np.ones((1, 4)))
+    with pytest.raises(ValueError, match="loss"):
+        small(loss="hinge").fit(ipa, Y)
+    with pytest.raises(TypeError, match="string"):
+        small().fit("kæt", Y[:1])
