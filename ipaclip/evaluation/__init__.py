@@ -3,4 +3,76 @@
 Every function here takes *embedding functions* (``Callable[[list[str]], ndarray]`` returning
 L2-normalised rows), so the same code scores a CLIP text encoder, a pronunciation encoder, or
 their fused query.
+
+Names load lazily on first use, so ``import ipaclip.evaluation`` stays cheap; the submodules
+can also be imported directly.
 """
+
+from __future__ import annotations
+
+# public name -> (submodule, attribute)
+_LAZY: dict[str, tuple[str, str]] = {
+    "evaluate_phoneme_geometry": ("geometry", "evaluate_phoneme_geometry"),
+    "mantel_test": ("geometry", "mantel_test"),
+    "plot_phoneme_map": ("geometry", "plot_phoneme_map"),
+    "chart_position": ("geometry", "chart_position"),
+    "articulatory_distance_matrix": ("geometry", "articulatory_distance_matrix"),
+    "chart_distance_matrix": ("geometry", "chart_distance_matrix"),
+    "evaluate_human_similarity": ("human", "evaluate_human_similarity"),
+    "load_vitz_winkler": ("human", "load_vitz_winkler"),
+    "format_human_similarity": ("human", "format_human_similarity"),
+    "PUBLISHED": ("human", "PUBLISHED"),
+    "evaluate_pwesuite": ("pwesuite", "evaluate_pwesuite"),
+    "evaluate_articulatory_correlation": ("pwesuite", "evaluate_articulatory_correlation"),
+    "evaluate_retrieval": ("pwesuite", "evaluate_retrieval"),
+    "evaluate_sound_analogies": ("pwesuite", "evaluate_sound_analogies"),
+    "evaluate_rhyme": ("pwesuite", "evaluate_rhyme"),
+    "build_sound_analogies": ("pwesuite", "build_sound_analogies"),
+    "build_rhyme_pairs": ("pwesuite", "build_rhyme_pairs"),
+    "format_table": ("pwesuite", "format_table"),
+    "PWESUITE_PUBLISHED": ("pwesuite", "PWESUITE_PUBLISHED"),
+    "sample_words": ("pwesuite", "sample_words"),
+    "arpabet_to_ipa": ("pwesuite", "arpabet_to_ipa"),
+    "generate_nonwords": ("nonwords", "generate_nonwords"),
+    "nonword_phonetic_correlation": ("nonwords", "nonword_phonetic_correlation"),
+    "nearest_real_words": ("nonwords", "nearest_real_words"),
+    "is_real_word": ("nonwords", "is_real_word"),
+    "cmudict_words": ("nonwords", "cmudict_words"),
+    "generate_respellings": ("respell", "generate_respellings"),
+    "respelling_candidates": ("respell", "respelling_candidates"),
+    "respelling_retrieval": ("respell", "respelling_retrieval"),
+    "fuse_embeddings": ("respell", "fuse_embeddings"),
+    "RESPELLING_RULES": ("respell", "RESPELLING_RULES"),
+    "multimodal_retrieval": ("multimodal", "multimodal_retrieval"),
+    "zero_shot_classify": ("multimodal", "zero_shot_classify"),
+    "load_image_folder": ("multimodal", "load_image_folder"),
+    "IMAGE_EXTENSIONS": ("multimodal", "IMAGE_EXTENSIONS"),
+    "feature_edit_distance": ("distance", "feature_edit_distance"),
+    "pairwise_feature_edit_distance": ("distance", "pairwise_feature_edit_distance"),
+    "paired_feature_edit_distance": ("distance", "paired_feature_edit_distance"),
+    "phonetic_similarity": ("distance", "phonetic_similarity"),
+    "evaluate_model": ("suite", "evaluate_model"),
+    "format_results": ("suite", "format_results"),
+    "SUMMARY_METRICS": ("suite", "SUMMARY_METRICS"),
+    "RESULT_ROWS": ("suite", "RESULT_ROWS"),
+    "TASKS": ("suite", "TASKS"),
+    "QUERY_TYPES": ("suite", "QUERY_TYPES"),
+    "HUMAN_SIMILARITY_PUBLISHED": ("human", "PUBLISHED"),
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        module, attribute = _LAZY[name]
+        value = getattr(importlib.import_module(f"{__name__}.{module}"), attribute)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(__all__) | set(globals()))
