@@ -168,7 +168,7 @@ def _text_function(encoder: Any, teacher: Any) -> EmbedFn:
         try:
             return encoder.embed_targets(list(words))
         except (ValueError, OSError, ImportError, RuntimeError) as exc:
-            raise RuntimeError(
+            raise ValueError(
                 f"The model's teacher ({encoder.teacher!r}) could not embed text: {exc}. "
                 "Pass teacher= (an object with transform(list_of_str)) to evaluate_model."
             ) from exc
