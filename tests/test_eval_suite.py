@@ -1,0 +1,234 @@
+"""evaluate_model / format_results: the whole suite on a tiny model, and hand-computed cases."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from ipaclip import IPATransformer, PronunciationEncoder
+from ipaclip.evaluation import (
+    QUERY_TYPES,
+    RESULT_ROWS,
+    SUMMARY_METRICS,
+    TASKS,
+    evaluate_human_similarity,
+    evaluate_model,
+    format_results,
+    sample_words,
+)
+from tests.fixtures import tiny_clip_text_encoder
+
+TINY_SIZES = dict(
+    n_words=30,
+    n_nonwords=8,
+    n_respell=8,
+    respell_candidates=15,
+    n_permutations=9,
+    n_analogies=8,
+    n_rhyme_classes=20,
+    rhyme_test_size=8,
+)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    words = sample_words(40, random_state=1)
+    g2p = IPATransformer()
+    teacher = tiny_clip_text_encoder()
+    enc = PronunciationEncoder(
+        teacher=teacher, width=32, layers=1, heads=2, epochs=3, batch_size=16, random_state=0
+    ).fit(g2p.fit_transform(words), words)
+    return enc, g2p, teacher
+
+
+@pytest.fixture(scope="module")
+def full(tiny):
+    enc, g2p, teacher = tiny
+    return evaluate_model(enc, g2p=g2p, teacher=teacher, verbose=0, **TINY_SIZES)
+
+
+def _letters(words):
+    X = np.zeros((len(words), 26))
+    for i, w in enumerate(words):
+        for ch in w:
+            X[i, ord(ch) - 97] += 1
+    return X / np.linalg.norm(X, axis=1, keepdims=True)
+
+
+class LetterEncoder:
+    """Teacher = letter counts of the word; the "pronunciation" is the next word's counts."""
+
+    teacher = "letters"
+
+    def __init__(self, shift: dict[str, str] | None = None):
+        self.shift = shift or {}
+
+    def embed_targets(self, words):
+        return _letters(words)
+
+    def transform(self, ipas):
+        return _letters([self.shift.get(w, w) for w in ipas])
+
+
+def identity(words):
+    return list(words)
+
+
+def test_full_suite_structure_and_ranges(full):
+    assert full["config"]["tasks"] == list(TASKS)
+    assert set(full["seconds"]) == set(TASKS)
+    json.dumps(full)  # plain Python values only
+    assert set(full["fidelity"]) == {"pronunciation", "fused", "info"}
+    assert full["fidelity"]["info"] == {"n_words": 30, "n_distinct": 30}
+    assert set(full["geometry"]) == {"pronunciation"}
+    for task in ("human", "nonwords", "pwesuite"):
+        assert set(QUERY_TYPES) <= set(full[task]), task
+    for q in ("pronunciation", "fused"):
+        fid = full["fidelity"][q]
+        assert -1 <= fid["mean_cosine"] <= 1
+        assert 0 <= fid["recall@1"] <= fid["recall@5"] <= 1
+        assert 1 / 30 <= fid["mrr"] <= 1
+    for q in QUERY_TYPES:
+        for task in ("human", "nonwords"):
+            for key in ("pearson", "spearman"):
+                assert -1 <= full[task][q][key] <= 1, (task, q, key)
+        assert full["nonwords"][q]["n_items"] == 8
+        assert full["nonwords"][q]["n_pairs"] == 8 * 7 // 2
+        summary = full["pwesuite"][q]["summary"]
+        assert 0 <= summary["retrieval"] <= 1 and 0 <= summary["rhyme"] <= 1
+    info = full["respell"]["info"]
+    assert info["n_words"] == 8 and info["n_gallery"] == 30
+    assert 1 <= info["n_respelled"] <= 8
+    for q in QUERY_TYPES:
+        assert 0 <= full["respell"][q]["recall@1"] <= full["respell"][q]["recall@5"] <= 1
+    geo = full["geometry"]["pronunciation"]
+    assert -1 <= geo["all"]["articulatory"]["spearman"] <= 1
+
+
+def test_full_suite_matches_the_task_functions_called_directly(full, tiny):
+    enc, g2p, teacher = tiny
+    words = sample_words(30, random_state=0)
+    T = teacher.transform(words)
+    T /= np.linalg.norm(T, axis=1, keepdims=True)
+    P = enc.transform(g2p.fit_transform(words))
+    expected = float(np.mean(np.sum(P * T, axis=1)))
+    assert full["fidelity"]["pronunciation"]["mean_cosine"] == pytest.approx(expected, abs=1e-5)
+
+    def text(ws):
+        return teacher.transform(list(ws))
+
+    human = evaluate_human_similarity(text)
+    assert full["human"]["text"]["pearson"] == pytest.approx(human["pearson"], abs=1e-5)
+
+
+def test_format_results_has_every_task_and_summary_rows(full):
+    table = format_results(full)
+    for task in TASKS:
+        assert f"\n{task}: " in table, task
+    assert table.splitlines()[0].split() == ["metric", *QUERY_TYPES]
+    assert len(table.splitlines()) == 1 + len(RESULT_ROWS)
+    summary = format_results(full, SUMMARY_METRICS).splitlines()
+    assert [line[: len(m)] for line, m in zip(summary[1:], SUMMARY_METRICS)] == list(
+        SUMMARY_METRICS
+    )
+    fid_row = next(line for line in summary if line.startswith("fidelity: mean cosine"))
+    cells = fid_row[len("fidelity: mean cosine") :].split()
+    assert cells[0] == "-"  # no text column for fidelity
+    assert float(cells[1]) == pytest.approx(
+        full["fidelity"]["pronunciation"]["mean_cosine"], abs=5e-4
+    )
+
+
+def test_fidelity_hand_computed():
+    words = ["ab", "cd", "ef"]  # disjoint letters: orthogonal teacher embeddings
+    perfect = evaluate_model(
+        LetterEncoder(), g2p=identity, tasks="fidelity", words=words, verbose=0
+    )["fidelity"]
+    assert perfect["pronunciation"]["mean_cosine"] == pytest.approx(1.0)
+    assert perfect["pronunciation"]["recall@1"] == 1.0
+    # Each pronunciation is the next word's teacher embedding: its own target scores 0 and
+    # ties with the third word, so (pessimistically) it ranks 3rd.
+    shifted = LetterEncoder({"ab": "cd", "cd": "ef", "ef": "ab"})
+    res = evaluate_model(shifted, g2p=identity, tasks=["fidelity"], words=words, verbose=0)
+    pron = res["fidelity"]["pronunciation"]
+    assert pron["mean_cosine"] == pytest.approx(0.0)
+    assert pron["recall@1"] == 0.0 and pron["recall@5"] == 1.0
+    assert pron["mrr"] == pytest.approx(1 / 3)
+    # fused, weight 0.5: own target cosine 1/sqrt(2), next word 1/sqrt(2): a tie, rank 2.
+    fused = res["fidelity"]["fused"]
+    assert fused["mean_cosine"] == pytest.approx(1 / math.sqrt(2))
+    assert fused["recall@1"] == 0.0 and fused["mrr"] == pytest.approx(0.5)
+    # fuse_weight=0 is the text query (perfect), 1 the pronunciation query.
+    text_only = evaluate_model(
+        shifted, g2p=identity, tasks="fidelity", words=words, fuse_weight=0, verbose=0
+    )["fidelity"]["fused"]
+    assert text_only["recall@1"] == 1.0
+    pron_only = evaluate_model(
+        shifted, g2p=identity, tasks="fidelity", words=words, fuse_weight=1.0, verbose=0
+    )["fidelity"]["fused"]
+    assert pron_only["recall@1"] == 0.0
+
+
+def test_human_fused_with_weight_zero_equals_text():
+    res = evaluate_model(LetterEncoder(), g2p=identity, tasks="human", fuse_weight=0.0, verbose=0)[
+        "human"
+    ]
+    assert res["fused"]["pearson"] == pytest.approx(res["text"]["pearson"], abs=1e-6)
+    expected = evaluate_human_similarity(_letters)["pearson"]
+    assert res["text"]["pearson"] == pytest.approx(expected, abs=1e-6)
+
+
+def test_teacher_override_and_unresolvable_teacher():
+    class Broken(LetterEncoder):
+        teacher = "gone"
+
+        def embed_targets(self, words):
+            raise OSError("weights not found")
+
+    with pytest.raises(ValueError, match="teacher='gone'|'gone'.*teacher="):
+        evaluate_model(Broken(), g2p=identity, tasks="fidelity", words=["ab", "cd"], verbose=0)
+
+    class Teacher:
+        def transform(self, words):
+            return _letters(words) * 3.0  # rows are normalised by the suite
+
+    res = evaluate_model(
+        Broken(), g2p=identity, teacher=Teacher(), tasks="fidelity", words=["ab", "cd"], verbose=0
+    )
+    assert res["fidelity"]["pronunciation"]["mean_cosine"] == pytest.approx(1.0)
+
+
+def test_bad_arguments_name_the_problem():
+    enc = LetterEncoder()
+    with pytest.raises(ValueError, match="Unknown task.*'bogus'"):
+        evaluate_model(enc, g2p=identity, tasks="fidelity,bogus", verbose=0)
+    with pytest.raises(ValueError, match="No task"):
+        evaluate_model(enc, g2p=identity, tasks=[], verbose=0)
+    with pytest.raises(ValueError, match="n_words must be an integer >= 3"):
+        evaluate_model(enc, g2p=identity, n_words=2, verbose=0)
+    with pytest.raises(ValueError, match="fuse_weight"):
+        evaluate_model(enc, g2p=identity, fuse_weight=1.5, verbose=0)
+    with pytest.raises(TypeError, match="g2p must be"):
+        evaluate_model(enc, g2p=42, verbose=0)
+    with pytest.raises(TypeError, match="teacher must have a transform"):
+        evaluate_model(enc, g2p=identity, teacher="letters", verbose=0)
+
+
+def test_format_results_cells_and_errors():
+    res = {
+        "nonwords": {"text": {"pearson": float("nan")}, "fused": {"pearson": -0.12345}},
+        "respell": {"pronunciation": {"recall@1": 0.5}},
+    }
+    table = format_results(res, ["nonwords: Pearson r", "respell: R@1"]).splitlines()
+    assert table[1].split()[-3:] == ["-", "-", "-0.123"]
+    assert table[2].split()[-3:] == ["-", "0.500", "-"]
+    # Default rows: only the tasks present.
+    assert {line.split(":")[0] for line in format_results(res).splitlines()[1:]} == {
+        "nonwords",
+        "respell",
+    }
+    with pytest.raises(ValueError, match="Unknown metric row"):
+        format_results(res, ["nonwords: accuracy"])
