@@ -1,0 +1,109 @@
+"""The ``ipaclip`` command line on a tiny model distilled from the offline MiniLM teacher."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from ipaclip import IPATransformer, PronunciationEncoder
+from ipaclip.cli import main
+from ipaclip.evaluation import SUMMARY_METRICS, evaluate_model, sample_words
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    words = sample_words(40, random_state=1)
+    g2p = IPATransformer()
+    enc = PronunciationEncoder(
+        teacher="minilm", width=32, layers=1, heads=2, epochs=2, batch_size=16, random_state=0
+    ).fit(g2p.fit_transform(words), words)
+    return str(enc.save(tmp_path_factory.mktemp("cli") / "model", g2p=g2p))
+
+
+def test_evaluate_writes_json_and_prints_table(model_dir, tmp_path, capsys):
+    out = tmp_path / "results.json"
+    argv = ["evaluate", model_dir, "--tasks", "fidelity,human", "--n-words", "20"]
+    code = main([*argv, "--out", str(out), "--seed", "3", "--quiet"])
+    assert code == 0
+    results = json.loads(out.read_text("utf-8"))
+    assert results["config"]["tasks"] == ["fidelity", "human"]
+    assert results["config"]["model_dir"] == model_dir
+    assert results["config"]["random_state"] == 3
+    assert results["config"]["teacher"] == "sentence-transformers:all-MiniLM-L6-v2"
+    assert "nonwords" not in results and "pwesuite" not in results
+    assert results["fidelity"]["info"]["n_words"] == 20
+    # The same numbers as evaluate_model on the loaded model.
+    direct = evaluate_model(
+        PronunciationEncoder.load(model_dir),
+        tasks="fidelity",
+        n_words=20,
+        random_state=3,
+        verbose=0,
+    )
+    assert results["fidelity"] == direct["fidelity"]
+    printed = capsys.readouterr().out
+    assert printed.splitlines()[0].split() == ["metric", "text", "pronunciation", "fused"]
+    assert "fidelity: mean cosine" in printed and "human: Pearson r" in printed
+    assert "pwesuite" not in printed
+
+
+def test_evaluate_summary_and_fuse_weight(model_dir, capsys):
+    code = main(
+        ["evaluate", model_dir, "--tasks", "human", "--fuse-weight", "0", "--summary", "--quiet"]
+    )
+    assert code == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines[1:]] == [m.split(":")[0] for m in SUMMARY_METRICS]
+    human = next(line for line in lines if line.startswith("human: Pearson r")).split()[-3:]
+    assert human[0] == human[2] != "-"  # fused with weight 0 is the text query
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["evaluate", "{missing}"], "does not exist"),
+        (["evaluate", "{empty}"], "config.json is missing"),
+        (["evaluate", "{model}", "--tasks", "bogus"], "Unknown task"),
+        (["evaluate", "{model}", "--fuse-weight", "2"], "fuse_weight"),
+        (["evaluate", "{model}", "--out", "{missing}/r.json"], "folder of --out"),
+        (["embed", "{missing}", "cat"], "does not exist"),
+    ],
+)
+def test_user_errors_exit_2_with_one_line(argv, message, model_dir, tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    paths = {
+        "missing": str(tmp_path / "nope"),
+        "empty": str(tmp_path / "empty"),
+        "model": model_dir,
+    }
+    assert main([a.format(**paths) for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_argparse_errors_and_help_return_codes(capsys):
+    assert main([]) == 2
+    assert main(["evaluate"]) == 2  # MODEL_DIR missing
+    assert main(["evaluate", "m", "--n-words", "many"]) == 2
+    assert main(["--help"]) == 0
+    assert "evaluate" in capsys.readouterr().out
+
+
+def test_g2p_prints_ipa(capsys):
+    assert main(["g2p", "cat", "dog"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["kˈæt", "dˈɑːɡ"]
+
+
+def test_embed_matches_transform(model_dir, tmp_path, capsys):
+    out = tmp_path / "emb.npy"
+    assert main(["embed", model_dir, "cat", "dog", "--out", str(out)]) == 0
+    enc = PronunciationEncoder.load(model_dir)
+    expected = enc.transform(["kˈæt", "dˈɑːɡ"])
+    np.testing.assert_allclose(np.load(out), expected, atol=1e-6)
+    assert main(["embed", model_dir, "cat"]) == 0
+    word, values = capsys.readouterr().out.rstrip("\n").split("\t")
+    assert word == "cat"
+    np.testing.assert_allclose(np.array(values.split(), dtype=float), expected[0], atol=1e-5)
