@@ -249,6 +249,18 @@ class PronunciationEncoder(TransformerMixin, BaseEstimator):
         Per epoch: ``epoch``, ``loss``, ``train_cosine``, ``val_cosine`` (if any), ``lr``,
         ``seconds``, ``samples_per_second``.
     n_epochs_ : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ipaclip import PronunciationEncoder
+    >>> ipa = ["kˈæt", "dˈɑːɡ", "fˈɪʃ", "bˈɜːd"]
+    >>> targets = np.eye(4, 8, dtype=np.float32)  # or the texts, embedded by `teacher`
+    >>> enc = PronunciationEncoder(width=32, layers=1, heads=2, epochs=3, random_state=0)
+    >>> enc.fit(ipa, targets).transform(["kˈæts"]).shape
+    (1, 8)
+    >>> len(enc.history_)
+    3
     """
 
     def __init__(
