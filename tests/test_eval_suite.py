@@ -79,6 +79,7 @@ def identity(words):
 
 def test_full_suite_structure_and_ranges(full):
     assert full["config"]["tasks"] == list(TASKS)
+    assert full["config"]["teacher"] == "CLIPTextEncoder (passed as teacher=)"
     assert set(full["seconds"]) == set(TASKS)
     json.dumps(full)  # plain Python values only
     assert set(full["fidelity"]) == {"pronunciation", "fused", "info"}

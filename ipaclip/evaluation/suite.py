@@ -322,9 +322,9 @@ def evaluate_model(
     results: dict[str, Any] = {
         "config": {
             "tasks": task_list,
-            "teacher": str(
-                getattr(encoder, "teacher_id_", None) or getattr(encoder, "teacher", "")
-            ),
+            "teacher": str(getattr(encoder, "teacher_id_", None) or getattr(encoder, "teacher", ""))
+            if teacher is None
+            else f"{type(teacher).__name__} (passed as teacher=)",
             "n_words": n_words,
             "n_nonwords": n_nonwords,
             "n_respell": n_respell,
