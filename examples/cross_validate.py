@@ -12,7 +12,7 @@ held-out words with ipaclip's scorers:
 Both phoneme embeddings are compared: PanPhon articulatory features (``"ipa"``, the paper's)
 and one-hot phonemes (``"onehot"``). Run::
 
-    python examples/cross_validate.py                       # 3000 words, 5 folds, 5 epochs
+    python examples/cross_validate.py                       # 3000 words, 5 folds, 10 epochs
     python examples/cross_validate.py --n-words 600 --epochs 3 --folds 3   # quick check
 """
 
@@ -34,7 +34,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n-words", type=int, default=3000, help="CMUdict words (default 3000)")
     parser.add_argument("--folds", type=int, default=5, help="K of K-fold (default 5)")
-    parser.add_argument("--epochs", type=int, default=5, help="epochs per fit (default 5)")
+    parser.add_argument("--epochs", type=int, default=10, help="epochs per fit (default 10)")
     parser.add_argument("--width", type=int, default=128, help="Transformer width (default 128)")
     parser.add_argument("--layers", type=int, default=2, help="Transformer layers (default 2)")
     parser.add_argument("--teacher", default="minilm", help="teacher spec (default minilm)")
