@@ -9,9 +9,9 @@
 The tasks are
 
 ``"fidelity"``
-    The pronunciation (and fused) embeddings of CMUdict words against the teacher's
-    embeddings of the same words: mean cosine and recall@k of each word's own teacher
-    embedding in a gallery of all of them.
+    The pronunciation embeddings of CMUdict words against the teacher's embeddings of the
+    same words: mean cosine and recall@k of each word's own teacher embedding in a gallery
+    of all of them. (Pronunciation only: the text and fused queries contain the target.)
 ``"geometry"``
     :func:`~ipaclip.evaluation.geometry.evaluate_phoneme_geometry` on the encoder's phoneme
     vectors (pronunciation only).
@@ -263,8 +263,9 @@ def evaluate_model(
     dict
         ``"config"`` (the settings), ``"seconds"`` (per task), and one entry per task:
         ``{query type: that task's result, "info": {...}}`` (``"geometry"`` has only
-        ``"pronunciation"``; ``"fidelity"`` has no ``"text"``, which would be trivially
-        perfect). Every value is a plain Python type, ready for ``json.dump``.
+        ``"pronunciation"``, and so has ``"fidelity"``: the text and fused queries contain
+        the teacher embedding they are scored against). Every value is a plain Python type,
+        ready for ``json.dump``.
 
     Examples
     --------
@@ -286,8 +287,8 @@ def evaluate_model(
     ...         return letters(ipas)
     >>> res = evaluate_model(Encoder(), g2p=lambda ws: ws, tasks="fidelity",
     ...                      words=["cat", "dog", "bird"], verbose=0)
-    >>> fid = res["fidelity"]
-    >>> round(fid["pronunciation"]["mean_cosine"], 6), fid["fused"]["recall@1"]
+    >>> fid = res["fidelity"]["pronunciation"]
+    >>> round(fid["mean_cosine"], 6), fid["recall@1"]
     (1.0, 1.0)
     """
     task_list = _check_tasks(tasks)
@@ -346,7 +347,7 @@ def evaluate_model(
             fid_words = cmu_sample() if words is None else list(words)
             if len(fid_words) < 2:
                 raise ValueError(f"fidelity needs at least 2 words; got {len(fid_words)}.")
-            out = _fidelity(fid_words, text, {"pronunciation": pron, "fused": fused})
+            out = _fidelity(fid_words, text, {"pronunciation": pron})
         elif task == "geometry":
             from ipaclip.evaluation.geometry import evaluate_phoneme_geometry, plot_phoneme_map
 
