@@ -28,7 +28,7 @@ __all__ = [
 _LAZY = {
     "PronunciationEncoder": "ipaclip.estimator",
     "IPACLIP": "ipaclip.model",
-    "fuse": "ipaclip.model",
+    "fuse": "ipaclip.fusion",
 }
 
 

@@ -291,6 +291,9 @@ def generate_respellings(
 def fuse_embeddings(text_emb: Any, pron_emb: Any, weight: float = 0.5) -> np.ndarray:
     """Fused query: ``normalise((1 - weight) * text + weight * pron)`` on unit rows.
 
+    The evaluation's name for :func:`ipaclip.fuse` (one definition, in
+    :mod:`ipaclip.fusion`), with input checks that name the argument.
+
     Both inputs are L2-normalised first, so ``weight`` is the share of the pronunciation
     embedding: 0 gives the text query, 1 the pronunciation query.
 
@@ -305,16 +308,12 @@ def fuse_embeddings(text_emb: Any, pron_emb: Any, weight: float = 0.5) -> np.nda
 
     Examples
     --------
-    >>> fuse_embeddings([[1.0, 0.0]], [[0.0, 2.0]]).round(4).tolist()
-    [[0.7071, 0.7071]]
+    >>> fuse_embeddings([[1.0, 0.0]], [[0.0, 2.0]]).round(4)
+    array([[0.7071, 0.7071]], dtype=float32)
     """
-    if not 0.0 <= float(weight) <= 1.0:
-        raise ValueError(f"weight must be in [0, 1]; got {weight!r}.")
-    T = _l2_rows(text_emb, "text_emb")
-    P = _l2_rows(pron_emb, "pron_emb")
-    if T.shape != P.shape:
-        raise ValueError(f"text_emb has shape {T.shape} but pron_emb {P.shape}; they must match.")
-    return _l2_rows((1.0 - float(weight)) * T + float(weight) * P, "the fused embedding")
+    from ipaclip.fusion import fuse
+
+    return fuse(_l2_rows(text_emb, "text_emb"), _l2_rows(pron_emb, "pron_emb"), weight)
 
 
 def _retrieval_scores(
