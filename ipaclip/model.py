@@ -114,10 +114,11 @@ class IPACLIP(BaseEstimator):
         saved = getattr(self.pronunciation_encoder, "g2p_", None)
         if saved is not None:
             return saved
-        from ipaclip.g2p import IPATransformer
+        if getattr(self, "_default_g2p", None) is None:
+            from ipaclip.g2p import IPATransformer
 
-        self.g2p = IPATransformer()
-        return self.g2p
+            self._default_g2p = IPATransformer()  # not a parameter: get_params stays as given
+        return self._default_g2p
 
     def _check_fitted(self) -> None:
         if not self.__sklearn_is_fitted__():

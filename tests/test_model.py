@@ -73,6 +73,11 @@ def test_load_from_saved_folder_and_errors(model, tmp_path):
     np.testing.assert_array_equal(
         loaded.encode_pronunciation(WORDS), model.encode_pronunciation(WORDS)
     )
+    plain = IPACLIP(model.pronunciation_encoder, text_encoder=model.text_encoder)
+    np.testing.assert_allclose(
+        plain.encode_pronunciation(WORDS), model.encode_pronunciation(WORDS), atol=1e-6
+    )
+    assert plain.get_params()["g2p"] is None  # the default G2P is not written into params
     with pytest.raises(ValueError, match="exactly one"):
         model.encode_pronunciation(WORDS, ipa=["kæt"])
     with pytest.raises(ValueError, match="no image encoder"):
