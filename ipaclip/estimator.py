@@ -589,14 +589,11 @@ class PronunciationEncoder(TransformerMixin, BaseEstimator):
         vocab_index = {s: i + 1 for i, s in enumerate(self.vocabulary_)}
         data = _Data(seqs, vocab_index, device)
         out = np.empty((len(seqs), self.embedding_dim_), dtype=np.float32)
-        autocast = _autocast(device, self.precision)
-        with torch.inference_mode(), autocast:
-            for index in length_bucketed_batches(data.lengths, self.inference_batch_size, None):
-                ids, lengths = data.batch(index)
-                z = module(data.table, data.row_vocab, ids, lengths).float()
-                if self.normalize:
-                    z = F.normalize(z, dim=-1)
-                out[index] = z.cpu().numpy()
+        rows = np.arange(len(seqs))
+        for index, z in _embed_rows(module, data, rows, self.inference_batch_size, self.precision):
+            if self.normalize:
+                z = F.normalize(z, dim=-1)
+            out[index] = z.cpu().numpy()
         return out
 
     def score(self, X, y) -> float:
@@ -860,15 +857,10 @@ class _Trainer:
         return self.train_module(self.data.table, self.data.row_vocab, ids, lengths)
 
     def evaluate(self, index: np.ndarray) -> float:
-        self.module.eval()
         total = 0.0
-        with torch.inference_mode(), _autocast(self.device, self.est.precision):
-            for batch in length_bucketed_batches(self.data.lengths[index], 1024, None):
-                rows = index[batch]
-                ids, lengths = self.data.batch(rows)
-                z = self.module(self.data.table, self.data.row_vocab, ids, lengths).float()
-                t = F.normalize(self.targets[rows], dim=-1)
-                total += float((F.normalize(z, dim=-1) * t).sum())
+        for rows, z in _embed_rows(self.module, self.data, index, 1024, self.est.precision):
+            t = F.normalize(self.targets[rows], dim=-1)
+            total += float((F.normalize(z, dim=-1) * t).sum())
         return total / len(index)
 
     def run(self, history: list) -> list:
@@ -1000,6 +992,19 @@ class _DiskCache:
             with open(tmp, "wb") as f:
                 np.save(f, v.astype(np.float32))
             os.replace(tmp, p)
+
+
+def _embed_rows(module, data: _Data, rows: np.ndarray, batch_size: int, precision: str):
+    """Yield ``(rows_of_batch, float32 outputs)`` over length-bucketed batches of ``rows``.
+
+    Runs the module in eval and inference mode; shared by ``transform`` and validation.
+    """
+    module.eval()
+    with torch.inference_mode(), _autocast(data.device, precision):
+        for batch in length_bucketed_batches(data.lengths[rows], batch_size, None):
+            selected = rows[batch]
+            ids, lengths = data.batch(selected)
+            yield selected, module(data.table, data.row_vocab, ids, lengths).float()
 
 
 def _autocast(device: torch.device, precision: str):
