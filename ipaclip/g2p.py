@@ -514,22 +514,10 @@ class IPATransformer(TransformerMixin, BaseEstimator):
         return result
 
     def _passthrough(self, items: Sequence[str]) -> list[str]:
-        from ipaclip.inventory import UNKNOWN_BASE, get_inventory
+        from ipaclip.inventory import get_inventory
 
-        inv = get_inventory()
-        out = []
-        for i, item in enumerate(items):
-            codes, _ = inv.encode([item])
-            bad = codes[codes <= UNKNOWN_BASE]
-            if bad.size:
-                symbol = inv.symbol(int(bad[0]))
-                raise ValueError(
-                    f"IPA symbol {symbol!r} (U+{ord(symbol[0]):04X}) in item {i} "
-                    f"({describe_item(item)}) is not in the phoneme inventory; fix the input "
-                    "or add the symbol to ipaclip/data/ipa_normalization.csv."
-                )
-            out.append(" ".join(item.split()).replace(" ", self.word_separator))
-        return out
+        get_inventory().encode_known(items)  # validates: an unknown symbol is an error
+        return [" ".join(item.split()).replace(" ", self.word_separator) for item in items]
 
 
 def _load_lexicon(lexicon) -> dict[str, str]:

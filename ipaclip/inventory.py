@@ -25,6 +25,8 @@ from importlib import resources
 
 import numpy as np
 
+from ipaclip._validation import describe_item
+
 __all__ = [
     "FEATURE_NAMES",
     "Inventory",
@@ -264,6 +266,29 @@ class Inventory:
             arr = arr[arr != WORD_TIE]
             counts[UNTIED] += n_ties
         return arr, counts
+
+    def encode_known(self, items: Sequence[str]) -> list[np.ndarray]:
+        """Codes of each item (ending with its ``ITEM`` code); an unknown symbol is an error.
+
+        Raises
+        ------
+        ValueError
+            At the first symbol not in the inventory, naming the symbol, its code point, the
+            item's index and the item.
+        """
+        codes, _ = self.encode(items)
+        ends = np.flatnonzero(codes == ITEM)
+        parts = np.split(codes, ends + 1)[: len(items)]
+        for i, part in enumerate(parts):
+            unknown = part[part <= UNKNOWN_BASE]
+            if unknown.size:
+                symbol = self.symbol(int(unknown[0]))
+                raise ValueError(
+                    f"IPA symbol {symbol!r} (U+{ord(symbol[0]):04X}) in item {i} "
+                    f"({describe_item(items[i])}) is not in the phoneme inventory; fix the input "
+                    "or add the symbol to ipaclip/data/ipa_normalization.csv."
+                )
+        return parts
 
     def symbol(self, code: int) -> str:
         """A readable name for any code: the segment, the marker, or the unknown symbol."""

@@ -32,8 +32,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ipaclip._validation import check_string_items, describe_item
-from ipaclip.inventory import ITEM, UNKNOWN_BASE, get_inventory
+from ipaclip._validation import check_string_items
+from ipaclip.inventory import get_inventory
 
 __all__ = [
     "feature_edit_distance",
@@ -76,22 +76,8 @@ def segment_codes(ipas: Sequence[str]) -> list[np.ndarray]:
     items = check_string_items(ipas, what="IPA string", allow_empty=True)
     if not items:
         return []
-    inv = get_inventory()
-    codes, _ = inv.encode(items)
-    ends = np.flatnonzero(codes == ITEM)
-    parts = np.split(codes, ends + 1)[: len(items)]
-    out = []
-    for i, part in enumerate(parts):
-        unknown = part[part <= UNKNOWN_BASE]
-        if unknown.size:
-            symbol = inv.symbol(int(unknown[0]))
-            raise ValueError(
-                f"IPA symbol {symbol!r} (U+{ord(symbol[0]):04X}) in item {i} "
-                f"({describe_item(items[i])}) is not in the phoneme inventory; fix the "
-                "transcription or add the symbol to ipaclip/data/ipa_normalization.csv."
-            )
-        out.append(part[part >= 0].astype(np.int32))
-    return out
+    parts = get_inventory().encode_known(items)
+    return [part[part >= 0].astype(np.int32) for part in parts]
 
 
 def segments(ipa: str) -> list[str]:
