@@ -29,7 +29,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from ipaclip._validation import check_string_items, describe_item
 
-__all__ = ["IPATransformer", "available_languages"]
+__all__ = ["IPATransformer", "available_languages", "resolve_g2p"]
 
 logger = logging.getLogger(__name__)
 
@@ -555,3 +555,24 @@ def _load_lexicon(lexicon) -> dict[str, str]:
             raise ValueError(f"{source}: entry {word!r} must be a single word.")
         out[word.lower()] = ipa.strip()
     return out
+
+
+def resolve_g2p(g2p=None, saved=None):
+    """The G2P to use: ``g2p`` if given, else ``saved`` (the one saved with a model), else the
+    default English :class:`IPATransformer`.
+
+    This is the one place that decides the default; :class:`~ipaclip.IPACLIP`, the
+    evaluation suite and the command line all ask it.
+
+    Examples
+    --------
+    >>> resolve_g2p().language
+    'en-us'
+    >>> resolve_g2p(saved=IPATransformer(language="fr-fr")).language
+    'fr-fr'
+    """
+    if g2p is not None:
+        return g2p
+    if saved is not None:
+        return saved
+    return IPATransformer()
