@@ -1,7 +1,8 @@
 """The torch core: phoneme embeddings and a CLIP-style Transformer pronunciation encoder.
 
-An architecture is data: an :class:`EncoderConfig` (a dataclass that saves to JSON), built by
-one factory, :func:`create_encoder`, as open_clip builds models from its ``model_configs``.
+An architecture is data: an :class:`EncoderConfig` (a dataclass that saves to JSON) from which
+:class:`PronunciationTransformer` is built; :meth:`EncoderConfig.parameter_shapes` says what
+its weights look like without building it (loading checks a file against it first).
 The encoder reads a batch as *ids into a table of token feature rows* (see
 :class:`ipaclip.PhonemeSequences`): the first layer maps the small table, then gathers, so no
 ``(batch, length, features)`` float tensor of the corpus is ever built.
@@ -11,24 +12,24 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ipaclip.inventory import FEATURE_NAMES
 from ipaclip.phonemes import CHANNEL_NAMES
 
 __all__ = [
-    "ARCHITECTURES",
     "EncoderConfig",
     "PhonemeEmbedding",
     "PronunciationTransformer",
-    "create_encoder",
+    "cosine_schedule",
 ]
 
-N_PANPHON = 24
+N_PANPHON = len(FEATURE_NAMES)
 N_CHANNELS = len(CHANNEL_NAMES)
 
 
@@ -102,20 +103,49 @@ class EncoderConfig:
             raise ValueError(f"Unknown encoder config keys {sorted(unknown)}.")
         return cls(**data)
 
+    def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
+        """The shape of every tensor in the state_dict of the encoder this config builds.
+
+        Computed without allocating anything, so a saved model's weights can be checked
+        against its config before any memory is spent on the module.
+
+        Examples
+        --------
+        >>> EncoderConfig(width=8, layers=1, heads=2, output_dim=4).parameter_shapes()["projection"]
+        (8, 4)
+        """
+        w, hidden = self.width, int(self.width * self.mlp_ratio)
+        shapes: dict[str, tuple[int, ...]] = {
+            "positional": (self.context_length, w),
+            "projection": (w, self.output_dim),
+        }
+        if self.embedding == "ipa":
+            shapes["embed.features.weight"] = (w, N_PANPHON + N_CHANNELS)
+            if self.residual:
+                shapes["embed.residual.weight"] = (self.vocab_size + 1, w)
+        else:
+            shapes["embed.phoneme.weight"] = (self.vocab_size + 1, w)
+            shapes["embed.features.weight"] = (w, N_CHANNELS)
+        shapes["embed.features.bias"] = (w,)
+        block = {
+            "ln_1.weight": (w,), "ln_1.bias": (w,),
+            "qkv.weight": (3 * w, w), "qkv.bias": (3 * w,),
+            "out.weight": (w, w), "out.bias": (w,),
+            "ln_2.weight": (w,), "ln_2.bias": (w,),
+            "mlp.0.weight": (hidden, w), "mlp.0.bias": (hidden,),
+            "mlp.2.weight": (w, hidden), "mlp.2.bias": (w,),
+        }  # fmt: skip
+        for i in range(self.layers):
+            shapes.update({f"blocks.{i}.{k}": v for k, v in block.items()})
+        shapes["ln_final.weight"] = shapes["ln_final.bias"] = (w,)
+        return shapes
+
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2), encoding="utf-8")
 
     @classmethod
     def load(cls, path: str | Path) -> EncoderConfig:
         return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
-
-
-#: Named architectures (overridable field by field through :func:`create_encoder`).
-ARCHITECTURES: dict[str, EncoderConfig] = {
-    "tiny": EncoderConfig(width=64, layers=2, heads=2),
-    "small": EncoderConfig(width=256, layers=4, heads=4),
-    "base": EncoderConfig(width=512, layers=8, heads=8),
-}
 
 
 class PhonemeEmbedding(nn.Module):
@@ -254,32 +284,6 @@ class PronunciationTransformer(nn.Module):
     def phoneme_vectors(self, table: torch.Tensor, row_vocab: torch.Tensor) -> torch.Tensor:
         """The input embedding of each table row (what evaluation 1 compares to the IPA chart)."""
         return self.embed(table, row_vocab)
-
-
-def create_encoder(
-    config: EncoderConfig | str | dict = "small", **overrides
-) -> PronunciationTransformer:
-    """Build a :class:`PronunciationTransformer` from a config, a named architecture or a dict.
-
-    Examples
-    --------
-    >>> enc = create_encoder("tiny", output_dim=32, vocab_size=10)
-    >>> enc.config.width, enc.config.output_dim
-    (64, 32)
-    """
-    if isinstance(config, str):
-        if config not in ARCHITECTURES:
-            raise ValueError(f"Unknown architecture {config!r}; known: {sorted(ARCHITECTURES)}.")
-        config = ARCHITECTURES[config]
-    elif isinstance(config, dict):
-        config = EncoderConfig.from_dict(config)
-    if overrides:
-        config = replace(config, **overrides)
-    return PronunciationTransformer(config)
-
-
-def count_parameters(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
 
 
 def cosine_schedule(step: int, total: int, warmup: int) -> float:
