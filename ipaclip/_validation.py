@@ -159,9 +159,7 @@ class ParamsMixin:
     _parameter_constraints: dict[str, list[Any]] = {}
 
     def _validate_params(self) -> None:
-        check_params(
-            self._parameter_constraints, self.get_params(deep=False), type(self).__name__
-        )
+        check_params(self._parameter_constraints, self.get_params(deep=False), type(self).__name__)
 
 
 # --------------------------------------------------------------------------------------------

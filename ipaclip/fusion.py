@@ -9,19 +9,19 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["fuse"]
+from ipaclip._validation import Interval, Real, check_params, unit_rows
+
+__all__ = ["FUSE_WEIGHT", "check_fuse_weight", "fuse"]
+
+#: The constraint on a fused query's weight: the pronunciation's share, in [0, 1].
+FUSE_WEIGHT = [Interval(Real, 0, 1, closed="both")]
 
 
-def _unit_rows(X: np.ndarray) -> np.ndarray:
-    X = np.asarray(X, dtype=np.float32)
-    return X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
-
-
-def _check_weight(weight: Any) -> float:
-    if isinstance(weight, bool) or not isinstance(weight, (int, float, np.number)):
-        raise TypeError(f"fuse_weight must be a number in [0, 1], got {weight!r}.")
-    if not 0.0 <= float(weight) <= 1.0:
-        raise ValueError(f"fuse_weight must be in [0, 1], got {weight!r}.")
+def check_fuse_weight(weight: Any, caller: str = "fuse") -> float:
+    """``weight`` as a float in [0, 1]; an error names ``fuse_weight``."""
+    if isinstance(weight, bool):
+        weight = "a bool"  # True is an int to Python, not a share
+    check_params({"fuse_weight": FUSE_WEIGHT}, {"fuse_weight": weight}, caller)
     return float(weight)
 
 
@@ -38,11 +38,12 @@ def fuse(text: np.ndarray, pronunciation: np.ndarray, weight: float = 0.5) -> np
     >>> fuse(np.array([[1.0, 0.0]]), np.array([[0.0, 1.0]]), 0.5).round(4)
     array([[0.7071, 0.7071]], dtype=float32)
     """
-    w = _check_weight(weight)
-    text, pronunciation = _unit_rows(text), _unit_rows(pronunciation)
+    w = check_fuse_weight(weight)
+    text = unit_rows(text, "text", zero_rows="keep")
+    pronunciation = unit_rows(pronunciation, "pronunciation", zero_rows="keep")
     if text.shape != pronunciation.shape:
         raise ValueError(
             f"Text embeddings {text.shape} and pronunciation embeddings "
             f"{pronunciation.shape} must have the same shape (they must match)."
         )
-    return _unit_rows((1.0 - w) * text + w * pronunciation)
+    return unit_rows((1.0 - w) * text + w * pronunciation, "fused", zero_rows="keep")

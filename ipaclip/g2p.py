@@ -29,7 +29,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from ipaclip._validation import check_string_items, describe_item
 
-__all__ = ["IPATransformer", "available_languages", "resolve_g2p"]
+__all__ = ["IPATransformer", "available_languages", "load_lexicon", "resolve_g2p"]
 
 logger = logging.getLogger(__name__)
 
@@ -300,7 +300,7 @@ class IPATransformer(TransformerMixin, BaseEstimator):
 
     @functools.cached_property
     def _lexicon_map(self) -> dict[str, str]:
-        return _load_lexicon(self.lexicon)
+        return load_lexicon(self.lexicon)
 
     def __getstate__(self):
         state = self.__dict__.copy()
@@ -520,7 +520,12 @@ class IPATransformer(TransformerMixin, BaseEstimator):
         return [" ".join(item.split()).replace(" ", self.word_separator) for item in items]
 
 
-def _load_lexicon(lexicon) -> dict[str, str]:
+def load_lexicon(lexicon) -> dict[str, str]:
+    """A lexicon (dict, or a JSON/TSV/CSV file of word, IPA) as ``{lower-case word: IPA}``.
+
+    Entries are checked: single words, non-empty pronunciations; errors name the entry (and
+    the file and line for files).
+    """
     if lexicon is None:
         return {}
     if isinstance(lexicon, Mapping):

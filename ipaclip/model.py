@@ -17,9 +17,10 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from ipaclip._validation import check_string_items
+from ipaclip._validation import check_string_items, unit_rows
 from ipaclip.estimator import PronunciationEncoder
-from ipaclip.fusion import _check_weight, _unit_rows, fuse
+from ipaclip.fusion import check_fuse_weight, fuse
+from ipaclip.g2p import resolve_g2p
 
 __all__ = ["IPACLIP", "fuse"]
 
@@ -106,19 +107,11 @@ class IPACLIP(BaseEstimator):
     def _text_encoder(self) -> Any:
         if self.text_encoder is not None:
             return self.text_encoder
-        return self.pronunciation_encoder._teacher()
+        return self.pronunciation_encoder.get_teacher()
 
     def _g2p(self) -> Any:
-        if self.g2p is not None:
-            return self.g2p
-        saved = getattr(self.pronunciation_encoder, "g2p_", None)
-        if saved is not None:
-            return saved
-        if getattr(self, "_default_g2p", None) is None:
-            from ipaclip.g2p import IPATransformer
-
-            self._default_g2p = IPATransformer()  # not a parameter: get_params stays as given
-        return self._default_g2p
+        # Resolved on each call, not stored: get_params() stays as given.
+        return resolve_g2p(self.g2p, saved=getattr(self.pronunciation_encoder, "g2p_", None))
 
     def _check_fitted(self) -> None:
         if not self.__sklearn_is_fitted__():
@@ -135,12 +128,12 @@ class IPACLIP(BaseEstimator):
                 "This IPACLIP has no image encoder; pass image_encoder=CLIPImageEncoder(...) "
                 "with the CLIP the pronunciation encoder was distilled from."
             )
-        return _unit_rows(self.image_encoder.transform(images))
+        return unit_rows(self.image_encoder.transform(images), "image embeddings", zero_rows="keep")
 
     def encode_text(self, texts: Iterable[str]) -> np.ndarray:
         """Text embeddings (L2-normalised) from the frozen text encoder."""
         texts = check_string_items(texts, what="text")
-        return _unit_rows(self._text_encoder().transform(texts))
+        return unit_rows(self._text_encoder().transform(texts), "text embeddings", zero_rows="keep")
 
     def encode_pronunciation(
         self, texts: Iterable[str] | None = None, *, ipa: Iterable[str] | None = None
@@ -157,7 +150,9 @@ class IPACLIP(BaseEstimator):
             ipa = self._g2p().fit_transform(texts)
         else:
             ipa = check_string_items(ipa, what="IPA string")
-        return _unit_rows(self.pronunciation_encoder.transform(ipa))
+        return unit_rows(
+            self.pronunciation_encoder.transform(ipa), "pronunciations", zero_rows="keep"
+        )
 
     def encode_query(self, texts: Iterable[str], weight: float | None = None) -> np.ndarray:
         """Fused query of texts: text and pronunciation embeddings mixed by ``weight``.
@@ -165,7 +160,7 @@ class IPACLIP(BaseEstimator):
         ``weight`` defaults to ``fuse_weight``; see :func:`fuse`.
         """
         texts = check_string_items(texts, what="text")
-        w = _check_weight(self.fuse_weight if weight is None else weight)
+        w = check_fuse_weight(self.fuse_weight if weight is None else weight, "IPACLIP")
         text = self.encode_text(texts) if w < 1.0 else None
         pron = self.encode_pronunciation(texts) if w > 0.0 else None
         if text is None:
@@ -179,7 +174,8 @@ class IPACLIP(BaseEstimator):
 
         A softmax over a row gives CLIP-style probabilities (e.g. zero-shot classes).
         """
-        q, g = _unit_rows(queries), _unit_rows(gallery)
+        q = unit_rows(queries, "queries", zero_rows="keep")
+        g = unit_rows(gallery, "gallery", zero_rows="keep")
         if q.ndim != 2 or g.ndim != 2 or q.shape[1] != g.shape[1]:
             raise ValueError(
                 f"queries {q.shape} and gallery {g.shape} must be 2-D with the same width."

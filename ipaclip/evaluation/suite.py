@@ -297,9 +297,9 @@ def evaluate_model(
     n_respell = _check_size("n_respell", n_respell, 1)
     respell_candidates = _check_size("respell_candidates", respell_candidates, 1)
     n_permutations = _check_size("n_permutations", n_permutations, 1)
-    from ipaclip.model import _check_weight, fuse
+    from ipaclip.fusion import check_fuse_weight, fuse
 
-    fuse_weight = _check_weight(fuse_weight)
+    fuse_weight = check_fuse_weight(fuse_weight, "evaluate_model")
     ipa = _ipa_function(encoder, g2p)
     text = _text_function(encoder, teacher)
 
