@@ -76,7 +76,8 @@ def _bare_loop_factory(est, seqs, targets, device):
     import torch
     import torch.nn.functional as F
 
-    from ipaclip.estimator import _loss_weights, distillation_loss, length_bucketed_batches
+    from ipaclip._batches import length_bucketed_batches
+    from ipaclip.losses import distillation_loss, parse_loss
     from ipaclip.nn import PronunciationTransformer, cosine_schedule
 
     config = est.config_
@@ -84,7 +85,7 @@ def _bare_loop_factory(est, seqs, targets, device):
     table = torch.from_numpy(np.ascontiguousarray(seqs.table)).to(device)
     row_vocab = torch.tensor([vocab_index.get(s, 0) for s in seqs.symbols], device=device)
     target_t = F.normalize(torch.from_numpy(targets), dim=-1).to(device)
-    weights = _loss_weights(est.loss)
+    weights = parse_loss(est.loss)
     lengths = seqs.lengths
     seed = est.random_state
     # The same batches as fit (same rng streams), padded into tensors in advance.

@@ -1,89 +1,36 @@
-"""Beyond one machine: data-parallel distillation with ``torch.distributed``, and parallel G2P.
+"""Data-parallel helpers for ``torch.distributed``: process group, devices, shards, gathers.
 
-Distillation
-------------
-:meth:`PronunciationEncoder.fit <ipaclip.estimator.PronunciationEncoder.fit>` trains with
-PyTorch's ``DistributedDataParallel`` (DDP) whenever a ``torch.distributed`` process group of
-more than one process is initialised, as it is in every process that ``torchrun`` starts once
-:func:`init_distributed` (or ``torch.distributed.init_process_group``) has run. Nothing else
-changes in the estimator's parameters:
-
-* every process computes the same global batch order from ``random_state`` (drawn on rank 0
-  and broadcast when ``random_state=None``) and encodes its shard of each global batch (items
-  ``rank, rank + world_size, ...``), so ``batch_size`` is the *global* batch size;
-* the shards' student embeddings are gathered into the whole global batch (the gradient flows
-  through each process's own rows), so every term of the loss, the contrastive term's in-batch
-  negatives included, is the one-process loss over the same batch; gradients are summed
-  across processes. The weights therefore match a one-process fit with the same
-  ``random_state`` up to floating-point reduction order (checked to 1e-4 in
-  ``tests/test_distributed.py``). With ``dropout > 0`` the dropout masks differ from the
-  one-process run, so the result is equivalent in distribution only;
-* teacher targets are computed (and cached) by every process; validation runs on every
-  process over the whole held-out set, so early stopping decides the same everywhere;
-* only rank 0 writes checkpoints (``checkpoint_dir`` must be on a file system every process
-  reads, so that all resume from the same epoch; a mismatch is an error); every process ends
-  with the fitted ``module_``, and only rank 0 should save it;
-* every process must pass the same ``X``, ``y`` and parameters; :meth:`fit` checks this
-  (a hash of data, targets and settings) and raises otherwise;
-* the process group's backend must suit the device: ``gloo`` for the CPU, ``nccl`` for CUDA
-  (with ``device="auto"`` or ``"cuda"`` each process uses the GPU ``cuda:LOCAL_RANK``).
-
-The entry point fits and saves (:meth:`~ipaclip.estimator.PronunciationEncoder.save`) from
-files with one item per line; any estimator parameter can be given as ``--name value``
-(``--batch-size 512``, ``--random-state 0``, ``--early-stopping none``)::
-
-    # two processes on one machine (CPU: gloo; GPUs: nccl, one GPU per process)
-    torchrun --nproc_per_node=2 -m ipaclip.distributed \\
-        --ipa-file ipa.txt --texts-file texts.txt --out model_dir \\
-        --epochs 30 --batch-size 512 --random-state 0
-
-    # two machines with 4 GPUs each (run on both, RANK 0's address as the endpoint)
-    torchrun --nnodes=2 --nproc_per_node=4 --rdzv-backend=c10d \\
-        --rdzv-endpoint=HOST:29500 -m ipaclip.distributed --ipa-file ipa.txt \\
-        --texts-file texts.txt --out model_dir
-
-    # one process, same code path
-    python -m ipaclip.distributed --ipa-file ipa.txt --texts-file texts.txt --out model_dir
-
-``--targets-file emb.npy`` (an ``(n, d)`` array) replaces ``--texts-file`` for precomputed
-teacher embeddings. In a script of one's own, call :func:`init_distributed` before ``fit`` and
-save on rank 0 only (``if get_rank() == 0: encoder.save(...)``).
-
-G2P
----
-:class:`~ipaclip.IPATransformer` with ``n_jobs`` runs through ``joblib.Parallel`` without
-naming a backend, so a backend chosen by the caller distributes the transcription, e.g. over
-a dask cluster::
-
-    from dask.distributed import Client
-    import joblib
-    client = Client("scheduler:8786")
-    with joblib.parallel_config(backend="dask"):
-        ipa = IPATransformer(n_jobs=-1, batch_size=2048).fit_transform(texts)
-
-Process-based backends (joblib's default ``loky``, dask workers with processes, ray) run
-espeak in parallel; a process has one espeak engine, which threads take in turns, so the
-``threading`` backend is correct but not faster.
+:meth:`PronunciationEncoder.fit <ipaclip.PronunciationEncoder.fit>` trains with
+DistributedDataParallel whenever a process group of more than one process is initialised
+(``ipaclip fit`` under ``torchrun`` does this; the README's "Beyond one machine" explains the
+guarantees). This module only talks to ``torch.distributed``; it knows nothing of the
+estimator: the trainer hands it a function that encodes rows.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
-import sys
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.distributed as dist
 
-__all__ = ["get_rank", "get_world_size", "init_distributed", "is_distributed", "main"]
+__all__ = [
+    "DistributedContext",
+    "agree_seed",
+    "context",
+    "get_rank",
+    "get_world_size",
+    "init_distributed",
+    "is_distributed",
+    "local_device",
+    "shard_positions",
+]
 
-# Named explicitly: under ``python -m`` this module runs as ``__main__``.
-logger = logging.getLogger("ipaclip.distributed")
+logger = logging.getLogger(__name__)
 
 
 def is_distributed() -> bool:
@@ -172,7 +119,7 @@ def agree_seed(seed: int) -> int:
 
 
 @dataclass
-class _Context:
+class DistributedContext:
     """The process group as the trainer uses it."""
 
     rank: int
@@ -194,8 +141,12 @@ class _Context:
         ids = [device.index] if device.type == "cuda" else None
         return DistributedDataParallel(module, device_ids=ids)
 
-    def embed_global(self, module, data, rows: np.ndarray) -> torch.Tensor:
+    def embed_global(
+        self, encode: Callable[[np.ndarray], torch.Tensor], rows: np.ndarray
+    ) -> torch.Tensor:
         """Student embeddings of the whole global batch ``rows``, in its order.
+
+        ``encode(rows)`` runs the (DDP-wrapped) module on some of the rows, with a gradient.
 
         This process encodes its shard; the shards of the others are gathered without a
         gradient, so ``loss.backward()`` reaches this process's rows only and the sum over
@@ -207,13 +158,11 @@ class _Context:
         mine = positions[self.rank]
         anchor = None
         if len(mine):
-            ids, lengths = data.batch(rows[mine])
-            z = module(data.table, data.row_vocab, ids, lengths).float()
+            z = encode(rows[mine]).float()
         else:
             # Fewer items than processes: encode one anyway so that DDP's backward runs here
             # too, and keep it in the graph with weight zero.
-            ids, lengths = data.batch(rows[:1])
-            dummy = module(data.table, data.row_vocab, ids, lengths).float()
+            dummy = encode(rows[:1]).float()
             z, anchor = dummy[:0], dummy.sum() * 0.0
         size = len(positions[0])
         padded = torch.cat([z, z.new_zeros((size - len(mine), z.shape[1]))])
@@ -228,7 +177,7 @@ class _Context:
         return z_global if anchor is None else z_global + anchor
 
 
-def context(device: torch.device) -> _Context | None:
+def context(device: torch.device) -> DistributedContext | None:
     """The trainer's view of the process group, or None to train alone."""
     if not is_distributed():
         world = os.environ.get("WORLD_SIZE")
@@ -246,101 +195,4 @@ def context(device: torch.device) -> _Context | None:
             f"The process group uses nccl, which needs CUDA tensors, but the encoder trains on "
             f"{device}; initialise the group with backend='gloo' or train on CUDA."
         )
-    return _Context(rank=dist.get_rank(), world_size=dist.get_world_size())
-
-
-# ----------------------------------------------------------------------------------------
-# Entry point
-# ----------------------------------------------------------------------------------------
-def _literal(text: str):
-    """A command-line value as None, bool, int, float or str."""
-    low = text.strip().lower()
-    if low in ("none", "null"):
-        return None
-    if low in ("true", "false"):
-        return low == "true"
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
-
-
-def _read_lines(path: str, what: str) -> list[str]:
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"{what} {p} does not exist.")
-    return p.read_text("utf-8").splitlines()
-
-
-def _parser() -> argparse.ArgumentParser:
-    from ipaclip.estimator import PronunciationEncoder
-
-    parser = argparse.ArgumentParser(
-        prog="python -m ipaclip.distributed",
-        description="Distil a PronunciationEncoder (in parallel under torchrun) and save it.",
-    )
-    parser.add_argument("--ipa-file", required=True, help="One IPA string per line.")
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--texts-file", help="One text per line (embedded by the teacher).")
-    source.add_argument("--targets-file", help="Teacher embeddings, an (n, d) .npy array.")
-    parser.add_argument("--out", required=True, help="Folder to save the fitted encoder in.")
-    params = parser.add_argument_group("estimator parameters (see PronunciationEncoder)")
-    for name, default in PronunciationEncoder().get_params(deep=False).items():
-        params.add_argument(
-            "--" + name.replace("_", "-"),
-            dest=name,
-            type=_literal,
-            default=argparse.SUPPRESS,
-            metavar="VALUE",
-            help=f"default: {default!r}",
-        )
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Fit a :class:`~ipaclip.estimator.PronunciationEncoder` from files and save it.
-
-    Runs alone, or in parallel under ``torchrun`` (see the module docstring). Returns the
-    exit status.
-    """
-    from ipaclip.estimator import PronunciationEncoder
-
-    parser = _parser()
-    args = vars(parser.parse_args(argv))
-    ipa_file, texts_file = args.pop("ipa_file"), args.pop("texts_file")
-    targets_file, out = args.pop("targets_file"), args.pop("out")
-    created = init_distributed(device=str(args.get("device", "auto")))
-    try:
-        X = _read_lines(ipa_file, "--ipa-file")
-        if texts_file is not None:
-            y = _read_lines(texts_file, "--texts-file")
-            y_name = texts_file
-        else:
-            if not Path(targets_file).is_file():
-                raise FileNotFoundError(f"--targets-file {targets_file} does not exist.")
-            y = np.load(targets_file)
-            y_name = targets_file
-        if len(X) != len(y):
-            raise ValueError(
-                f"{ipa_file} has {len(X)} lines but {y_name} has {len(y)} "
-                "items; they must correspond one to one."
-            )
-        encoder = PronunciationEncoder(**args).fit(X, y)
-        if get_rank() == 0:
-            folder = encoder.save(out)
-            logger.info("Saved the encoder to %s", folder)
-        if is_distributed():
-            dist.barrier()
-    finally:
-        if created:
-            dist.destroy_process_group()
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover - exercised through subprocesses
-    # Rank 0 reports; the other processes only warn.
-    level = logging.INFO if os.environ.get("RANK", "0") == "0" else logging.WARNING
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    sys.exit(main())
+    return DistributedContext(rank=dist.get_rank(), world_size=dist.get_world_size())

@@ -3,7 +3,9 @@
 ``fit(X, y)`` trains a :class:`~ipaclip.nn.PronunciationTransformer` so that its output for the
 IPA of a text matches the teacher's embedding of that text (the CLIP text encoder in the
 paper; any text-embedding model here). ``transform(X)`` returns L2-normalised embeddings in the
-teacher's space.
+teacher's space. The training engine is :mod:`ipaclip._training`, the losses
+:mod:`ipaclip.losses`, the teacher targets :mod:`ipaclip._targets` and the saved-model format
+:mod:`ipaclip._persistence`.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ import hashlib
 import json
 import logging
 import os
-import time
 from collections.abc import Sequence
+from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
@@ -23,130 +25,48 @@ import torch.nn.functional as F
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ipaclip._validation import check_string_items
+from ipaclip._batches import SequenceData, embed_rows
+from ipaclip._persistence import LEXICON_NAME, build_estimator, read_model, write_model
+from ipaclip._targets import check_target_array, embed_texts, is_embeddings, teacher_id
+from ipaclip._training import Checkpoint, EarlyStopping, ProgressBar, Trainer, TrainSettings
+from ipaclip._validation import (
+    HasMethods,
+    Interval,
+    InvalidParameterError,
+    ParamsMixin,
+    StrOptions,
+    check_string_items,
+)
 from ipaclip._version import __version__
-from ipaclip.nn import EncoderConfig, PronunciationTransformer, cosine_schedule
+from ipaclip.distributed import agree_seed, context, local_device
+from ipaclip.losses import LOSSES, parse_loss
+from ipaclip.nn import EncoderConfig, PronunciationTransformer
 from ipaclip.phonemes import PhonemeEmbedder, PhonemeSequences
 
-__all__ = ["PronunciationEncoder", "LOSSES"]
+__all__ = ["LOSSES", "PronunciationEncoder"]
 
 logger = logging.getLogger(__name__)
 
-LOSSES = ("cosine", "mse", "contrastive")
-FORMAT = "ipaclip-pronunciation-encoder"
-FORMAT_VERSION = 1
-_TARGET_MEMORY: dict[str, dict[str, np.ndarray]] = {}
-_TARGET_MEMORY_SIZE = 500_000
+# Parameters that say where or how loudly to train, not what: left out of checkpoint
+# fingerprints and never restored from a saved model's folder paths.
+_NOT_SEMANTIC = ("verbose", "checkpoint_dir", "target_cache_dir", "device")
 
 
 def _resolve_device(device: str) -> torch.device:
-    from ipaclip import distributed as _dist
-
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    return _dist.local_device(torch.device(device))
+    return local_device(torch.device(device))
 
 
-def _loss_weights(loss) -> dict[str, float]:
-    if isinstance(loss, str):
-        names = [p.strip() for p in loss.split("+")]
-        weights = {n: 1.0 for n in names}
-    elif isinstance(loss, dict):
-        weights = {str(k): float(v) for k, v in loss.items()}
-    else:
-        raise ValueError(f"loss={loss!r}; expected a name, 'a+b', or a dict of weights.")
-    bad = set(weights) - set(LOSSES)
-    if bad or not weights:
-        raise ValueError(f"loss={loss!r}: unknown term(s) {sorted(bad)}; choose from {LOSSES}.")
-    return weights
+def _jsonable(value) -> bool:
+    try:
+        json.dumps(value)
+        return True
+    except TypeError:
+        return False
 
 
-class _Data:
-    """Tensors of one fitted dataset: token table, row vocabulary, flat ids and offsets."""
-
-    def __init__(self, seqs: PhonemeSequences, vocab_index: dict[str, int], device) -> None:
-        self.table = torch.from_numpy(np.ascontiguousarray(seqs.table)).to(device)
-        self.row_vocab = torch.tensor(
-            [vocab_index.get(s, 0) for s in seqs.symbols], dtype=torch.long, device=device
-        )
-        self.ids = seqs.ids
-        self.offsets = seqs.offsets
-        self.lengths = seqs.lengths
-        self.device = device
-
-    def batch(self, index: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        """Padded row ids ``(b, max_len)`` and lengths ``(b,)`` of the items at ``index``."""
-        lengths = self.lengths[index]
-        width = int(lengths.max())
-        starts = self.offsets[index]
-        grid = np.arange(width)[None, :]
-        valid = grid < lengths[:, None]
-        pos = np.where(valid, starts[:, None] + grid, 0)
-        ids = np.where(valid, self.ids[pos], 0)
-        return (
-            torch.from_numpy(ids.astype(np.int64)).to(self.device),
-            torch.from_numpy(lengths.astype(np.int64)).to(self.device),
-        )
-
-
-def length_bucketed_batches(
-    lengths: np.ndarray, batch_size: int, rng: np.random.Generator | None, bucket: int = 50
-) -> list[np.ndarray]:
-    """Batches of item indices with similar lengths (less padding), in random order.
-
-    Items are shuffled, cut into chunks of ``bucket`` batches, sorted by length inside each
-    chunk and split into batches; the batch order is shuffled again. With ``rng=None`` the
-    order is deterministic and fully sorted (for inference).
-    """
-    n = len(lengths)
-    if rng is None:
-        order = np.argsort(lengths, kind="stable")
-        return [order[i : i + batch_size] for i in range(0, n, batch_size)]
-    order = rng.permutation(n)
-    batches = []
-    span = batch_size * bucket
-    for start in range(0, n, span):
-        chunk = order[start : start + span]
-        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
-        batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
-    rng.shuffle(batches)
-    return batches
-
-
-def distillation_loss(
-    student: torch.Tensor,
-    teacher: torch.Tensor,
-    weights: dict[str, float],
-    temperature: float,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Weighted sum of the loss terms, and the batch's mean cosine (for logging).
-
-    ``teacher`` rows are L2-normalised. The contrastive term is InfoNCE in both directions
-    against the batch's teacher embeddings; identical teacher rows (the same text twice,
-    homophones with one target) are all counted as positives.
-    """
-    s_norm = F.normalize(student, dim=-1)
-    cos = (s_norm * teacher).sum(-1)
-    total = student.new_zeros(())
-    if "cosine" in weights:
-        total = total + weights["cosine"] * (1.0 - cos).mean()
-    if "mse" in weights:
-        total = total + weights["mse"] * F.mse_loss(student, teacher)
-    if "contrastive" in weights:
-        logits = s_norm @ teacher.T / temperature
-        # Every row is its own positive even where float32 rounding puts its self-cosine
-        # below the threshold (an all-False row would make the target 0/0 = NaN).
-        same = ((teacher @ teacher.T) > 1.0 - 1e-6) | torch.eye(
-            len(teacher), dtype=torch.bool, device=teacher.device
-        )
-        target = same.float() / same.sum(-1, keepdim=True)
-        loss_st = -(target * logits.log_softmax(-1)).sum(-1).mean()
-        loss_ts = -(target * logits.T.log_softmax(-1)).sum(-1).mean()
-        total = total + weights["contrastive"] * 0.5 * (loss_st + loss_ts)
-    return total, cos.detach().mean()
-
-
-class PronunciationEncoder(TransformerMixin, BaseEstimator):
+class PronunciationEncoder(ParamsMixin, TransformerMixin, BaseEstimator):
     """Pronunciation encoder distilled from a frozen text encoder (IPA-CLIP).
 
     ``fit(X, y)`` trains a Transformer over phoneme sequences so that its output for ``X[i]``
@@ -215,7 +135,7 @@ class PronunciationEncoder(TransformerMixin, BaseEstimator):
         Seeds initialisation, batch order and the validation split. On the CPU the same seed
         gives the same weights.
     verbose : int, default=0
-        0 silent; 1 a progress bar over epochs; 2 also per-epoch log lines.
+        0 silent; 1 a progress bar over training steps; 2 also one line per epoch.
     warm_start : bool, default=False
         Continue from the fitted weights instead of starting again.
     checkpoint_dir : str or None, default=None
@@ -263,9 +183,44 @@ class PronunciationEncoder(TransformerMixin, BaseEstimator):
     3
     """
 
+    _parameter_constraints: dict = {
+        "teacher": [str, HasMethods(["transform"]), None],
+        "embedding": [StrOptions({"ipa", "onehot"})],
+        "residual": ["boolean"],
+        "width": [Interval(Integral, 1, None, closed="left")],
+        "layers": [Interval(Integral, 1, None, closed="left")],
+        "heads": [Interval(Integral, 1, None, closed="left")],
+        "context_length": [Interval(Integral, 3, None, closed="left")],
+        "causal": ["boolean"],
+        "pooling": [StrOptions({"eos", "mean"})],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "loss": [str, dict],
+        "temperature": [Interval(Real, 0, 100, closed="right")],
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 2, None, closed="left")],
+        "lr": [Interval(Real, 0, 10, closed="right")],
+        "lr_schedule": [StrOptions({"cosine", "constant"})],
+        "warmup": [Interval(Real, 0, 1, closed="left")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "grad_clip": [Interval(Real, 0, None, closed="neither"), None],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "early_stopping": [Interval(Integral, 1, None, closed="left"), None],
+        "device": [str],
+        "precision": [StrOptions({"fp32", "bf16"})],
+        "compile": ["boolean"],
+        "random_state": [Interval(Integral, 0, 2**32 - 1, closed="both"), None],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "checkpoint_dir": [str, os.PathLike, None],
+        "target_cache_dir": [str, os.PathLike, None],
+        "normalize": ["boolean"],
+        "inference_batch_size": [Interval(Integral, 1, None, closed="left")],
+    }
+
     def __init__(
         self,
         teacher="minilm",
+        *,
         embedding: str = "ipa",
         residual: bool = False,
         width: int = 256,
@@ -343,28 +298,31 @@ class PronunciationEncoder(TransformerMixin, BaseEstimator):
     # ------------------------------------------------------------------------------------
     # validation
     # ------------------------------------------------------------------------------------
+    def check_params(self) -> PronunciationEncoder:
+        """Validate every parameter now (``fit`` does too); returns ``self``.
+
+        Raises
+        ------
+        InvalidParameterError
+            A ``ValueError`` naming the parameter and what it must be.
+        """
+        self._check_params()
+        return self
+
     def _check_params(self) -> dict[str, float]:
-        weights = _loss_weights(self.loss)
-        checks = [
-            ("embedding", self.embedding in ("ipa", "onehot"), "'ipa' or 'onehot'"),
-            ("lr_schedule", self.lr_schedule in ("cosine", "constant"), "'cosine' or 'constant'"),
-            ("precision", self.precision in ("fp32", "bf16"), "'fp32' or 'bf16'"),
-            ("epochs", isinstance(self.epochs, int) and self.epochs >= 1, "an int >= 1"),
-            (
-                "batch_size",
-                isinstance(self.batch_size, int) and self.batch_size >= 2,
-                "an int >= 2",
-            ),
-            ("lr", float(self.lr) > 0, "> 0"),
-            ("temperature", float(self.temperature) > 0, "> 0"),
-            ("warmup", 0 <= float(self.warmup) < 1, "in [0, 1)"),
-            ("validation_fraction", 0 <= float(self.validation_fraction) < 1, "in [0, 1)"),
-        ]
-        for name, ok, expected in checks:
-            if not ok:
-                raise ValueError(f"{name}={getattr(self, name)!r}; expected {expected}.")
+        """Validate every parameter; return the loss weights."""
+        self._validate_params()
+        weights = parse_loss(self.loss)
         if self.early_stopping is not None and not self.validation_fraction:
-            raise ValueError("early_stopping needs validation_fraction > 0.")
+            raise InvalidParameterError(
+                "early_stopping needs validation_fraction > 0 (the epochs are judged on the "
+                "held-out share); set validation_fraction=0.1, say, or early_stopping=None."
+            )
+        if self.width % self.heads:
+            raise InvalidParameterError(
+                f"width={self.width} is not divisible by heads={self.heads}; choose heads "
+                "that divide width."
+            )
         return weights
 
     def _featurise(self, X, embedder: PhonemeEmbedder | None) -> PhonemeSequences:
@@ -407,16 +365,22 @@ class PronunciationEncoder(TransformerMixin, BaseEstimator):
     # ------------------------------------------------------------------------------------
     # targets
     # ------------------------------------------------------------------------------------
-    def _teacher(self):
+    def get_teacher(self):
+        """The teacher object ``teacher`` names (resolved once and kept while it is unchanged)."""
         from ipaclip.teachers import resolve_teacher
 
-        key = repr(self.teacher) if not isinstance(self.teacher, str) else self.teacher
+        key = self.teacher if isinstance(self.teacher, str) else id(self.teacher)
         cached = getattr(self, "_teacher_cache", None)
-        if cached is not None and cached[0] == key and cached[1] is not None:
+        if cached is not None and cached[0] == key:
             return cached[1]
         teacher = resolve_teacher(self.teacher)
         self._teacher_cache = (key, teacher)
         return teacher
+
+    def __getstate__(self) -> dict:
+        state = super().__getstate__()
+        state.pop("_teacher_cache", None)
+        return state
 
     def embed_targets(self, y) -> np.ndarray:
         """Teacher embeddings of ``y``: texts through the teacher, or numeric rows as given.
@@ -427,39 +391,10 @@ class PronunciationEncoder(TransformerMixin, BaseEstimator):
             Texts come back L2-normalised; numeric rows are returned as float32 (checked to
             be finite).
         """
-        if isinstance(y, np.ndarray) and y.dtype.kind in "fiu" or _is_numeric_2d(y):
-            arr = np.asarray(y, dtype=np.float32)
-            if arr.ndim != 2:
-                raise ValueError(f"y as embeddings must be 2-D (n, d), got shape {arr.shape}.")
-            bad = ~np.isfinite(arr).all(axis=1)
-            if bad.any():
-                raise ValueError(f"y row {int(np.argmax(bad))} has NaN or infinite values.")
-            return arr
+        if is_embeddings(y):
+            return check_target_array(y)
         texts = check_string_items(y, what="target text")
-        teacher = self._teacher()
-        teacher_id = _teacher_id(teacher)
-        memory = _TARGET_MEMORY.setdefault(teacher_id, {})
-        unique = list(dict.fromkeys(texts))
-        missing = [t for t in unique if t not in memory]
-        disk = _DiskCache(self.target_cache_dir, teacher_id) if self.target_cache_dir else None
-        if missing and disk is not None:
-            memory.update(disk.get(missing))
-            missing = [t for t in unique if t not in memory]
-        if missing:
-            if len(memory) + len(missing) > _TARGET_MEMORY_SIZE:
-                memory.clear()
-            emb = np.asarray(teacher.transform(missing), dtype=np.float32)
-            if emb.shape[0] != len(missing):
-                raise ValueError(
-                    f"The teacher returned {emb.shape[0]} embeddings for {len(missing)} texts."
-                )
-            emb /= np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
-            fresh = dict(zip(missing, emb))
-            memory.update(fresh)
-            if disk is not None:
-                disk.put(fresh)
-        lookup = {t: memory[t] for t in unique}
-        return np.stack([lookup[t] for t in texts])
+        return embed_texts(self.get_teacher(), texts, cache_dir=self.target_cache_dir)
 
     # ------------------------------------------------------------------------------------
     # fitting
@@ -482,6 +417,38 @@ class PronunciationEncoder(TransformerMixin, BaseEstimator):
         """One more epoch on ``(X, y)``, keeping the fitted weights (constant learning rate)."""
         return self._fit(X, y, epochs=1, warm=True, partial=True)
 
+    def _new_config(self, seqs: PhonemeSequences, output_dim: int) -> tuple:
+        # Segments of the token table (tones and special tokens are written "<...>").
+        vocabulary = tuple(sorted({s for s in seqs.symbols if not s.startswith("<")}))
+        config = EncoderConfig(
+            embedding=self.embedding,
+            vocab_size=len(vocabulary),
+            residual=bool(self.residual),
+            width=int(self.width),
+            layers=int(self.layers),
+            heads=int(self.heads),
+            context_length=int(self.context_length),
+            causal=bool(self.causal),
+            pooling=self.pooling,
+            output_dim=int(output_dim),
+            dropout=float(self.dropout),
+        )
+        return config, vocabulary
+
+    def _fingerprint(self, config, seed, seqs, targets: np.ndarray, module) -> str:
+        """Identity of a training run, for checkpoints: what it learns from and starts with."""
+        h = hashlib.sha256()
+        h.update(json.dumps(config.to_dict(), sort_keys=True).encode())
+        params = {k: v for k, v in self.get_params(deep=False).items() if _jsonable(v)}
+        for k in _NOT_SEMANTIC:
+            params.pop(k, None)
+        h.update(json.dumps(params, sort_keys=True, default=str).encode())
+        h.update(str(seed).encode())
+        h.update(np.ascontiguousarray(seqs.ids).tobytes())
+        h.update(np.ascontiguousarray(seqs.offsets).tobytes())
+        h.update(targets.tobytes())
+        return h.hexdigest()
+
     def _fit(self, X, y, *, epochs: int, warm: bool, partial: bool = False):
         weights = self._check_params()
         if y is None:
@@ -501,41 +468,20 @@ class PronunciationEncoder(TransformerMixin, BaseEstimator):
                 f"{self.embedding_dim_} (its teacher's); refit without warm_start."
             )
         if fitted:
-            config = self.config_
-            vocabulary = self.vocabulary_
+            config, vocabulary = self.config_, self.vocabulary_
         else:
-            # Segments of the token table (tones and special tokens are written "<...>").
-            vocabulary = tuple(sorted({s for s in seqs.symbols if not s.startswith("<")}))
-            config = EncoderConfig(
-                embedding=self.embedding,
-                vocab_size=len(vocabulary),
-                residual=bool(self.residual),
-                width=self.width,
-                layers=self.layers,
-                heads=self.heads,
-                context_length=self.context_length,
-                causal=bool(self.causal),
-                pooling=self.pooling,
-                output_dim=int(targets.shape[1]),
-                dropout=float(self.dropout),
-            )
+            config, vocabulary = self._new_config(seqs, targets.shape[1])
         self._check_sequences(seqs, config.context_length)
-        if seqs.embedding != config.embedding:
-            logger.debug("X was featurised as %r; using its symbols and channels", seqs.embedding)
 
         device = _resolve_device(self.device)
         seed = self.random_state if self.random_state is not None else int(np.random.randint(2**31))
-        from ipaclip.distributed import agree_seed
-
-        seed = agree_seed(seed)  # under torch.distributed, rank 0's seed everywhere
-        generator = torch.Generator().manual_seed(int(seed))
+        seed = agree_seed(int(seed))  # under torch.distributed, rank 0's seed everywhere
         if fitted:
             module = copy.deepcopy(self.module_).to(device)
         else:
-            torch.manual_seed(int(seed))
+            torch.manual_seed(seed)
             module = PronunciationTransformer(config).to(device)
-        vocab_index = {s: i + 1 for i, s in enumerate(vocabulary)}
-        data = _Data(seqs, vocab_index, device)
+        data = SequenceData(seqs, vocabulary, device)
         target_t = torch.from_numpy(targets).to(device)
         if "mse" not in weights:
             target_t = F.normalize(target_t, dim=-1)
@@ -549,29 +495,40 @@ class PronunciationEncoder(TransformerMixin, BaseEstimator):
             if len(train_idx) < 2:
                 raise ValueError(f"Only {len(train_idx)} training items after the split.")
 
-        trainer = _Trainer(
-            self,
-            module,
-            data,
-            target_t,
-            train_idx,
-            val_idx,
-            weights,
-            seed,
-            generator,
-            epochs,
-            partial,
-        )
         history = list(self.history_) if fitted else []
-        history = trainer.run(history)
+        settings = TrainSettings(
+            epochs=epochs,
+            batch_size=int(self.batch_size),
+            lr=float(self.lr),
+            weight_decay=float(self.weight_decay),
+            warmup=float(self.warmup),
+            lr_schedule=self.lr_schedule,
+            grad_clip=None if self.grad_clip is None else float(self.grad_clip),
+            temperature=float(self.temperature),
+            loss_weights=weights,
+            precision=self.precision,
+            compile=bool(self.compile),
+            seed=seed,
+            partial=partial,
+            epochs_before=len(history),
+        )
+        callbacks = [EarlyStopping(self.early_stopping)]
+        if self.checkpoint_dir:
+            fingerprint = self._fingerprint(config, seed, seqs, targets, module)
+            callbacks.append(Checkpoint(self.checkpoint_dir, fingerprint))
+        callbacks.append(ProgressBar(self.verbose))
+        trainer = Trainer(
+            module, data, target_t, train_idx, val_idx, settings, callbacks, context(device)
+        )
+        history = trainer.fit_loop(history)
 
         # Everything succeeded: only now does the estimator change.
-        self.module_ = trainer.best_module().to("cpu").eval()
+        self.module_ = trainer.module.to("cpu").eval()
         self.config_ = config
         self.vocabulary_ = vocabulary
         self.phoneme_embedder_ = embedder
         self.embedding_dim_ = config.output_dim
-        self.teacher_id_ = None if _is_embeddings(y) else _teacher_id(self._teacher())
+        self.teacher_id_ = None if is_embeddings(y) else teacher_id(self.get_teacher())
         self.history_ = history
         self.n_epochs_ = len(history)
         return self
@@ -582,15 +539,15 @@ class PronunciationEncoder(TransformerMixin, BaseEstimator):
     def transform(self, X) -> np.ndarray:
         """Embed pronunciations: ``(n, d)`` float32, L2-normalised if ``normalize``."""
         check_is_fitted(self)
+        self._validate_params()
         seqs = self._featurise(X, self.phoneme_embedder_)
         self._check_sequences(seqs, self.config_.context_length)
         device = _resolve_device(self.device)
         module = self.module_.to(device).eval()
-        vocab_index = {s: i + 1 for i, s in enumerate(self.vocabulary_)}
-        data = _Data(seqs, vocab_index, device)
+        data = SequenceData(seqs, self.vocabulary_, device)
         out = np.empty((len(seqs), self.embedding_dim_), dtype=np.float32)
         rows = np.arange(len(seqs))
-        for index, z in _embed_rows(module, data, rows, self.inference_batch_size, self.precision):
+        for index, z in embed_rows(module, data, rows, self.inference_batch_size, self.precision):
             if self.normalize:
                 z = F.normalize(z, dim=-1)
             out[index] = z.cpu().numpy()
@@ -623,8 +580,7 @@ class PronunciationEncoder(TransformerMixin, BaseEstimator):
         bad = [s for s, n in zip(symbols, seqs.lengths) if n != 1]
         if bad:
             raise ValueError(f"Not single segments: {bad[:10]}.")
-        vocab_index = {s: i + 1 for i, s in enumerate(self.vocabulary_)}
-        data = _Data(seqs, vocab_index, torch.device("cpu"))
+        data = SequenceData(seqs, self.vocabulary_, torch.device("cpu"))
         with torch.inference_mode():
             rows = self.module_.phoneme_vectors(data.table, data.row_vocab).numpy()
         return {s: rows[seqs.ids[i]].copy() for i, s in enumerate(symbols)}
@@ -637,24 +593,26 @@ class PronunciationEncoder(TransformerMixin, BaseEstimator):
 
         The config records the architecture, the phoneme vocabulary and featuriser settings,
         the teacher's identity and dimension, the G2P settings (``g2p``, an
-        :class:`~ipaclip.IPATransformer`, if given) and the library version. Loading never
+        :class:`~ipaclip.IPATransformer`, if given; its lexicon's entries are saved in the
+        folder as ``lexicon.json``) and the library version. The folder is replaced
+        atomically: until the new model is complete, the old one stays loadable. Loading never
         unpickles and never executes code.
         """
-        from safetensors.torch import save_file
-
         check_is_fitted(self)
-        folder = Path(path)
-        folder.mkdir(parents=True, exist_ok=True)
         tensors = {k: v.detach().cpu().contiguous() for k, v in self.module_.state_dict().items()}
-        weights_path = folder / "model.safetensors"
-        save_file(tensors, str(weights_path), metadata={"format": FORMAT})
         params = {k: v for k, v in self.get_params(deep=False).items() if _jsonable(v)}
         if not isinstance(self.teacher, str):
             params["teacher"] = self.teacher_id_
+        params["checkpoint_dir"] = params["target_cache_dir"] = None  # paths stay local
         embedder = self.phoneme_embedder_
+        lexicon, g2p_params = None, None
+        if g2p is not None:
+            from ipaclip.g2p import load_lexicon
+
+            g2p_params = {k: v for k, v in g2p.get_params().items() if _jsonable(v)}
+            lexicon = load_lexicon(g2p.lexicon) or None
+            g2p_params["lexicon"] = LEXICON_NAME if lexicon else None
         config = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
             "ipaclip_version": __version__,
             "encoder_config": self.config_.to_dict(),
             "estimator_params": params,
@@ -663,16 +621,10 @@ class PronunciationEncoder(TransformerMixin, BaseEstimator):
             if embedder is None
             else {"params": embedder.get_params(), "vocabulary": list(embedder.vocabulary_)},
             "teacher": {"id": self.teacher_id_, "dim": self.embedding_dim_},
-            "g2p": None
-            if g2p is None
-            else {k: v for k, v in g2p.get_params().items() if _jsonable(v)},
+            "g2p": g2p_params,
             "history": self.history_,
-            "weights_sha256": _sha256(weights_path),
         }
-        (folder / "config.json").write_text(
-            json.dumps(config, indent=2, ensure_ascii=False), "utf-8"
-        )
-        return folder
+        return write_model(path, tensors, config, lexicon)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> PronunciationEncoder:
@@ -680,372 +632,5 @@ class PronunciationEncoder(TransformerMixin, BaseEstimator):
 
         The G2P settings, if saved, come back as ``g2p_`` (an :class:`~ipaclip.IPATransformer`).
         """
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
-        folder = Path(path)
-        config_path, weights_path = folder / "config.json", folder / "model.safetensors"
-        for p in (config_path, weights_path):
-            if not p.is_file():
-                raise FileNotFoundError(f"{p} is missing: not a saved PronunciationEncoder folder.")
-        try:
-            config = json.loads(config_path.read_text("utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ValueError(
-                f"{config_path} is not valid JSON ({exc}); the file is corrupted."
-            ) from exc
-        if config.get("format") != FORMAT:
-            raise ValueError(f"{config_path} is not an ipaclip pronunciation encoder config.")
-        if config.get("format_version", 0) > FORMAT_VERSION:
-            raise ValueError(
-                f"{folder} was saved by a newer ipaclip (format {config['format_version']}, "
-                f"ipaclip {config.get('ipaclip_version')}); upgrade ipaclip to load it."
-            )
-        expected = config.get("weights_sha256")
-        if expected and _sha256(weights_path) != expected:
-            raise ValueError(
-                f"{weights_path} does not match the checksum in config.json: the weights are "
-                "corrupted or belong to another model."
-            )
-        try:
-            tensors = load_file(str(weights_path))
-        except (SafetensorError, OSError) as exc:
-            raise ValueError(f"{weights_path} cannot be read as safetensors: {exc}") from exc
-        enc_config = EncoderConfig.from_dict(config["encoder_config"])
-        module = PronunciationTransformer(enc_config)
-        try:
-            module.load_state_dict(tensors, strict=True)
-        except RuntimeError as exc:
-            raise ValueError(
-                f"The weights in {weights_path} do not fit the architecture in config.json: {exc}"
-            ) from exc
-        est = cls(**config["estimator_params"])
-        est.module_ = module.eval()
-        est.config_ = enc_config
-        est.vocabulary_ = tuple(config["vocabulary"])
-        emb = config.get("phoneme_embedder")
-        if emb is None:
-            est.phoneme_embedder_ = None
-        else:
-            embedder = PhonemeEmbedder(**emb["params"])
-            embedder.fit(emb["vocabulary"] or ["ə"])
-            est.phoneme_embedder_ = embedder
-        est.embedding_dim_ = int(config["teacher"]["dim"])
-        est.teacher_id_ = config["teacher"]["id"]
-        est.history_ = config.get("history", [])
-        est.n_epochs_ = len(est.history_)
-        if config.get("g2p") is not None:
-            from ipaclip.g2p import IPATransformer
-
-            est.g2p_ = IPATransformer(**config["g2p"])
-        return est
-
-
-class _Trainer:
-    """One training run: epochs, checkpoints, validation, early stopping, NaN guard."""
-
-    def __init__(
-        self,
-        est,
-        module,
-        data,
-        targets,
-        train_idx,
-        val_idx,
-        weights,
-        seed,
-        generator,
-        epochs,
-        partial,
-    ):
-        self.est = est
-        self.module = module
-        self.data = data
-        self.targets = targets
-        self.train_idx = train_idx
-        self.val_idx = val_idx
-        self.weights = weights
-        self.seed = seed
-        self.generator = generator
-        self.epochs = epochs
-        self.partial = partial
-        self.device = data.device
-        self.best_state = None
-        self.best_score = -np.inf
-        self.optimizer = torch.optim.AdamW(
-            module.parameters(), lr=float(est.lr), weight_decay=float(est.weight_decay)
-        )
-        self.steps_per_epoch = -(-len(train_idx) // est.batch_size)
-        self.total_steps = self.steps_per_epoch * epochs
-        self.warmup_steps = 0 if partial else int(round(float(est.warmup) * self.total_steps))
-        self.step = 0
-        from ipaclip.distributed import context
-
-        # Under torch.distributed (see ipaclip.distributed): DDP over shards of each batch.
-        self.dist = context(self.device)
-        self.train_module = module if self.dist is None else self.dist.wrap(module, self.device)
-        if est.compile:
-            self.train_module = torch.compile(self.train_module)
-
-    def _lr_factor(self) -> float:
-        if self.partial:
-            return 1.0
-        if self.est.lr_schedule == "constant":
-            return min(1.0, (self.step + 1) / max(1, self.warmup_steps))
-        return cosine_schedule(self.step, self.total_steps, self.warmup_steps)
-
-    def _checkpoint_path(self) -> Path | None:
-        if not self.est.checkpoint_dir:
-            return None
-        return Path(self.est.checkpoint_dir) / "checkpoint.pt"
-
-    def _fingerprint(self) -> str:
-        h = hashlib.sha256()
-        h.update(json.dumps(self.module.config.to_dict(), sort_keys=True).encode())
-        params = {k: v for k, v in self.est.get_params(deep=False).items() if _jsonable(v)}
-        for k in ("verbose", "checkpoint_dir", "target_cache_dir", "device"):
-            params.pop(k, None)
-        h.update(json.dumps(params, sort_keys=True, default=str).encode())
-        h.update(str(self.seed).encode())
-        h.update(np.ascontiguousarray(self.data.ids).tobytes())
-        h.update(np.ascontiguousarray(self.data.offsets).tobytes())
-        h.update(self.targets.cpu().numpy().tobytes())
-        return h.hexdigest()
-
-    def _save_checkpoint(self, epoch: int, history: list) -> None:
-        path = self._checkpoint_path()
-        if path is None or (self.dist is not None and self.dist.rank != 0):
-            return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        state = {
-            "fingerprint": self.fingerprint,
-            "epoch": epoch,
-            "step": self.step,
-            "module": self.module.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "history": history,
-            "generator": self.generator.get_state(),
-            "best_state": self.best_state,
-            "best_score": self.best_score,
-        }
-        tmp = path.with_suffix(".tmp")
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-
-    def _resume(self) -> tuple[int, list] | None:
-        path = self._checkpoint_path()
-        if path is None or not path.is_file():
-            return None
-        state = torch.load(path, map_location=self.device, weights_only=True)
-        if state.get("fingerprint") != self.fingerprint:
-            logger.warning("Ignoring %s: it belongs to another model, data or settings.", path)
-            return None
-        self.module.load_state_dict(state["module"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.step = state["step"]
-        self.generator.set_state(state["generator"])
-        self.best_state = state["best_state"]
-        self.best_score = state["best_score"]
-        logger.info("Resuming from %s after epoch %d", path, state["epoch"] + 1)
-        return state["epoch"] + 1, state["history"]
-
-    def _embed(self, rows: np.ndarray) -> torch.Tensor:
-        """Student embeddings of the batch ``rows`` (gathered from the shards under DDP)."""
-        if self.dist is not None:
-            return self.dist.embed_global(self.train_module, self.data, rows)
-        ids, lengths = self.data.batch(rows)
-        return self.train_module(self.data.table, self.data.row_vocab, ids, lengths)
-
-    def evaluate(self, index: np.ndarray) -> float:
-        total = 0.0
-        for rows, z in _embed_rows(self.module, self.data, index, 1024, self.est.precision):
-            t = F.normalize(self.targets[rows], dim=-1)
-            total += float((F.normalize(z, dim=-1) * t).sum())
-        return total / len(index)
-
-    def run(self, history: list) -> list:
-        est = self.est
-        self.fingerprint = self._fingerprint()
-        if self.dist is not None:
-            self.dist.check_same(self.fingerprint, "the data, targets and settings")
-        start_epoch = 0
-        resumed = self._resume()
-        if resumed is not None:
-            start_epoch, history = resumed
-            history = list(history)
-        if self.dist is not None:
-            self.dist.check_same(start_epoch, "the epoch to resume from")
-        epochs_done_before = len(history) - start_epoch if resumed is None else 0
-        progress = None
-        if est.verbose and (self.dist is None or self.dist.rank == 0):
-            from tqdm.auto import tqdm
-
-            progress = tqdm(total=self.epochs, initial=start_epoch, desc="distilling", unit="epoch")
-        patience = 0
-        for epoch in range(start_epoch, self.epochs):
-            t0 = time.perf_counter()
-            self.module.train()
-            rng = np.random.default_rng([self.seed, epochs_done_before + epoch])
-            lengths = self.data.lengths[self.train_idx]
-            batches = length_bucketed_batches(lengths, est.batch_size, rng)
-            loss_sum = cos_sum = 0.0
-            seen = 0
-            for batch in batches:
-                rows = self.train_idx[batch]
-                for group in self.optimizer.param_groups:
-                    group["lr"] = float(est.lr) * self._lr_factor()
-                with _autocast(self.device, est.precision):
-                    z = self._embed(rows)
-                    loss, cos = distillation_loss(
-                        z.float(), self.targets[rows], self.weights, float(est.temperature)
-                    )
-                if not torch.isfinite(loss):
-                    # The module is a working copy: the estimator keeps its pre-fit state.
-                    raise FloatingPointError(
-                        f"The loss became {float(loss.detach())} at epoch {epoch + 1}, "
-                        f"step {self.step + 1}; "
-                        "training stopped and the encoder was left as it was before fit. Lower "
-                        "lr, raise temperature, or check y for extreme values."
-                    )
-                self.optimizer.zero_grad(set_to_none=True)
-                # DDP averages gradients; each process's loss covers the whole global batch
-                # but reaches only its shard, so the sum over processes is the full gradient.
-                (loss if self.dist is None else loss * self.dist.world_size).backward()
-                if est.grad_clip:
-                    torch.nn.utils.clip_grad_norm_(self.module.parameters(), float(est.grad_clip))
-                self.optimizer.step()
-                self.step += 1
-                loss_sum += float(loss.detach()) * len(rows)
-                cos_sum += float(cos) * len(rows)
-                seen += len(rows)
-            seconds = time.perf_counter() - t0
-            record = {
-                "epoch": len(history) + 1,
-                "loss": loss_sum / seen,
-                "train_cosine": cos_sum / seen,
-                "lr": self.optimizer.param_groups[0]["lr"],
-                "seconds": seconds,
-                "samples_per_second": seen / seconds,
-            }
-            stop = False
-            if len(self.val_idx):
-                score = self.evaluate(self.val_idx)
-                record["val_cosine"] = score
-                if score > self.best_score:
-                    self.best_score = score
-                    self.best_state = copy.deepcopy(self.module.state_dict())
-                    patience = 0
-                else:
-                    patience += 1
-                    stop = est.early_stopping is not None and patience >= est.early_stopping
-            history.append(record)
-            if est.verbose >= 2:
-                logger.info("epoch %(epoch)d loss %(loss).4f train_cos %(train_cosine).4f", record)
-            if progress is not None:
-                progress.set_postfix(
-                    {
-                        k: round(v, 4)
-                        for k, v in record.items()
-                        if k in ("loss", "train_cosine", "val_cosine")
-                    }
-                )
-                progress.update(1)
-            self._save_checkpoint(epoch, history)
-            if stop:
-                break
-        if progress is not None:
-            progress.close()
-        return history
-
-    def best_module(self) -> PronunciationTransformer:
-        if self.best_state is not None and self.est.early_stopping is not None:
-            self.module.load_state_dict(self.best_state)
-        return self.module
-
-
-class _DiskCache:
-    """Teacher embeddings on disk: one ``.npy`` per text, named by a hash of teacher and text."""
-
-    def __init__(self, root: str | os.PathLike, teacher_id: str) -> None:
-        digest = hashlib.sha256(teacher_id.encode()).hexdigest()[:16]
-        self.folder = Path(root) / digest
-        self.folder.mkdir(parents=True, exist_ok=True)
-        (self.folder / "teacher.txt").write_text(teacher_id, "utf-8")
-
-    def _path(self, text: str) -> Path:
-        h = hashlib.sha256(text.encode()).hexdigest()
-        return self.folder / h[:2] / f"{h}.npy"
-
-    def get(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
-        out = {}
-        for t in texts:
-            p = self._path(t)
-            if p.is_file():
-                out[t] = np.load(p)
-        return out
-
-    def put(self, embeddings: dict[str, np.ndarray]) -> None:
-        for t, v in embeddings.items():
-            p = self._path(t)
-            p.parent.mkdir(exist_ok=True)
-            tmp = p.with_suffix(f".{os.getpid()}.tmp")
-            with open(tmp, "wb") as f:
-                np.save(f, v.astype(np.float32))
-            os.replace(tmp, p)
-
-
-def _embed_rows(module, data: _Data, rows: np.ndarray, batch_size: int, precision: str):
-    """Yield ``(rows_of_batch, float32 outputs)`` over length-bucketed batches of ``rows``.
-
-    Runs the module in eval and inference mode; shared by ``transform`` and validation.
-    """
-    module.eval()
-    with torch.inference_mode(), _autocast(data.device, precision):
-        for batch in length_bucketed_batches(data.lengths[rows], batch_size, None):
-            selected = rows[batch]
-            ids, lengths = data.batch(selected)
-            yield selected, module(data.table, data.row_vocab, ids, lengths).float()
-
-
-def _autocast(device: torch.device, precision: str):
-    if precision == "bf16":
-        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
-    return torch.autocast(device_type=device.type, enabled=False)
-
-
-def _teacher_id(teacher) -> str:
-    return str(getattr(teacher, "teacher_id", None) or type(teacher).__name__)
-
-
-def _is_numeric_2d(y) -> bool:
-    if isinstance(y, str | bytes) or y is None:
-        return False
-    try:
-        first = y[0]
-    except (TypeError, IndexError, KeyError):
-        return False
-    return (
-        isinstance(first, list | tuple | np.ndarray)
-        and len(first) > 0
-        and not isinstance(first[0], str)
-    )
-
-
-def _is_embeddings(y) -> bool:
-    return (isinstance(y, np.ndarray) and y.dtype.kind in "fiu") or _is_numeric_2d(y)
-
-
-def _jsonable(value) -> bool:
-    try:
-        json.dumps(value)
-        return True
-    except TypeError:
-        return False
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+        config, tensors, lexicon = read_model(path)
+        return build_estimator(cls, Path(path), config, tensors, lexicon)

@@ -1,0 +1,333 @@
+"""The saved-model folder: safetensors weights + JSON config, written atomically, read warily.
+
+A folder holds ``config.json``, ``model.safetensors`` and, when the G2P had a lexicon,
+``lexicon.json`` (its entries: a saved model never points at a file elsewhere). The config
+records a SHA-256 over the canonical config (without the checksum itself), the weights and
+the lexicon, so editing any of them is detected.
+
+Reading trusts nothing in the folder: every size is bounded or checked against the
+safetensors header *before* memory is allocated, the checksum is mandatory, weights must be
+finite, and no path named inside the config is ever opened. Writing goes through a sibling
+folder renamed into place (:func:`ipaclip._io.atomic_folder`), so the old model stays
+loadable until the new one is complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ipaclip._io import atomic_folder
+from ipaclip.nn import EncoderConfig
+
+__all__ = [
+    "CONFIG_NAME",
+    "FORMAT",
+    "FORMAT_VERSION",
+    "LEXICON_NAME",
+    "WEIGHTS_NAME",
+    "read_model",
+    "write_model",
+]
+
+FORMAT = "ipaclip-pronunciation-encoder"
+FORMAT_VERSION = 2
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+LEXICON_NAME = "lexicon.json"
+#: Largest config.json / lexicon.json read (bytes): far above any real model's.
+MAX_JSON_BYTES = 64 * 2**20
+_BLOCK = re.compile(r"^blocks\.(\d+)\.")
+
+
+def _digest(config: dict, files: list[Path]) -> str:
+    h = hashlib.sha256()
+    body = {k: v for k, v in config.items() if k != "checksum"}
+    h.update(json.dumps(body, sort_keys=True, ensure_ascii=False).encode("utf-8"))
+    for path in files:
+        h.update(path.name.encode())
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def write_model(
+    folder: str | os.PathLike,
+    tensors: dict[str, torch.Tensor],
+    config: dict,
+    lexicon: dict[str, str] | None = None,
+) -> Path:
+    """Write a model folder atomically; ``config`` gains the format keys and the checksum."""
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    config = {"format": FORMAT, "format_version": FORMAT_VERSION, **config}
+    with atomic_folder(folder) as tmp:
+        weights = tmp / WEIGHTS_NAME
+        save_file(tensors, str(weights), metadata={"format": FORMAT})
+        files = [weights]
+        if lexicon:
+            (tmp / LEXICON_NAME).write_text(
+                json.dumps(lexicon, ensure_ascii=False, indent=0), "utf-8"
+            )
+            files.append(tmp / LEXICON_NAME)
+        config["checksum"] = {
+            "sha256": _digest(config, files),
+            "covers": [CONFIG_NAME] + [p.name for p in files],
+        }
+        (tmp / CONFIG_NAME).write_text(json.dumps(config, indent=2, ensure_ascii=False), "utf-8")
+    return folder
+
+
+# ----------------------------------------------------------------------------------------
+# Reading
+# ----------------------------------------------------------------------------------------
+def _read_json(path: Path, what: str) -> Any:
+    size = path.stat().st_size
+    if size > MAX_JSON_BYTES:
+        raise ValueError(
+            f"{path} is {size:,} bytes, more than any saved model's {what} ({MAX_JSON_BYTES:,} "
+            "bytes at most); it is not an ipaclip model file."
+        )
+    try:
+        return json.loads(path.read_text("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path} is not valid JSON ({exc}); the file is corrupted.") from exc
+
+
+def _require(config: dict, key: str, kind: type | tuple, where: Path) -> Any:
+    if key not in config:
+        raise ValueError(f"{where}: the key {key!r} is missing; the file is corrupted.")
+    value = config[key]
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise ValueError(
+            f"{where}: {key!r} must be {getattr(kind, '__name__', kind)}, got "
+            f"{type(value).__name__}; the file is corrupted."
+        )
+    return value
+
+
+def _header_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """Tensor names and shapes from the safetensors header, without reading the tensors."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ValueError(f"{path} cannot be read as safetensors: {exc}") from exc
+
+
+def _check_architecture(encoder: EncoderConfig, shapes: dict, path: Path) -> None:
+    """Compare the config with the weights' header, cheapest checks first."""
+
+    def mismatch(detail: str) -> ValueError:
+        return ValueError(
+            f"The weights in {path} do not fit the architecture in config.json: {detail}."
+        )
+
+    blocks = {int(m.group(1)) for k in shapes if (m := _BLOCK.match(k))}
+    if encoder.layers != len(blocks):
+        raise mismatch(f"encoder_config.layers is {encoder.layers}, the weights hold {len(blocks)}")
+    positional = shapes.get("positional", ())
+    if len(positional) == 2:
+        for key, value, found in (
+            ("context_length", encoder.context_length, positional[0]),
+            ("width", encoder.width, positional[1]),
+        ):
+            if value != found:
+                raise mismatch(f"encoder_config.{key} is {value}, the weights have {found}")
+    expected = encoder.parameter_shapes()
+    for name in sorted(set(expected) | set(shapes)):
+        if expected.get(name) != shapes.get(name):
+            raise mismatch(
+                f"tensor {name!r} has shape {shapes.get(name)} in the weights but "
+                f"{expected.get(name)} in the config"
+            )
+
+
+def _encoder_config(config: dict, where: Path) -> EncoderConfig:
+    raw = _require(config, "encoder_config", dict, where)
+    try:
+        return EncoderConfig.from_dict(raw)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{where}: encoder_config is invalid: {exc}") from exc
+
+
+def read_model(folder: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor], dict | None]:
+    """Read and check a model folder: ``(config, tensors, lexicon)``.
+
+    Raises
+    ------
+    FileNotFoundError
+        The folder, its config or its weights are missing.
+    ValueError
+        Anything corrupt or inconsistent; the message names the file and the key.
+    """
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    config_path, weights_path = folder / CONFIG_NAME, folder / WEIGHTS_NAME
+    for p in (config_path, weights_path):
+        if not p.is_file():
+            raise FileNotFoundError(f"{p} is missing: not a saved PronunciationEncoder folder.")
+    config = _read_json(config_path, "config")
+    if not isinstance(config, dict):
+        raise ValueError(f"{config_path} must hold a JSON object; the file is corrupted.")
+    if config.get("format") != FORMAT:
+        raise ValueError(f"{config_path} is not an ipaclip pronunciation encoder config.")
+    version = _require(config, "format_version", int, config_path)
+    if version > FORMAT_VERSION:
+        raise ValueError(
+            f"{folder} was saved by a newer ipaclip (format {version}, ipaclip "
+            f"{config.get('ipaclip_version')}); upgrade ipaclip to load it."
+        )
+    encoder = _encoder_config(config, config_path)
+    _check_architecture(encoder, _header_shapes(weights_path), weights_path)
+
+    lexicon_path = folder / LEXICON_NAME
+    files = [weights_path] + ([lexicon_path] if lexicon_path.is_file() else [])
+    if version >= 2:
+        checksum = _require(config, "checksum", dict, config_path)
+        if checksum.get("sha256") != _digest(config, files):
+            raise ValueError(
+                f"{folder} does not match the checksum in config.json: the config, the weights "
+                "or the lexicon were changed or corrupted after saving."
+            )
+    else:  # format 1 (ipaclip 0.1) checksummed the weights only
+        expected = _require(config, "weights_sha256", str, config_path)
+        if _sha256_file(weights_path) != expected:
+            raise ValueError(
+                f"{weights_path} does not match the checksum in config.json: the weights are "
+                "corrupted or belong to another model."
+            )
+    lexicon = _read_json(lexicon_path, "lexicon") if lexicon_path.is_file() else None
+    try:
+        tensors = load_file(str(weights_path))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{weights_path} cannot be read as safetensors: {exc}") from exc
+    for name, tensor in tensors.items():
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise ValueError(
+                f"{weights_path}: tensor {name!r} holds NaN or infinite values; the model is "
+                "broken (retrain it, or load an earlier save)."
+            )
+    return config, tensors, lexicon
+
+
+# ----------------------------------------------------------------------------------------
+# From a checked config to an estimator
+# ----------------------------------------------------------------------------------------
+def _corrupt(where: Path, key: str, detail: str) -> ValueError:
+    return ValueError(f"{where / CONFIG_NAME}: {key} {detail}; the file is corrupted.")
+
+
+def _string_list(config: dict, key: str, where: Path) -> list[str]:
+    value = config.get(key)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _corrupt(where, key, "must be a list of strings")
+    return value
+
+
+def _make(kind: type, params: Any, key: str, where: Path) -> Any:
+    """``kind(**params)`` with its parameters validated; errors name ``key``."""
+    if not isinstance(params, dict):
+        raise _corrupt(where, key, "must be an object of parameters")
+    try:
+        obj = kind(**params)
+        obj._validate_params()
+    except TypeError as exc:  # unknown keyword (InvalidParameterError is a ValueError)
+        if isinstance(exc, ValueError):
+            raise _corrupt(where, key, f"holds a bad value: {exc}") from exc
+        raise _corrupt(where, key, f"holds an unknown parameter ({exc})") from exc
+    except ValueError as exc:
+        raise _corrupt(where, key, f"holds a bad value: {exc}") from exc
+    return obj
+
+
+def build_estimator(cls: type, folder: Path, config: dict, tensors: dict, lexicon: Any) -> Any:
+    """A fitted ``cls`` (PronunciationEncoder) from a folder :func:`read_model` checked."""
+    from ipaclip.g2p import IPATransformer, load_lexicon
+    from ipaclip.nn import PronunciationTransformer
+    from ipaclip.phonemes import PhonemeEmbedder
+
+    encoder = _encoder_config(config, folder / CONFIG_NAME)
+    vocabulary = _string_list(config, "vocabulary", folder)
+    if len(vocabulary) != encoder.vocab_size:
+        raise _corrupt(
+            folder,
+            "vocabulary",
+            f"has {len(vocabulary)} entries, not encoder_config.vocab_size={encoder.vocab_size}",
+        )
+    teacher = config.get("teacher")
+    if (
+        not isinstance(teacher, dict)
+        or not isinstance(teacher.get("id"), str | type(None))
+        or teacher.get("dim") != encoder.output_dim
+    ):
+        raise _corrupt(
+            folder, "teacher", f"must be {{'id': str or null, 'dim': {encoder.output_dim}}}"
+        )
+    history = config.get("history", [])
+    if not isinstance(history, list) or not all(isinstance(h, dict) for h in history):
+        raise _corrupt(folder, "history", "must be a list of objects")
+
+    params = dict(config.get("estimator_params") or {})
+    params["checkpoint_dir"] = params["target_cache_dir"] = None  # never restore local paths
+    est = _make(cls, params, "estimator_params", folder)
+    emb = config.get("phoneme_embedder")
+    embedder = None
+    if emb is not None:
+        if not isinstance(emb, dict):
+            raise _corrupt(folder, "phoneme_embedder", "must be an object or null")
+        embedder = _make(PhonemeEmbedder, emb.get("params"), "phoneme_embedder.params", folder)
+        embedder.fit(_string_list(emb, "vocabulary", folder) or ["ə"])
+    g2p = config.get("g2p")
+    if g2p is not None:
+        if not isinstance(g2p, dict):
+            raise _corrupt(folder, "g2p", "must be an object or null")
+        g2p = dict(g2p)
+        named = g2p.get("lexicon")
+        if named == LEXICON_NAME and lexicon is not None:
+            try:
+                g2p["lexicon"] = load_lexicon(lexicon)
+            except ValueError as exc:
+                raise ValueError(f"{folder / LEXICON_NAME}: {exc}") from exc
+        elif named is not None:
+            # A path (ipaclip 0.1 saved one) or anything else: never opened from a config.
+            import logging
+
+            logging.getLogger(__name__).warning(
+                "%s names a lexicon %r that is not part of the model folder; it is not "
+                "opened. Pass IPACLIP(..., g2p=IPATransformer(lexicon=...)) to use one.",
+                folder / CONFIG_NAME,
+                named,
+            )
+            g2p["lexicon"] = None
+        est.g2p_ = _make(IPATransformer, g2p, "g2p", folder)
+    module = PronunciationTransformer(encoder)
+    module.load_state_dict(tensors, strict=True)
+    est.module_ = module.eval()
+    est.config_ = encoder
+    est.vocabulary_ = tuple(vocabulary)
+    est.phoneme_embedder_ = embedder
+    est.embedding_dim_ = encoder.output_dim
+    est.teacher_id_ = teacher["id"]
+    est.history_ = history
+    est.n_epochs_ = len(history)
+    return est

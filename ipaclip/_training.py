@@ -1,0 +1,358 @@
+"""The training engine behind :meth:`PronunciationEncoder.fit <ipaclip.PronunciationEncoder.fit>`.
+
+As in skorch, training is ``fit_loop`` -> ``run_epoch`` -> ``train_step``, and everything that
+is not the loop itself (progress, early stopping, checkpoints) is a :class:`Callback`:
+
+* :class:`ProgressBar`: one tqdm bar over the steps (``verbose >= 1``), epoch lines at 2;
+* :class:`EarlyStopping`: tracks the best validation cosine and its weights, stops after
+  ``patience`` epochs without improvement;
+* :class:`Checkpoint`: after every epoch, writes everything needed to continue bit for bit
+  (weights, optimiser, step, history, RNG state, every callback's state); on start, resumes
+  from a checkpoint of the same run.
+
+The trainer works on a *copy* of the module: the estimator adopts the result only when
+training succeeded.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ipaclip._batches import SequenceData, autocast, embed_rows, length_bucketed_batches
+from ipaclip.distributed import DistributedContext
+from ipaclip.losses import distillation_loss
+from ipaclip.nn import cosine_schedule
+
+__all__ = ["Callback", "Checkpoint", "EarlyStopping", "ProgressBar", "TrainSettings", "Trainer"]
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+@dataclass
+class TrainSettings:
+    """What one training run needs from the estimator's parameters."""
+
+    epochs: int
+    batch_size: int
+    lr: float
+    weight_decay: float
+    warmup: float
+    lr_schedule: str
+    grad_clip: float | None
+    temperature: float
+    loss_weights: dict[str, float]
+    precision: str = "fp32"
+    compile: bool = False
+    seed: int = 0
+    partial: bool = False
+    epochs_before: int = 0  # epochs trained by earlier fits (warm start, partial_fit)
+
+
+class Callback:
+    """Hooks around the training loop; ``state_dict`` goes into checkpoints."""
+
+    def on_train_begin(self, trainer: Trainer) -> None:
+        pass
+
+    def on_step_end(self, trainer: Trainer) -> None:
+        pass
+
+    def on_epoch_end(self, trainer: Trainer, record: dict) -> None:
+        pass
+
+    def on_train_end(self, trainer: Trainer) -> None:
+        pass
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
+@dataclass
+class Trainer:
+    """One training run: epochs of length-bucketed batches, AdamW, warm-up + schedule."""
+
+    module: torch.nn.Module
+    data: SequenceData
+    targets: torch.Tensor
+    train_idx: np.ndarray
+    val_idx: np.ndarray
+    settings: TrainSettings
+    callbacks: list[Callback] = field(default_factory=list)
+    dist: DistributedContext | None = None
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        self.device = self.data.device
+        self.optimizer = torch.optim.AdamW(
+            self.module.parameters(), lr=float(s.lr), weight_decay=float(s.weight_decay)
+        )
+        self.steps_per_epoch = -(-len(self.train_idx) // s.batch_size)
+        self.total_steps = self.steps_per_epoch * s.epochs
+        self.warmup_steps = 0 if s.partial else int(round(float(s.warmup) * self.total_steps))
+        self.step = 0
+        self.epoch = 0  # the next epoch to run
+        self.history: list[dict] = []
+        self.stop = False
+        self.train_module = self.module
+        if self.dist is not None:
+            self.train_module = self.dist.wrap(self.module, self.device)
+        if s.compile:
+            self.train_module = torch.compile(self.train_module)
+
+    # -- the loop --------------------------------------------------------------------------
+    def fit_loop(self, history: list[dict]) -> list[dict]:
+        """Run the remaining epochs; returns the history (earlier epochs included)."""
+        self.history = list(history)
+        for cb in self.callbacks:
+            cb.on_train_begin(self)
+        if self.dist is not None:
+            self.dist.check_same(self.epoch, "the epoch to resume from")
+        while self.epoch < self.settings.epochs and not self.stop:
+            record = self.run_epoch(self.epoch)
+            self.history.append(record)
+            self.epoch += 1
+            for cb in self.callbacks:
+                cb.on_epoch_end(self, record)
+        for cb in self.callbacks:
+            cb.on_train_end(self)
+        return self.history
+
+    def run_epoch(self, epoch: int) -> dict:
+        """One pass over the training items; the epoch's history record."""
+        s = self.settings
+        t0 = time.perf_counter()
+        self.module.train()
+        rng = np.random.default_rng([s.seed, s.epochs_before + epoch])
+        lengths = self.data.lengths[self.train_idx]
+        loss_sum = cos_sum = 0.0
+        seen = 0
+        for batch in length_bucketed_batches(lengths, s.batch_size, rng):
+            rows = self.train_idx[batch]
+            loss, cos = self.train_step(rows, epoch)
+            loss_sum += loss * len(rows)
+            cos_sum += cos * len(rows)
+            seen += len(rows)
+            for cb in self.callbacks:
+                cb.on_step_end(self)
+        seconds = time.perf_counter() - t0
+        record = {
+            "epoch": len(self.history) + 1,
+            "loss": loss_sum / seen,
+            "train_cosine": cos_sum / seen,
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "seconds": seconds,
+            "samples_per_second": seen / seconds,
+        }
+        if len(self.val_idx):
+            record["val_cosine"] = self.evaluate(self.val_idx)
+        return record
+
+    def train_step(self, rows: np.ndarray, epoch: int) -> tuple[float, float]:
+        """One optimiser step on the items ``rows``; their loss and mean cosine."""
+        s = self.settings
+        for group in self.optimizer.param_groups:
+            group["lr"] = float(s.lr) * self.lr_factor()
+        with autocast(self.device, s.precision):
+            z = self.embed(rows)
+            loss, cos = distillation_loss(
+                z.float(), self.targets[rows], s.loss_weights, float(s.temperature)
+            )
+        if not torch.isfinite(loss):
+            # The module is a working copy: the estimator keeps its pre-fit state.
+            raise FloatingPointError(
+                f"The loss became {float(loss.detach())} at epoch {epoch + 1}, "
+                f"step {self.step + 1}; training stopped and the encoder was left as it was "
+                "before fit. Lower lr, raise temperature, or check y for extreme values."
+            )
+        self.optimizer.zero_grad(set_to_none=True)
+        # DDP averages gradients; each process's loss covers the whole global batch but
+        # reaches only its shard, so the sum over processes is the full gradient.
+        (loss if self.dist is None else loss * self.dist.world_size).backward()
+        if s.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.module.parameters(), float(s.grad_clip))
+        self.optimizer.step()
+        self.step += 1
+        return float(loss.detach()), float(cos)
+
+    # -- pieces ----------------------------------------------------------------------------
+    def lr_factor(self) -> float:
+        s = self.settings
+        if s.partial:
+            return 1.0
+        if s.lr_schedule == "constant":
+            return min(1.0, (self.step + 1) / max(1, self.warmup_steps))
+        return cosine_schedule(self.step, self.total_steps, self.warmup_steps)
+
+    def embed(self, rows: np.ndarray) -> torch.Tensor:
+        """Student embeddings of the batch ``rows`` (gathered from the shards under DDP)."""
+        if self.dist is not None:
+            return self.dist.embed_global(lambda r: self.data.encode(self.train_module, r), rows)
+        return self.data.encode(self.train_module, rows)
+
+    def evaluate(self, index: np.ndarray) -> float:
+        """Mean cosine of the student to the targets over the items ``index``."""
+        total = 0.0
+        for rows, z in embed_rows(self.module, self.data, index, 1024, self.settings.precision):
+            t = F.normalize(self.targets[rows], dim=-1)
+            total += float((F.normalize(z, dim=-1) * t).sum())
+        return total / len(index)
+
+    @property
+    def is_main_process(self) -> bool:
+        return self.dist is None or self.dist.rank == 0
+
+
+# ----------------------------------------------------------------------------------------
+# Callbacks
+# ----------------------------------------------------------------------------------------
+class ProgressBar(Callback):
+    """A tqdm bar over all training steps (``verbose >= 1``); epoch lines at ``verbose >= 2``.
+
+    Epoch lines are written through ``tqdm.write`` (standard error), so they show without
+    any logging configuration and do not break the bar.
+    """
+
+    def __init__(self, verbose: int) -> None:
+        self.verbose = verbose
+        self.bar = None
+
+    def on_train_begin(self, trainer: Trainer) -> None:
+        if not self.verbose or not trainer.is_main_process:
+            return
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(
+            total=trainer.total_steps,
+            initial=trainer.epoch * trainer.steps_per_epoch,
+            desc="distilling",
+            unit="step",
+        )
+
+    def on_step_end(self, trainer: Trainer) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def on_epoch_end(self, trainer: Trainer, record: dict) -> None:
+        if self.bar is None:
+            return
+        shown = {k: round(v, 4) for k, v in record.items() if k in _SHOWN}
+        self.bar.set_postfix({"epoch": record["epoch"], **shown})
+        if self.verbose >= 2:
+            text = " ".join(f"{k} {v:.4f}" for k, v in shown.items())
+            self.bar.write(f"epoch {record['epoch']}: {text} ({record['seconds']:.1f} s)")
+
+    def on_train_end(self, trainer: Trainer) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+_SHOWN = ("loss", "train_cosine", "val_cosine")
+
+
+class EarlyStopping(Callback):
+    """Keep the weights of the best validation epoch; stop after ``patience`` without gain.
+
+    With ``patience=None`` the best weights are tracked (and reported) but training runs all
+    epochs and ends with the last epoch's weights.
+    """
+
+    def __init__(self, patience: int | None) -> None:
+        self.patience = patience
+        self.best_score = -np.inf
+        self.best_state: dict | None = None
+        self.bad_epochs = 0
+
+    def on_epoch_end(self, trainer: Trainer, record: dict) -> None:
+        score = record.get("val_cosine")
+        if score is None:
+            return
+        if score > self.best_score:
+            self.best_score = score
+            self.best_state = copy.deepcopy(trainer.module.state_dict())
+            self.bad_epochs = 0
+        else:
+            self.bad_epochs += 1
+            if self.patience is not None and self.bad_epochs >= self.patience:
+                trainer.stop = True
+
+    def on_train_end(self, trainer: Trainer) -> None:
+        if self.best_state is not None and self.patience is not None:
+            trainer.module.load_state_dict(self.best_state)
+
+    def state_dict(self) -> dict:
+        return {
+            "best_score": self.best_score,
+            "best_state": self.best_state,
+            "bad_epochs": self.bad_epochs,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best_score = state["best_score"]
+        self.best_state = state["best_state"]
+        self.bad_epochs = state["bad_epochs"]
+
+
+class Checkpoint(Callback):
+    """Write ``checkpoint.pt`` after every epoch; resume from it when it belongs to this run.
+
+    ``fingerprint`` identifies the run (settings, data, targets, seed and starting weights):
+    a checkpoint with another fingerprint is ignored with a warning.
+    """
+
+    def __init__(self, folder: str | os.PathLike, fingerprint: str) -> None:
+        self.path = Path(folder) / CHECKPOINT_NAME
+        self.fingerprint = fingerprint
+
+    def _others(self, trainer: Trainer) -> list[Callback]:
+        return [cb for cb in trainer.callbacks if cb is not self]
+
+    def on_train_begin(self, trainer: Trainer) -> None:
+        if trainer.dist is not None:
+            trainer.dist.check_same(self.fingerprint, "the data, targets and settings")
+        if not self.path.is_file():
+            return
+        state = torch.load(self.path, map_location=trainer.device, weights_only=True)
+        if state.get("fingerprint") != self.fingerprint:
+            logger.warning("Ignoring %s: it belongs to another model, data or settings.", self.path)
+            return
+        trainer.module.load_state_dict(state["module"])
+        trainer.optimizer.load_state_dict(state["optimizer"])
+        trainer.step = state["step"]
+        trainer.epoch = state["epoch"] + 1
+        trainer.history = list(state["history"])
+        for cb, cb_state in zip(self._others(trainer), state["callbacks"]):
+            cb.load_state_dict(cb_state)
+        logger.info("Resuming from %s after epoch %d", self.path, trainer.epoch)
+
+    def on_epoch_end(self, trainer: Trainer, record: dict) -> None:
+        if not trainer.is_main_process:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        state: dict[str, Any] = {
+            "fingerprint": self.fingerprint,
+            "epoch": trainer.epoch - 1,
+            "step": trainer.step,
+            "module": trainer.module.state_dict(),
+            "optimizer": trainer.optimizer.state_dict(),
+            "history": trainer.history,
+            "callbacks": [cb.state_dict() for cb in self._others(trainer)],
+        }
+        tmp = self.path.with_suffix(".tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, self.path)
