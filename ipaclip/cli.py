@@ -1,14 +1,17 @@
-"""Command line: ``ipaclip evaluate``, ``ipaclip g2p`` and ``ipaclip embed``.
+"""Command line: ``ipaclip fit``, ``ipaclip evaluate``, ``ipaclip g2p`` and ``ipaclip embed``.
 
 ::
 
+    ipaclip fit TEXTS|- --out DIR [--teacher minilm] [--language en-us] [--epochs N] ...
     ipaclip evaluate MODEL_DIR [--tasks fidelity,human] [--out results.json] [--n-words N]
-                     [--fuse-weight W] [--seed S] [--plot-dir DIR] [--quiet]
-    ipaclip g2p [--language en-us] TEXT...
-    ipaclip embed MODEL_DIR [--out emb.npy] TEXT...
+                     [--fuse-weight W] [--seed S] [--plot-dir DIR] [--summary] [--quiet]
+    ipaclip g2p [--language en-us] TEXT... | -
+    ipaclip embed MODEL_DIR [--out emb.npy] TEXT... | -
 
-Errors the user can fix (a missing model folder, an unknown task, a bad number) print one
-line to stderr and exit with status 2, without a traceback.
+``fit`` is also the ``torchrun`` entry point (``torchrun --nproc_per_node=2 -m ipaclip fit
+...``). ``-`` reads the texts from standard input, one per line. Errors the user can fix (a
+missing model folder, an unknown task, a bad number) print one line to stderr and exit with
+status 2, without a traceback.
 """
 
 from __future__ import annotations
@@ -29,8 +32,59 @@ class _UsageError(Exception):
     """A problem with the command's input, reported in one line with exit status 2."""
 
 
+def _literal(text: str):
+    """A command-line value as None, bool, int, float or str.
+
+    Examples
+    --------
+    >>> [_literal(v) for v in ("none", "True", "3", "2e-3", "cosine+mse")]
+    [None, True, 3, 0.002, 'cosine+mse']
+    """
+    low = text.strip().lower()
+    if low in ("none", "null"):
+        return None
+    if low in ("true", "false"):
+        return low == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _add_fit_parser(sub) -> None:
+    from ipaclip.estimator import PronunciationEncoder
+
+    fit = sub.add_parser(
+        "fit",
+        help="distil a pronunciation encoder from texts and save it",
+        description="Transcribe texts to IPA, distil the teacher's embeddings of them into a "
+        "PronunciationEncoder and save it (with its G2P) to --out. Runs in parallel under "
+        "torchrun (one process per GPU or CPU share); every process reads the same inputs.",
+    )
+    fit.add_argument(
+        "texts", nargs="?", metavar="TEXTS", help="file with one text per line, or - for stdin"
+    )
+    fit.add_argument("--out", required=True, help="folder to save the model in (created)")
+    fit.add_argument("--language", default="en-us", help="espeak language (default en-us)")
+    fit.add_argument("--ipa-file", help="one IPA string per line instead of running G2P")
+    fit.add_argument("--targets-file", help="precomputed teacher embeddings, an (n, d) .npy array")
+    fit.add_argument("--quiet", action="store_true", help="no progress bar")
+    params = fit.add_argument_group("estimator parameters (see PronunciationEncoder)")
+    for name, default in PronunciationEncoder().get_params(deep=False).items():
+        params.add_argument(
+            "--" + name.replace("_", "-"),
+            dest=name,
+            type=_literal,
+            default=argparse.SUPPRESS,
+            metavar="VALUE",
+            help=f"default: {default!r}",
+        )
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The ``ipaclip`` argument parser (sub-commands ``evaluate``, ``g2p``, ``embed``).
+    """The ``ipaclip`` argument parser (sub-commands ``fit``, ``evaluate``, ``g2p``, ``embed``).
 
     Examples
     --------
@@ -41,10 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
     from ipaclip._version import __version__
 
     parser = argparse.ArgumentParser(
-        prog="ipaclip", description="IPA-CLIP pronunciation encoders: evaluate, transcribe, embed."
+        prog="ipaclip",
+        description="IPA-CLIP pronunciation encoders: fit, evaluate, transcribe, embed.",
     )
     parser.add_argument("--version", action="version", version=f"ipaclip {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_fit_parser(sub)
 
     ev = sub.add_parser(
         "evaluate",
@@ -67,21 +123,65 @@ def build_parser() -> argparse.ArgumentParser:
         "--fuse-weight", type=float, default=0.5, help="pronunciation share of fused queries"
     )
     ev.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    ev.add_argument("--plot-dir", help="draw the phoneme map here (needs matplotlib)")
+    ev.add_argument("--plot-dir", help="draw the pictures here (needs matplotlib)")
     ev.add_argument(
         "--summary", action="store_true", help="print only the summary rows of the table"
     )
     ev.add_argument("--quiet", action="store_true", help="no progress bar or log lines")
 
     g2p = sub.add_parser("g2p", help="print the IPA of each text, one per line")
-    g2p.add_argument("texts", nargs="+", metavar="TEXT")
+    g2p.add_argument("texts", nargs="+", metavar="TEXT", help="texts, or - to read stdin")
     g2p.add_argument("--language", default="en-us", help="espeak language (default en-us)")
 
     emb = sub.add_parser("embed", help="embed the pronunciation of each text with a saved model")
     emb.add_argument("model_dir", help="folder written by PronunciationEncoder.save")
-    emb.add_argument("texts", nargs="+", metavar="TEXT")
+    emb.add_argument("texts", nargs="+", metavar="TEXT", help="texts, or - to read stdin")
     emb.add_argument("--out", help="save the (n, d) embeddings as .npy instead of printing")
     return parser
+
+
+# ----------------------------------------------------------------------------------------
+# Helpers
+# ----------------------------------------------------------------------------------------
+def _read_texts(values: Sequence[str]) -> list[str]:
+    """Texts from the arguments, or one per line from standard input for ``-``."""
+    if list(values) == ["-"]:
+        return [line.rstrip("\r\n") for line in sys.stdin if line.strip()]
+    return list(values)
+
+
+def _read_lines(path: str, what: str) -> list[str]:
+    if path == "-":
+        return [line.rstrip("\r\n") for line in sys.stdin if line.strip()]
+    p = Path(path)
+    if not p.is_file():
+        raise _UsageError(f"{what} {str(p)!r} does not exist or is not a file.")
+    return [line for line in p.read_text("utf-8").splitlines() if line.strip()]
+
+
+def _output_file(path: str | None, option: str) -> Path | None:
+    """``--out`` as a file path whose folder exists (created); checked before any work."""
+    if path is None:
+        return None
+    out = Path(path)
+    if out.is_dir():
+        raise _UsageError(f"{option} {path!r} is a folder; give a file name.")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _UsageError(f"cannot create the folder of {option} {path!r}: {exc}") from exc
+    return out
+
+
+def _output_folder(path: str, option: str) -> Path:
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise _UsageError(f"{option} {path!r} exists and is not a folder.")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _UsageError(f"cannot create the folder of {option} {path!r}: {exc}") from exc
+    return out
 
 
 def _load(model_dir: str):
@@ -96,13 +196,73 @@ def _load(model_dir: str):
         raise _UsageError(f"cannot load a model from {str(folder)!r}: {exc}") from exc
 
 
-def _g2p_for(encoder):
-    g2p = getattr(encoder, "g2p_", None)
-    if g2p is None:
-        from ipaclip.g2p import IPATransformer
+# ----------------------------------------------------------------------------------------
+# Commands
+# ----------------------------------------------------------------------------------------
+def _fit(args: argparse.Namespace) -> int:
+    import numpy as np
 
-        g2p = IPATransformer()
-    return g2p
+    from ipaclip import distributed
+    from ipaclip.estimator import PronunciationEncoder
+    from ipaclip.g2p import IPATransformer
+
+    options = {"command", "texts", "out", "language", "ipa_file", "targets_file", "quiet"}
+    params = {k: v for k, v in vars(args).items() if k not in options}
+    if args.quiet:
+        params["verbose"] = 0
+    elif "verbose" not in params:
+        params["verbose"] = 1
+    encoder = PronunciationEncoder(**params)
+    g2p = IPATransformer(language=args.language)
+    try:  # every parameter is checked before any work is done
+        encoder.check_params()
+        g2p.fit()
+    except ValueError as exc:
+        raise _UsageError(str(exc)) from exc
+    out = _output_folder(args.out, "--out")
+    if args.texts is None and not (args.ipa_file and args.targets_file):
+        raise _UsageError(
+            "give TEXTS (a file, or - for stdin), or both --ipa-file and --targets-file."
+        )
+    texts = _read_lines(args.texts, "TEXTS") if args.texts is not None else None
+    if args.targets_file is not None:
+        if not Path(args.targets_file).is_file():
+            raise _UsageError(f"--targets-file {args.targets_file!r} does not exist.")
+        y, y_name = np.load(args.targets_file), args.targets_file
+    else:
+        y, y_name = texts, args.texts
+    if args.ipa_file is not None:
+        X, x_name = _read_lines(args.ipa_file, "--ipa-file"), args.ipa_file
+    else:
+        try:
+            X, x_name = g2p.fit_transform(texts), args.texts
+        except ValueError as exc:
+            raise _UsageError(str(exc)) from exc
+    if len(X) != len(y):
+        raise _UsageError(
+            f"{x_name} has {len(X)} items but {y_name} has {len(y)}; they must correspond one "
+            "to one."
+        )
+    created = distributed.init_distributed(device=str(encoder.device))
+    try:
+        try:
+            encoder.fit(X, y)
+        except ValueError as exc:
+            raise _UsageError(str(exc)) from exc
+        if distributed.get_rank() == 0:
+            encoder.save(out, g2p=None if args.ipa_file else g2p)
+            if not args.quiet:
+                print(f"saved to {out}", file=sys.stderr)
+        if distributed.is_distributed():
+            import torch.distributed as dist
+
+            dist.barrier()
+    finally:
+        if created:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+    return 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -111,6 +271,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     tasks = TASKS if args.tasks.strip() == "all" else args.tasks
     if args.out is not None and not Path(args.out).resolve().parent.is_dir():
         raise _UsageError(f"the folder of --out {args.out!r} does not exist.")
+    out = _output_file(args.out, "--out")
     encoder = _load(args.model_dir)
     try:
         results = evaluate_model(
@@ -127,11 +288,13 @@ def _evaluate(args: argparse.Namespace) -> int:
     except (ValueError, TypeError) as exc:
         raise _UsageError(str(exc)) from exc
     results["config"]["model_dir"] = str(args.model_dir)
-    if args.out is not None:
-        Path(args.out).write_text(json.dumps(results, indent=2, ensure_ascii=False), "utf-8")
+    if out is not None:
+        from ipaclip._io import write_atomic
+
+        write_atomic(out, json.dumps(results, indent=2, ensure_ascii=False).encode("utf-8"))
     print(format_results(results, SUMMARY_METRICS if args.summary else None))
-    if args.out is not None and not args.quiet:
-        print(f"results written to {args.out}")
+    if out is not None and not args.quiet:
+        print(f"results written to {out}")
     return 0
 
 
@@ -139,7 +302,7 @@ def _g2p(args: argparse.Namespace) -> int:
     from ipaclip.g2p import IPATransformer
 
     try:
-        ipas = IPATransformer(language=args.language).fit_transform(args.texts)
+        ipas = IPATransformer(language=args.language).fit_transform(_read_texts(args.texts))
     except ValueError as exc:
         raise _UsageError(str(exc)) from exc
     for ipa in ipas:
@@ -150,15 +313,23 @@ def _g2p(args: argparse.Namespace) -> int:
 def _embed(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from ipaclip.g2p import resolve_g2p
+
+    out = _output_file(args.out, "--out")
     encoder = _load(args.model_dir)
+    texts = _read_texts(args.texts)
     try:
-        emb = encoder.transform(_g2p_for(encoder).fit_transform(args.texts))
+        g2p = resolve_g2p(saved=getattr(encoder, "g2p_", None))
+        emb = encoder.transform(g2p.fit_transform(texts))
     except ValueError as exc:
         raise _UsageError(str(exc)) from exc
-    if args.out is not None:
-        np.save(args.out, emb)
+    if out is not None:
+        from ipaclip._io import atomic_file
+
+        with atomic_file(out) as tmp, open(tmp, "wb") as f:
+            np.save(f, emb)
         return 0
-    for text, row in zip(args.texts, emb):
+    for text, row in zip(texts, emb):
         print(text + "\t" + " ".join(f"{v:.6f}" for v in row))
     return 0
 
@@ -176,9 +347,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(None if argv is None else list(argv))
     except SystemExit as exc:  # --help, --version or an argparse error
         return int(exc.code or 0)
-    if getattr(args, "quiet", True) is False:
-        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    commands = {"evaluate": _evaluate, "g2p": _g2p, "embed": _embed}
+    commands = {"fit": _fit, "evaluate": _evaluate, "g2p": _g2p, "embed": _embed}
     try:
         return commands[args.command](args)
     except _UsageError as exc:

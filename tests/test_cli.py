@@ -107,3 +107,69 @@ def test_embed_matches_transform(model_dir, tmp_path, capsys):
     word, values = capsys.readouterr().out.rstrip("\n").split("\t")
     assert word == "cat"
     np.testing.assert_allclose(np.array(values.split(), dtype=float), expected[0], atol=1e-5)
+
+
+def test_fit_from_a_text_file_and_stdin_saves_a_loadable_model(tmp_path, monkeypatch, capsys):
+    words = sample_words(24, random_state=2)
+    (tmp_path / "words.txt").write_text("\n".join(words) + "\n", "utf-8")
+    small = ["--width", "32", "--layers", "1", "--heads", "2", "--epochs", "1"]
+    small += ["--batch-size", "8", "--random-state", "0", "--quiet"]
+    out = tmp_path / "deep" / "er" / "model"  # parents are created
+    assert main(["fit", str(tmp_path / "words.txt"), "--out", str(out), *small]) == 0
+    enc = PronunciationEncoder.load(out)
+    assert enc.width == 32 and enc.teacher_id_ == "sentence-transformers:all-MiniLM-L6-v2"
+    assert enc.g2p_.language == "en-us"  # the G2P is saved with the model
+    direct = PronunciationEncoder(
+        teacher="minilm", width=32, layers=1, heads=2, epochs=1, batch_size=8, random_state=0
+    ).fit(IPATransformer().fit_transform(words), words)
+    np.testing.assert_allclose(
+        enc.transform(enc.g2p_.transform(words)),
+        direct.transform(IPATransformer().fit_transform(words)),
+        atol=1e-6,
+    )
+    # The same from standard input.
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(words) + "\n"))
+    assert main(["fit", "-", "--out", str(tmp_path / "m2"), *small]) == 0
+    again = PronunciationEncoder.load(tmp_path / "m2")
+    np.testing.assert_array_equal(again.transform(["kˈæt"]), enc.transform(["kˈæt"]))
+    assert capsys.readouterr().err == ""  # --quiet: nothing printed
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--epochs", "two"], "epochs must be a positive integer; got 'two'"),
+        (["--lr", "fast"], "lr must be a number"),
+        (["--language", "xx-nope"], "Unknown language"),
+        (["--out", "{file}"], "exists and is not a folder"),
+    ],
+)
+def test_fit_errors_exit_2_before_any_work(extra, message, tmp_path, capsys):
+    (tmp_path / "words.txt").write_text("cat\ndog\n", "utf-8")
+    (tmp_path / "file").write_text("x", "utf-8")
+    argv = ["fit", str(tmp_path / "words.txt"), "--out", str(tmp_path / "m")]
+    argv += [a.format(file=tmp_path / "file") for a in extra]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "m").exists()
+
+
+def test_g2p_and_embed_read_standard_input(model_dir, monkeypatch, capsys):
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("cat\ndog\n"))
+    assert main(["g2p", "-"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["kˈæt", "dˈɑːɡ"]
+    monkeypatch.setattr("sys.stdin", io.StringIO("cat\n"))
+    assert main(["embed", model_dir, "-"]) == 0
+    assert capsys.readouterr().out.split("\t")[0] == "cat"
+
+
+def test_out_naming_a_folder_fails_before_the_suite_runs(model_dir, tmp_path, capsys):
+    assert main(["evaluate", model_dir, "--out", str(tmp_path), "--quiet"]) == 2
+    assert "is a folder" in capsys.readouterr().err
+    assert main(["embed", model_dir, "cat", "--out", str(tmp_path / "new" / "e.npy")]) == 0
+    assert np.load(tmp_path / "new" / "e.npy").shape[0] == 1

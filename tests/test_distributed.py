@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -15,7 +16,8 @@ import pytest
 from joblib._parallel_backends import ThreadingBackend
 
 from ipaclip import IPATransformer
-from ipaclip.distributed import _literal, main, shard_positions
+from ipaclip.cli import _literal, main
+from ipaclip.distributed import shard_positions
 from ipaclip.estimator import PronunciationEncoder
 
 REPO = Path(__file__).resolve().parents[1]
@@ -82,7 +84,9 @@ def test_torchrun_two_gloo_processes_match_one_process(tmp_path):
         "--master_addr=127.0.0.1",
         f"--master_port={_free_port()}",
         "-m",
-        "ipaclip.distributed",
+        "ipaclip",
+        "fit",
+        "--quiet",
         "--ipa-file",
         str(tmp_path / "ipa.txt"),
         "--targets-file",
@@ -136,7 +140,8 @@ def test_entry_point_fits_and_saves_in_one_process(tmp_path):
     (tmp_path / "ipa.txt").write_text("\n".join(X), "utf-8")
     np.save(tmp_path / "y.npy", y)
     params = {**PARAMS, "epochs": 1, "validation_fraction": 0.0}
-    args = ["--ipa-file", str(tmp_path / "ipa.txt"), "--targets-file", str(tmp_path / "y.npy")]
+    args = ["fit", "--ipa-file", str(tmp_path / "ipa.txt")]
+    args += ["--targets-file", str(tmp_path / "y.npy"), "--quiet"]
     args += ["--out", str(tmp_path / "m"), "--random-state", "3", *_cli_args(params)]
     assert main(args) == 0
     saved = PronunciationEncoder.load(tmp_path / "m")
@@ -145,16 +150,20 @@ def test_entry_point_fits_and_saves_in_one_process(tmp_path):
     np.testing.assert_allclose(saved.transform(X), direct.transform(X), atol=1e-6)
 
 
-def test_entry_point_errors_name_the_problem(tmp_path):
+def test_entry_point_errors_exit_2_naming_the_problem(tmp_path, capsys):
     (tmp_path / "ipa.txt").write_text("pa\nta\nka\n", "utf-8")
     (tmp_path / "texts.txt").write_text("pa\nta\n", "utf-8")
-    base = ["--ipa-file", str(tmp_path / "ipa.txt"), "--out", str(tmp_path / "m")]
-    with pytest.raises(ValueError, match=r"ipa.txt has 3 lines but .*texts.txt has 2"):
-        main([*base, "--texts-file", str(tmp_path / "texts.txt")])
-    with pytest.raises(FileNotFoundError, match="--targets-file .*missing.npy"):
-        main([*base, "--targets-file", str(tmp_path / "missing.npy")])
-    with pytest.raises(SystemExit):  # argparse: not an estimator parameter
-        main([*base, "--texts-file", str(tmp_path / "texts.txt"), "--no-such-param", "1"])
+    base = ["fit", "--ipa-file", str(tmp_path / "ipa.txt"), "--out", str(tmp_path / "m")]
+    cases = [
+        ([str(tmp_path / "texts.txt")], r"ipa.txt has 3 items but .*texts.txt has 2"),
+        (["--targets-file", str(tmp_path / "missing.npy")], "--targets-file .*missing.npy"),
+    ]
+    for extra, message in cases:
+        assert main([*base, *extra]) == 2
+        err = capsys.readouterr().err
+        assert re.search(message, err) and len(err.strip().splitlines()) == 1
+    # argparse: not an estimator parameter
+    assert main([*base, str(tmp_path / "texts.txt"), "--no-such-param", "1"]) == 2
 
 
 def test_literal_values():
