@@ -52,14 +52,56 @@ def is_embeddings(y: Any) -> bool:
 
 
 def check_target_array(y: Any) -> np.ndarray:
-    """``y`` given as embeddings, as a float32 ``(n, d)`` array with finite rows."""
-    arr = np.asarray(y, dtype=np.float32)
+    """``y`` given as embeddings, as a float32 ``(n, d)`` array of finite, non-zero rows.
+
+    Raises
+    ------
+    ValueError
+        Ragged rows, complex or non-numeric values, a row with NaN or infinity, or an
+        all-zero row (it has no direction to distil towards); the message names the row.
+    """
+    if (
+        isinstance(y, np.ndarray)
+        and y.dtype.kind == "c"
+        or (not isinstance(y, np.ndarray) and any(isinstance(v, complex) for v in _first_row(y)))
+    ):
+        raise ValueError(
+            "y holds complex numbers; teacher embeddings must be real (pass y.real if the "
+            "imaginary part is known to be zero)."
+        )
+    if not isinstance(y, np.ndarray):
+        lengths = {len(row) if hasattr(row, "__len__") else -1 for row in y}
+        if len(lengths) > 1:
+            sizes = [len(row) if hasattr(row, "__len__") else None for row in y]
+            first = sizes[0]
+            i = next(i for i, size in enumerate(sizes) if size != first)
+            raise ValueError(
+                f"y rows have different lengths (row 0 has {first} values, row {i} has "
+                f"{sizes[i]}); teacher embeddings must all have the same dimension."
+            )
+    try:
+        arr = np.asarray(y, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"y cannot be read as a numeric (n, d) array: {exc}") from exc
     if arr.ndim != 2:
         raise ValueError(f"y as embeddings must be 2-D (n, d), got shape {arr.shape}.")
     bad = ~np.isfinite(arr).all(axis=1)
     if bad.any():
         raise ValueError(f"y row {int(np.argmax(bad))} has NaN or infinite values.")
+    zero = ~arr.any(axis=1)
+    if zero.any():
+        raise ValueError(
+            f"y row {int(np.argmax(zero))} is all zeros ({int(zero.sum())} such rows): it has "
+            "no direction to distil towards; drop those items or fix their embeddings."
+        )
     return arr
+
+
+def _first_row(y: Any) -> list:
+    try:
+        return list(y[0])
+    except (TypeError, IndexError, KeyError):
+        return []
 
 
 class TargetMemory:

@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from ipaclip._batches import SequenceData, autocast, embed_rows, length_bucketed_batches
+from ipaclip._io import atomic_file
 from ipaclip.distributed import DistributedContext
 from ipaclip.losses import distillation_loss
 from ipaclip.nn import cosine_schedule
@@ -327,8 +328,14 @@ class Checkpoint(Callback):
             trainer.dist.check_same(self.fingerprint, "the data, targets and settings")
         if not self.path.is_file():
             return
-        state = torch.load(self.path, map_location=trainer.device, weights_only=True)
-        if state.get("fingerprint") != self.fingerprint:
+        try:
+            state = torch.load(self.path, map_location=trainer.device, weights_only=True)
+        except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError...
+            raise ValueError(
+                f"{self.path} cannot be read as an ipaclip checkpoint ({type(exc).__name__}); "
+                "delete it to start afresh, or point checkpoint_dir elsewhere."
+            ) from None
+        if not isinstance(state, dict) or state.get("fingerprint") != self.fingerprint:
             logger.warning("Ignoring %s: it belongs to another model, data or settings.", self.path)
             return
         trainer.module.load_state_dict(state["module"])
@@ -338,6 +345,10 @@ class Checkpoint(Callback):
         trainer.history = list(state["history"])
         for cb, cb_state in zip(self._others(trainer), state["callbacks"]):
             cb.load_state_dict(cb_state)
+        # Dropout draws from torch's global generator: continue its stream where it was.
+        torch.set_rng_state(state["rng"]["cpu"])
+        if state["rng"]["cuda"] is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
         logger.info("Resuming from %s after epoch %d", self.path, trainer.epoch)
 
     def on_epoch_end(self, trainer: Trainer, record: dict) -> None:
@@ -352,7 +363,10 @@ class Checkpoint(Callback):
             "optimizer": trainer.optimizer.state_dict(),
             "history": trainer.history,
             "callbacks": [cb.state_dict() for cb in self._others(trainer)],
+            "rng": {
+                "cpu": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+            },
         }
-        tmp = self.path.with_suffix(".tmp")
-        torch.save(state, tmp)
-        os.replace(tmp, self.path)
+        with atomic_file(self.path) as tmp:
+            torch.save(state, tmp)

@@ -435,7 +435,7 @@ class PronunciationEncoder(ParamsMixin, TransformerMixin, BaseEstimator):
         )
         return config, vocabulary
 
-    def _fingerprint(self, config, seed, seqs, targets: np.ndarray, module) -> str:
+    def _fingerprint(self, config, seed, seqs, targets: np.ndarray, module, warm: bool) -> str:
         """Identity of a training run, for checkpoints: what it learns from and starts with."""
         h = hashlib.sha256()
         h.update(json.dumps(config.to_dict(), sort_keys=True).encode())
@@ -447,6 +447,12 @@ class PronunciationEncoder(ParamsMixin, TransformerMixin, BaseEstimator):
         h.update(np.ascontiguousarray(seqs.ids).tobytes())
         h.update(np.ascontiguousarray(seqs.offsets).tobytes())
         h.update(targets.tobytes())
+        # The starting point too: a warm start or partial_fit begins from other weights (and
+        # after other epochs) than the run that wrote an earlier checkpoint.
+        h.update(str(len(self.history_) if warm else 0).encode())
+        for name, tensor in sorted(module.state_dict().items()):
+            h.update(name.encode())
+            h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
         return h.hexdigest()
 
     def _fit(self, X, y, *, epochs: int, warm: bool, partial: bool = False):
@@ -514,7 +520,7 @@ class PronunciationEncoder(ParamsMixin, TransformerMixin, BaseEstimator):
         )
         callbacks = [EarlyStopping(self.early_stopping)]
         if self.checkpoint_dir:
-            fingerprint = self._fingerprint(config, seed, seqs, targets, module)
+            fingerprint = self._fingerprint(config, seed, seqs, targets, module, fitted)
             callbacks.append(Checkpoint(self.checkpoint_dir, fingerprint))
         callbacks.append(ProgressBar(self.verbose))
         trainer = Trainer(

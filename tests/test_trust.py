@@ -1,0 +1,192 @@
+"""Nothing lost, nothing silently wrong: parameters, targets, caches, checkpoints (issue #11)."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+from sklearn.model_selection import GridSearchCV, KFold
+
+import ipaclip._training as training_module
+from ipaclip import PronunciationEncoder
+from ipaclip._targets import DiskStore, TargetMemory, embed_texts
+from ipaclip.cli import main
+
+IPA = [
+    "kˈæt", "hˈæt", "bˈæt", "mˈæt", "dˈɑːɡ", "fˈɑːɡ", "lˈɑːɡ", "fɹˈɑːɡ", "fˈɪʃ", "dˈɪʃ",
+    "wˈɪʃ", "ʃˈɪp", "ʃˈɑːp", "stˈɑːp", "tˈɑːp", "pˈɑːt", "spˈɑːt", "sˈʌn", "ɹˈʌn", "fˈʌn",
+]  # fmt: skip
+
+
+def _y(seed: int = 0, dim: int = 8) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=(len(IPA), dim)).astype(np.float32)
+
+
+def small(**params) -> PronunciationEncoder:
+    base = dict(width=32, layers=1, heads=2, epochs=3, batch_size=8, random_state=0)
+    return PronunciationEncoder(**{**base, **params})
+
+
+def _weights(enc: PronunciationEncoder) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in enc.module_.state_dict().items()}
+
+
+# -- parameters ------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"grad_clip": -1.0}, "grad_clip must be a number > 0 or None; got -1.0"),
+        ({"temperature": float("inf")}, "temperature must be a number in (0, 100]; got inf"),
+        ({"temperature": float("nan")}, "temperature must be"),
+        ({"lr": "fast"}, "lr must be a number in (0, 10]; got 'fast'"),
+        ({"inference_batch_size": 0}, "inference_batch_size must be a positive integer"),
+        ({"epochs": 2.5}, "epochs must be a positive integer; got 2.5"),
+        ({"embedding": "braille"}, "embedding must be one of 'ipa', 'onehot'"),
+        ({"random_state": -3}, "random_state must be"),
+    ],
+)
+def test_bad_parameters_are_refused_by_name_before_training(params, message):
+    with pytest.raises(ValueError, match=f"^{message.replace('(', r'[(]').replace(')', r'[)]')}"):
+        small(**params).fit(IPA, _y())
+
+
+def test_inference_batch_size_is_checked_at_transform_too():
+    enc = small().fit(IPA, _y())
+    with pytest.raises(ValueError, match="inference_batch_size must be a positive integer"):
+        enc.set_params(inference_batch_size=0).transform(IPA)
+
+
+def test_numpy_integers_from_grid_search_are_accepted():
+    enc = small(epochs=np.int64(2), batch_size=np.int32(8), width=np.int64(32))
+    enc.fit(IPA, _y())
+    assert enc.n_epochs_ == 2
+    search = GridSearchCV(small(epochs=1), {"batch_size": np.array([4, 8])}, cv=KFold(2))
+    search.fit(IPA, _y())
+    assert search.best_params_["batch_size"] in (4, 8)
+
+
+# -- targets ---------------------------------------------------------------------------------
+def test_bad_target_arrays_are_named():
+    y = _y()
+    zero = y.copy()
+    zero[3] = 0
+    with pytest.raises(ValueError, match="y row 3 is all zeros"):
+        small().fit(IPA, zero)
+    with pytest.raises(ValueError, match="complex"):
+        small().fit(IPA, y + 1j)
+    ragged = [list(row) for row in y]
+    ragged[5] = ragged[5][:4]
+    with pytest.raises(ValueError, match="row 5 has 4"):
+        small().fit(IPA, ragged)
+
+
+def test_target_memory_is_a_bounded_lru_that_answers_oversized_calls():
+    memory = TargetMemory(max_entries=5)
+
+    class Teacher:
+        teacher_id = "t"
+        calls = 0
+
+        def transform(self, texts):
+            type(self).calls += 1
+            return np.array([[len(t), 1.0] for t in texts], dtype=np.float32)
+
+    texts = [f"w{i}" * (i + 1) for i in range(12)]
+    out = embed_texts(Teacher(), texts, memory=memory)  # more texts than the bound
+    expected = np.array([[len(t), 1.0] for t in texts], dtype=np.float32)
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    np.testing.assert_allclose(out, expected, rtol=1e-6)
+    assert len(memory) == 5
+    assert set(memory.lookup("t", texts)) == set(texts[-5:])  # the most recent stay
+
+    errors = []
+
+    def worker(k: int) -> None:
+        try:
+            for r in range(30):
+                chunk = [f"x{k}-{(r * 7 + j) % 40}" for j in range(6)]
+                got = embed_texts(Teacher(), chunk, memory=memory)
+                want = np.array([[len(t), 1.0] for t in chunk], dtype=np.float32)
+                want /= np.linalg.norm(want, axis=1, keepdims=True)
+                np.testing.assert_allclose(got, want, rtol=1e-6)
+        except Exception as exc:  # collected for the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(memory) <= 5
+
+
+def test_disk_store_writes_one_shard_per_call_not_a_file_per_text(tmp_path):
+    store = DiskStore(tmp_path, "teacher-x")
+    rows = {f"text {i}": np.full(4, i, dtype=np.float32) for i in range(2000)}
+    store.put(rows)
+    files = sorted(p.name for p in store.folder.iterdir())
+    assert len(files) == 3 and files[-1] == "teacher.txt"  # part-*.json, part-*.npy
+    got = DiskStore(tmp_path, "teacher-x").get(["text 7", "text 1999", "missing"])
+    assert set(got) == {"text 7", "text 1999"}
+    np.testing.assert_array_equal(got["text 1999"], np.full(4, 1999, dtype=np.float32))
+    # A shard whose text list was never written (killed mid-put) is ignored.
+    (store.folder / "part-deadbeef.npy").write_bytes(b"partial")
+    assert set(DiskStore(tmp_path, "teacher-x").get(["text 7"])) == {"text 7"}
+
+
+# -- checkpoints -----------------------------------------------------------------------------
+def test_checkpoint_dir_does_not_freeze_partial_fit_or_warm_start(tmp_path):
+    enc = small(epochs=1, checkpoint_dir=str(tmp_path))
+    seen = []
+    for _ in range(4):
+        enc.partial_fit(IPA, _y())
+        seen.append(_weights(enc))
+    assert enc.n_epochs_ == 4
+    for a, b in zip(seen, seen[1:]):
+        assert any(not torch.equal(a[k], b[k]) for k in a)  # every call trained
+    warm = small(epochs=3, warm_start=True, checkpoint_dir=str(tmp_path / "w"))
+    warm.fit(IPA, _y())
+    first = _weights(warm)
+    warm.fit(IPA, _y())
+    assert warm.n_epochs_ == 6
+    assert any(not torch.equal(first[k], v) for k, v in warm.module_.state_dict().items())
+
+
+def test_resume_is_bit_identical_with_dropout_and_early_stopping(tmp_path, monkeypatch):
+    params = dict(epochs=8, dropout=0.3, validation_fraction=0.25, early_stopping=3, lr=0.02)
+    full = small(**params).fit(IPA, _y(1))
+    real = training_module.distillation_loss
+    calls = {"n": 0}
+
+    def killed(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 5:  # in epoch 3 (two steps per epoch)
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(training_module, "distillation_loss", killed)
+    with pytest.raises(KeyboardInterrupt):
+        small(**params, checkpoint_dir=str(tmp_path)).fit(IPA, _y(1))
+    monkeypatch.setattr(training_module, "distillation_loss", real)
+    resumed = small(**params, checkpoint_dir=str(tmp_path)).fit(IPA, _y(1))
+    assert resumed.n_epochs_ == full.n_epochs_  # the patience counter was restored
+    assert [h["val_cosine"] for h in resumed.history_] == [h["val_cosine"] for h in full.history_]
+    for name, value in full.module_.state_dict().items():
+        assert torch.equal(resumed.module_.state_dict()[name], value), name
+
+
+def test_a_garbage_checkpoint_is_named_not_unpickled(tmp_path):
+    (tmp_path / "checkpoint.pt").write_bytes(b"\x80\x04garbage, not a checkpoint")
+    with pytest.raises(ValueError, match=r"checkpoint.pt cannot be read as an ipaclip checkpoint"):
+        small(checkpoint_dir=str(tmp_path)).fit(IPA, _y())
+
+
+def test_cli_reports_a_corrupt_model_in_one_line(tmp_path, capsys):
+    folder = small().fit(IPA, _y()).save(tmp_path / "m")
+    (folder / "config.json").write_text('{"format": "ipaclip-pronunciation-encoder"', "utf-8")
+    assert main(["embed", str(folder), "cat"]) == 2
+    err = capsys.readouterr().err
+    assert "not valid JSON" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
