@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from ipaclip._io import atomic_folder
+from ipaclip._io import atomic_folder, recover_folder
 from ipaclip.nn import EncoderConfig
 
 __all__ = [
@@ -182,6 +182,7 @@ def read_model(folder: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor]
     from safetensors.torch import load_file
 
     folder = Path(folder)
+    recover_folder(folder)  # a save killed between its two renames
     config_path, weights_path = folder / CONFIG_NAME, folder / WEIGHTS_NAME
     for p in (config_path, weights_path):
         if not p.is_file():

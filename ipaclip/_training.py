@@ -342,6 +342,7 @@ class Checkpoint(Callback):
         trainer.optimizer.load_state_dict(state["optimizer"])
         trainer.step = state["step"]
         trainer.epoch = state["epoch"] + 1
+        trainer.stop = bool(state["stop"])  # early stopping had decided, the run had ended
         trainer.history = list(state["history"])
         for cb, cb_state in zip(self._others(trainer), state["callbacks"]):
             cb.load_state_dict(cb_state)
@@ -362,6 +363,7 @@ class Checkpoint(Callback):
             "module": trainer.module.state_dict(),
             "optimizer": trainer.optimizer.state_dict(),
             "history": trainer.history,
+            "stop": trainer.stop,
             "callbacks": [cb.state_dict() for cb in self._others(trainer)],
             "rng": {
                 "cpu": torch.get_rng_state(),
