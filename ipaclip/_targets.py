@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ipaclip._io import atomic_file, write_atomic
+from ipaclip._progress import progress
 
 __all__ = ["MEMORY", "DiskStore", "TargetMemory", "check_target_array", "embed_texts", "teacher_id"]
 
@@ -145,6 +146,9 @@ class TargetMemory:
             self._items.clear()
 
 
+#: Texts per teacher call (each call is one tick of the progress bar).
+CHUNK = 4096
+
 #: The process-wide memory of teacher embeddings (500,000 entries: ~770 MB at 384 floats).
 MEMORY = TargetMemory(500_000)
 
@@ -211,6 +215,7 @@ def embed_texts(
     *,
     cache_dir: str | os.PathLike | None = None,
     memory: TargetMemory = MEMORY,
+    verbose: int = 0,
 ) -> np.ndarray:
     """L2-normalised teacher embeddings of ``texts``, each distinct text embedded once."""
     tid = teacher_id(teacher)
@@ -224,12 +229,20 @@ def embed_texts(
         memory.remember(tid, from_disk)
         missing = [t for t in unique if t not in found]
     if missing:
-        emb = np.asarray(teacher.transform(missing), dtype=np.float32)
-        if emb.ndim != 2 or emb.shape[0] != len(missing):
-            raise ValueError(
-                f"The teacher returned {emb.shape[0] if emb.ndim else 'no'} embeddings for "
-                f"{len(missing)} texts."
-            )
+        parts = []
+        # Chunks, so that a long teacher pass shows progress whatever the teacher is.
+        with progress(len(missing), "teacher targets", verbose, unit="text") as bar:
+            for start in range(0, len(missing), CHUNK):
+                chunk = missing[start : start + CHUNK]
+                emb = np.asarray(teacher.transform(chunk), dtype=np.float32)
+                if emb.ndim != 2 or emb.shape[0] != len(chunk):
+                    raise ValueError(
+                        f"The teacher returned {emb.shape[0] if emb.ndim else 'no'} embeddings "
+                        f"for {len(chunk)} texts."
+                    )
+                parts.append(emb)
+                bar.update(len(chunk))
+        emb = np.concatenate(parts)
         emb /= np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
         fresh = dict(zip(missing, emb))
         found.update(fresh)

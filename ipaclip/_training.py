@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ import torch.nn.functional as F
 
 from ipaclip._batches import SequenceData, autocast, embed_rows, length_bucketed_batches
 from ipaclip._io import atomic_file
+from ipaclip._progress import make_bar
 from ipaclip.distributed import DistributedContext
 from ipaclip.losses import distillation_loss
 from ipaclip.nn import cosine_schedule
@@ -230,37 +232,31 @@ class ProgressBar(Callback):
 
     def __init__(self, verbose: int) -> None:
         self.verbose = verbose
-        self.bar = None
+        self.bar: Any = None
 
     def on_train_begin(self, trainer: Trainer) -> None:
-        if not self.verbose or not trainer.is_main_process:
-            return
-        from tqdm.auto import tqdm
-
-        self.bar = tqdm(
-            total=trainer.total_steps,
-            initial=trainer.epoch * trainer.steps_per_epoch,
-            desc="distilling",
+        verbose = self.verbose if trainer.is_main_process else 0
+        self.bar = make_bar(
+            trainer.total_steps,
+            "distilling",
+            verbose,
             unit="step",
+            initial=trainer.epoch * trainer.steps_per_epoch,
         )
 
     def on_step_end(self, trainer: Trainer) -> None:
-        if self.bar is not None:
-            self.bar.update(1)
+        self.bar.update(1)
 
     def on_epoch_end(self, trainer: Trainer, record: dict) -> None:
-        if self.bar is None:
-            return
         shown = {k: round(v, 4) for k, v in record.items() if k in _SHOWN}
         self.bar.set_postfix({"epoch": record["epoch"], **shown})
         if self.verbose >= 2:
             text = " ".join(f"{k} {v:.4f}" for k, v in shown.items())
-            self.bar.write(f"epoch {record['epoch']}: {text} ({record['seconds']:.1f} s)")
+            line = f"epoch {record['epoch']}: {text} ({record['seconds']:.1f} s)"
+            self.bar.write(line, file=sys.stderr)
 
     def on_train_end(self, trainer: Trainer) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
+        self.bar.close()
 
 
 _SHOWN = ("loss", "train_cosine", "val_cosine")

@@ -22,11 +22,12 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ipaclip._batches import SequenceData, embed_rows
 from ipaclip._persistence import LEXICON_NAME, build_estimator, read_model, write_model
+from ipaclip._progress import progress
 from ipaclip._targets import check_target_array, embed_texts, is_embeddings, teacher_id
 from ipaclip._training import Checkpoint, EarlyStopping, ProgressBar, Trainer, TrainSettings
 from ipaclip._validation import (
@@ -66,7 +67,9 @@ def _jsonable(value) -> bool:
         return False
 
 
-class PronunciationEncoder(ParamsMixin, TransformerMixin, BaseEstimator):
+class PronunciationEncoder(
+    ParamsMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+):
     """Pronunciation encoder distilled from a frozen text encoder (IPA-CLIP).
 
     ``fit(X, y)`` trains a Transformer over phoneme sequences so that its output for ``X[i]``
@@ -295,6 +298,11 @@ class PronunciationEncoder(ParamsMixin, TransformerMixin, BaseEstimator):
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "module_")
 
+    @property
+    def _n_features_out(self) -> int:
+        """Output width, for ``get_feature_names_out`` (``pronunciationencoder0``, ...)."""
+        return self.embedding_dim_
+
     # ------------------------------------------------------------------------------------
     # validation
     # ------------------------------------------------------------------------------------
@@ -394,12 +402,14 @@ class PronunciationEncoder(ParamsMixin, TransformerMixin, BaseEstimator):
         if is_embeddings(y):
             return check_target_array(y)
         texts = check_string_items(y, what="target text")
-        return embed_texts(self.get_teacher(), texts, cache_dir=self.target_cache_dir)
+        return embed_texts(
+            self.get_teacher(), texts, cache_dir=self.target_cache_dir, verbose=self.verbose
+        )
 
     # ------------------------------------------------------------------------------------
     # fitting
     # ------------------------------------------------------------------------------------
-    def fit(self, X, y):
+    def fit(self, X, y=None):
         """Distil the teacher into a pronunciation encoder.
 
         Parameters
@@ -413,7 +423,7 @@ class PronunciationEncoder(ParamsMixin, TransformerMixin, BaseEstimator):
         """
         return self._fit(X, y, epochs=self.epochs, warm=self.warm_start)
 
-    def partial_fit(self, X, y):
+    def partial_fit(self, X, y=None):
         """One more epoch on ``(X, y)``, keeping the fitted weights (constant learning rate)."""
         return self._fit(X, y, epochs=1, warm=True, partial=True)
 
@@ -458,7 +468,10 @@ class PronunciationEncoder(ParamsMixin, TransformerMixin, BaseEstimator):
     def _fit(self, X, y, *, epochs: int, warm: bool, partial: bool = False):
         weights = self._check_params()
         if y is None:
-            raise ValueError("y is required: the texts (or teacher embeddings) to distil.")
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None: y is "
+                "required (the texts, or their teacher embeddings, to distil)."
+            )
         fitted = self.__sklearn_is_fitted__() and warm
         embedder = self.phoneme_embedder_ if fitted else self._fit_embedder(X)
         seqs = self._featurise(X, embedder)
@@ -553,11 +566,64 @@ class PronunciationEncoder(ParamsMixin, TransformerMixin, BaseEstimator):
         data = SequenceData(seqs, self.vocabulary_, device)
         out = np.empty((len(seqs), self.embedding_dim_), dtype=np.float32)
         rows = np.arange(len(seqs))
-        for index, z in embed_rows(module, data, rows, self.inference_batch_size, self.precision):
-            if self.normalize:
-                z = F.normalize(z, dim=-1)
-            out[index] = z.cpu().numpy()
+        batches = embed_rows(module, data, rows, self.inference_batch_size, self.precision)
+        with progress(len(seqs), "embedding", self.verbose, unit="item") as bar:
+            for index, z in batches:
+                if self.normalize:
+                    z = F.normalize(z, dim=-1)
+                out[index] = z.cpu().numpy()
+                bar.update(len(index))
         return out
+
+    def encode(
+        self,
+        texts,
+        *,
+        ipa: bool = False,
+        batch_size: int | None = None,
+        show_progress_bar: bool | None = None,
+        normalize_embeddings: bool = True,
+        convert_to_tensor: bool = False,
+    ):
+        """Embed texts as sentence-transformers' ``encode`` does: texts in, vectors out.
+
+        Parameters
+        ----------
+        texts : str or iterable of str
+            Texts, transcribed by the G2P saved with the model (``g2p_``) or the default
+            English :class:`~ipaclip.IPATransformer`; with ``ipa=True``, IPA strings. A single
+            string gives a single vector.
+        ipa : bool, default=False
+            ``texts`` already are IPA.
+        batch_size : int, optional
+            Defaults to ``inference_batch_size``.
+        show_progress_bar : bool, optional
+            Defaults to ``verbose >= 1``.
+        normalize_embeddings : bool, default=True
+        convert_to_tensor : bool, default=False
+            Return a ``torch.Tensor`` instead of a numpy array.
+
+        Returns
+        -------
+        ndarray or Tensor of shape (n, d), or (d,) for a single string
+        """
+        from ipaclip.g2p import resolve_g2p
+
+        check_is_fitted(self)
+        single = isinstance(texts, str)
+        items = check_string_items([texts] if single else texts, what="text")
+        if not ipa:
+            items = resolve_g2p(saved=getattr(self, "g2p_", None)).fit_transform(items)
+        runner = copy.copy(self)  # shares the fitted module; only inference settings differ
+        runner.normalize = bool(normalize_embeddings)
+        if batch_size is not None:
+            runner.inference_batch_size = batch_size
+        if show_progress_bar is not None:
+            runner.verbose = int(bool(show_progress_bar))
+        out = runner.transform(items)
+        if single:
+            out = out[0]
+        return torch.from_numpy(out) if convert_to_tensor else out
 
     def score(self, X, y) -> float:
         """Mean cosine similarity between ``transform(X)`` and the teacher's embeddings of y."""

@@ -78,6 +78,28 @@ class IPACLIP(BaseEstimator):
         self.fuse_weight = fuse_weight
         self.logit_scale = logit_scale
 
+    def fit(self, X: Any = None, y: Any = None) -> IPACLIP:
+        """Check that the pronunciation encoder is fitted; nothing is learned here.
+
+        IPACLIP is an estimator *over a fitted encoder*: ``clone`` keeps that encoder (see
+        ``__sklearn_clone__``), so ``GridSearchCV(IPACLIP(encoder), {"fuse_weight": [...]},
+        scoring=...)`` tries weights without refitting anything.
+        """
+        self._check_fitted()
+        check_fuse_weight(self.fuse_weight, "IPACLIP")
+        return self
+
+    def __sklearn_clone__(self) -> IPACLIP:
+        # The encoder is the fitted thing this estimator wraps (as FrozenEstimator does):
+        # clones share it, and only IPACLIP's own parameters are copied.
+        from sklearn.base import clone
+
+        params = self.get_params(deep=False)
+        for name in ("text_encoder", "image_encoder", "g2p"):
+            if params[name] is not None and hasattr(params[name], "get_params"):
+                params[name] = clone(params[name])
+        return type(self)(**params)
+
     def __sklearn_is_fitted__(self) -> bool:
         try:
             check_is_fitted(self.pronunciation_encoder)
@@ -168,6 +190,56 @@ class IPACLIP(BaseEstimator):
         if pron is None:
             return text
         return fuse(text, pron, w)
+
+    def encode(
+        self,
+        texts: Iterable[str] | str,
+        *,
+        query: str = "fused",
+        batch_size: int | None = None,
+        show_progress_bar: bool | None = None,
+        normalize_embeddings: bool = True,
+        convert_to_tensor: bool = False,
+    ) -> Any:
+        """sentence-transformers' ``encode``: texts in, one vector each.
+
+        Parameters
+        ----------
+        texts : str or iterable of str
+            A single string gives a single vector.
+        query : {"fused", "pronunciation", "text"}, default="fused"
+            Which embedding: the fused query (:meth:`encode_query`), the pronunciation
+            (:meth:`encode_pronunciation`) or the text (:meth:`encode_text`).
+        batch_size, show_progress_bar
+            Passed to the pronunciation encoder (see
+            :meth:`PronunciationEncoder.encode <ipaclip.PronunciationEncoder.encode>`).
+        normalize_embeddings : bool, default=True
+            The embeddings are unit vectors already; ``False`` is accepted for
+            compatibility and changes nothing.
+        convert_to_tensor : bool, default=False
+            Return a ``torch.Tensor``.
+        """
+        single = isinstance(texts, str)
+        items = check_string_items([texts] if single else texts, what="text")
+        if query == "text":
+            out = self.encode_text(items)
+        elif query == "pronunciation":
+            out = self.pronunciation_encoder.encode(
+                self._g2p().fit_transform(items),
+                ipa=True,
+                batch_size=batch_size,
+                show_progress_bar=show_progress_bar,
+            )
+        elif query == "fused":
+            out = self.encode_query(items)
+        else:
+            raise ValueError(f"query must be 'fused', 'pronunciation' or 'text'; got {query!r}.")
+        out = out[0] if single else out
+        if convert_to_tensor:
+            import torch
+
+            return torch.from_numpy(np.ascontiguousarray(out))
+        return out
 
     def logits(self, queries: np.ndarray, gallery: np.ndarray) -> np.ndarray:
         """``logit_scale`` times the cosine similarity of every query with every gallery row.
