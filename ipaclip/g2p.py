@@ -27,7 +27,15 @@ from pathlib import Path
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from ipaclip._validation import check_string_items, describe_item
+from ipaclip._validation import (
+    Integral,
+    Interval,
+    InvalidParameterError,
+    ParamsMixin,
+    StrOptions,
+    check_string_items,
+    describe_item,
+)
 
 __all__ = ["IPATransformer", "available_languages", "resolve_g2p"]
 
@@ -121,14 +129,14 @@ def available_languages(backend: str = "espeak") -> dict[str, str]:
     raise ValueError(f"backend={backend!r} has no language list; use 'espeak' or 'epitran'.")
 
 
-def _check_language(backend: str, language: str) -> None:
+def _check_language(backend: str, language: str, caller: str) -> None:
     langs = available_languages(backend)
     if language not in langs:
         close = difflib.get_close_matches(language, list(langs), n=5, cutoff=0.5)
         hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-        raise ValueError(
-            f"Unknown language {language!r} for the {backend} backend.{hint} "
-            f"ipaclip.available_languages({backend!r}) lists all {len(langs)}."
+        raise InvalidParameterError(
+            f"Unknown language {language!r} for the {backend} backend (parameter language of "
+            f"{caller}).{hint} ipaclip.available_languages({backend!r}) lists all {len(langs)}."
         )
 
 
@@ -178,7 +186,7 @@ def _g2p_chunk(config: tuple, texts: list[str]) -> list[str]:
 # --------------------------------------------------------------------------------------------
 # The transformer
 # --------------------------------------------------------------------------------------------
-class IPATransformer(TransformerMixin, BaseEstimator):
+class IPATransformer(ParamsMixin, TransformerMixin, BaseEstimator):
     """Transcribe texts (words or whole captions) into IPA.
 
     Parameters
@@ -239,9 +247,24 @@ class IPATransformer(TransformerMixin, BaseEstimator):
     ['nˈa͡ɪt', 'nˈa͡ɪt', 'ɐ blˈæk kˈæt']
     """
 
+    _parameter_constraints = {
+        "backend": [StrOptions(set(BACKENDS))],
+        "lexicon": [Mapping, str, os.PathLike, None],
+        "with_stress": ["boolean"],
+        "tie": ["boolean"],
+        "word_separator": [str],
+        "numbers": [StrOptions({"expand", "raise"})],
+        "punctuation": [StrOptions({"strip", "raise"})],
+        "symbols": [StrOptions({"raise", "strip"})],
+        "language_switch": [StrOptions({"warn", "raise", "ignore"})],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "cache": ["boolean"],
+    }
+
     def __init__(
         self,
         backend: str = "espeak",
+        *,
         language: str = "en-us",
         lexicon: Mapping[str, str] | str | os.PathLike | None = None,
         with_stress: bool = True,
@@ -278,22 +301,16 @@ class IPATransformer(TransformerMixin, BaseEstimator):
 
     # -- parameters ------------------------------------------------------------------------
     def _validate_params(self) -> None:
-        choices = {
-            "backend": BACKENDS,
-            "numbers": ("expand", "raise"),
-            "punctuation": ("strip", "raise"),
-            "symbols": ("raise", "strip"),
-            "language_switch": ("warn", "raise", "ignore"),
-        }
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name}={getattr(self, name)!r}; expected one of {allowed}.")
-        if not isinstance(self.batch_size, int) or self.batch_size < 1:
-            raise ValueError(f"batch_size={self.batch_size!r}; expected a positive int.")
-        if not isinstance(self.word_separator, str) or not self.word_separator:
-            raise ValueError("word_separator must be a non-empty string.")
+        super()._validate_params()
+        # What a constraint table cannot say: a separator must not be empty, and the
+        # language must be one the backend knows.
+        if not self.word_separator:
+            raise InvalidParameterError(
+                f"word_separator must be a non-empty str; got {self.word_separator!r} "
+                "(parameter of IPATransformer)."
+            )
         if self.backend != "ipa":
-            _check_language(self.backend, self.language)
+            _check_language(self.backend, self.language, type(self).__name__)
 
     def _config(self) -> tuple:
         return (self.backend, self.language, bool(self.with_stress), bool(self.tie))

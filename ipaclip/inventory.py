@@ -277,18 +277,28 @@ class Inventory:
             item's index and the item.
         """
         codes, _ = self.encode(items)
+        self.check_known(
+            codes,
+            items,
+            "fix the input or add the symbol to ipaclip/data/ipa_normalization.csv.",
+        )
         ends = np.flatnonzero(codes == ITEM)
-        parts = np.split(codes, ends + 1)[: len(items)]
-        for i, part in enumerate(parts):
-            unknown = part[part <= UNKNOWN_BASE]
-            if unknown.size:
-                symbol = self.symbol(int(unknown[0]))
-                raise ValueError(
-                    f"IPA symbol {symbol!r} (U+{ord(symbol[0]):04X}) in item {i} "
-                    f"({describe_item(items[i])}) is not in the phoneme inventory; fix the input "
-                    "or add the symbol to ipaclip/data/ipa_normalization.csv."
-                )
-        return parts
+        return np.split(codes, ends + 1)[: len(items)]
+
+    def check_known(self, codes: np.ndarray, items: Sequence[str], remedy: str) -> None:
+        """Raise at the first unknown symbol in ``codes`` (as made by :meth:`encode` from
+        ``items``), naming the symbol, its code point, the item and its index, then ``remedy``.
+        """
+        unknown = np.flatnonzero(codes <= UNKNOWN_BASE)
+        if not unknown.size:
+            return
+        p = int(unknown[0])
+        i = int(np.count_nonzero(codes[:p] == ITEM))
+        symbol = self.symbol(int(codes[p]))
+        raise ValueError(
+            f"IPA symbol {symbol!r} (U+{ord(symbol[0]):04X}) in item {i} "
+            f"({describe_item(items[i])}) is not in the phoneme inventory; {remedy}"
+        )
 
     def symbol(self, code: int) -> str:
         """A readable name for any code: the segment, the marker, or the unknown symbol."""

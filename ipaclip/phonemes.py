@@ -34,7 +34,14 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ipaclip._validation import check_string_items, describe_item
+from ipaclip._validation import (
+    Integral,
+    Interval,
+    ParamsMixin,
+    StrOptions,
+    check_string_items,
+    describe_item,
+)
 from ipaclip.inventory import (
     FEATURE_NAMES,
     ITEM,
@@ -65,6 +72,14 @@ CHANNEL_NAMES: tuple[str, ...] = (
     + ("bos", "eos", "word_boundary", "unk")
 )
 _BASE_CHANNEL = {BOS: "bos", EOS: "eos", WB: "word_boundary", UNK: "unk"}
+N_ARTICULATORY = len(FEATURE_NAMES)
+
+
+def _offsets(lengths: np.ndarray) -> np.ndarray:
+    """Item start offsets (``n + 1`` of them, from 0) for items of the given lengths."""
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return offsets
 
 
 @dataclass(eq=False)
@@ -152,8 +167,7 @@ class PhonemeSequences:
         index = np.where(index < 0, index + n, index)
         starts, ends = self.offsets[index], self.offsets[index + 1]
         lengths = ends - starts
-        offsets = np.zeros(len(index) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
+        offsets = _offsets(lengths)
         # positions: for each output token, its input position
         pos = np.repeat(starts - offsets[:-1], lengths) + np.arange(offsets[-1])
         return PhonemeSequences(
@@ -242,12 +256,9 @@ class PhonemeSequences:
                 remap[r] = rows[key]
             ids.append(remap[p.ids])
             lengths.append(p.lengths)
-        lengths_all = np.concatenate(lengths)
-        offsets = np.zeros(len(lengths_all) + 1, dtype=np.int64)
-        np.cumsum(lengths_all, out=offsets[1:])
         return cls(
             ids=np.concatenate(ids),
-            offsets=offsets,
+            offsets=_offsets(np.concatenate(lengths)),
             table=np.stack(tables).astype(np.float32),
             symbols=tuple(symbols),
             feature_names=first.feature_names,
@@ -255,7 +266,7 @@ class PhonemeSequences:
         )
 
 
-class PhonemeEmbedder(TransformerMixin, BaseEstimator):
+class PhonemeEmbedder(ParamsMixin, TransformerMixin, BaseEstimator):
     """Turn IPA strings into phoneme feature sequences.
 
     The input is normalised (Unicode NFD and ``ipaclip/data/ipa_normalization.csv``, which
@@ -312,9 +323,20 @@ class PhonemeEmbedder(TransformerMixin, BaseEstimator):
     ['voi']
     """
 
+    _parameter_constraints = {
+        "embedding": [StrOptions({"ipa", "onehot"})],
+        "unknown": [StrOptions({"raise", "ignore", "unk"})],
+        "word_boundary": [StrOptions({"token", "feature", "none"})],
+        "stress": ["boolean"],
+        "add_special_tokens": ["boolean"],
+        "max_length": [Interval(Integral, 3, None, closed="left"), None],
+        "pooling": [StrOptions({"mean", "sum", "max"}), None],
+    }
+
     def __init__(
         self,
         embedding: str = "ipa",
+        *,
         unknown: str = "raise",
         word_boundary: str = "token",
         stress: bool = True,
@@ -335,21 +357,6 @@ class PhonemeEmbedder(TransformerMixin, BaseEstimator):
         tags.input_tags.string = True
         tags.input_tags.two_d_array = False
         return tags
-
-    def _validate_params(self) -> None:
-        choices = {
-            "embedding": ("ipa", "onehot"),
-            "unknown": ("raise", "ignore", "unk"),
-            "word_boundary": ("token", "feature", "none"),
-            "pooling": (None, "mean", "sum", "max"),
-        }
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name}={getattr(self, name)!r}; expected one of {allowed}.")
-        if self.max_length is not None and (
-            not isinstance(self.max_length, int | np.integer) or self.max_length < 3
-        ):
-            raise ValueError(f"max_length={self.max_length!r}; expected None or an int >= 3.")
 
     # -- sklearn API -----------------------------------------------------------------------
     def fit(self, X, y=None):
@@ -423,14 +430,11 @@ class PhonemeEmbedder(TransformerMixin, BaseEstimator):
         if is_unk.any():
             unk_pos = np.flatnonzero(is_unk)
             if self.unknown == "raise":
-                p = int(unk_pos[0])
-                i = int(item_of[p])
-                sym = inv.symbol(int(codes[p]))
-                raise ValueError(
-                    f"IPA symbol {sym!r} (U+{ord(sym[0]):04X}) in item {i} "
-                    f"({describe_item(items[i])}) is not in the phoneme inventory; pass "
-                    "unknown='ignore' to drop it or unknown='unk' to map it to <unk> (both "
-                    "counted), or add it to ipaclip/data/ipa_normalization.csv."
+                inv.check_known(
+                    codes,
+                    items,
+                    "pass unknown='ignore' to drop it or unknown='unk' to map it to <unk> (both "
+                    "counted), or add it to ipaclip/data/ipa_normalization.csv.",
                 )
             unknown_counts.update(inv.symbol(int(c)) for c in codes[unk_pos])
             if self.unknown == "ignore":
@@ -515,16 +519,14 @@ class PhonemeEmbedder(TransformerMixin, BaseEstimator):
                 f"(with <bos>/<eos>), more than max_length={self.max_length}, the encoder's "
                 "context length; shorten the text or use a model with a longer context."
             )
-        offsets = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
+        offsets = _offsets(lengths)
         total = int(offsets[-1])
         base = np.full(total, PAD, dtype=np.int64)
         stress = np.zeros(total, dtype=np.int64)
         syllable = np.zeros(total, dtype=np.int64)
         word_start = np.zeros(total, dtype=np.int64)
         item = flat["item"]
-        starts = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(counts, out=starts[1:])
+        starts = _offsets(counts)
         rank = np.arange(len(item)) - starts[item]
         pos = offsets[item] + rank + (1 if self.add_special_tokens else 0)
         base[pos] = flat["base"]
@@ -571,7 +573,7 @@ class PhonemeEmbedder(TransformerMixin, BaseEstimator):
         syllable = (keys // 2) % 2
         stress = (keys // 4) % 3
         base = keys // 12
-        n_head = 24 if self.embedding == "ipa" else len(self.vocabulary_)
+        n_head = N_ARTICULATORY if self.embedding == "ipa" else len(self.vocabulary_)
         table = np.zeros((len(keys), n_head + len(CHANNEL_NAMES)), dtype=np.float32)
         ch = {name: n_head + j for j, name in enumerate(CHANNEL_NAMES)}
         symbols = []
@@ -581,7 +583,7 @@ class PhonemeEmbedder(TransformerMixin, BaseEstimator):
                 seg = b - N_SPECIAL
                 symbols.append(inv.segments[seg])
                 if self.embedding == "ipa":
-                    table[r, :24] = inv.features[seg]
+                    table[r, :N_ARTICULATORY] = inv.features[seg]
                 else:
                     table[r, self._vocab_index[inv.segments[seg]]] = 1.0
             elif b > TONE0:

@@ -184,17 +184,21 @@ def test_emoji_raise_or_strip():
 @pytest.mark.parametrize(
     "params, message",
     [
-        ({"backend": "festival"}, "backend='festival'"),
-        ({"numbers": "spell"}, "numbers='spell'"),
-        ({"punctuation": "keep"}, "punctuation='keep'"),
-        ({"symbols": "keep"}, "symbols='keep'"),
-        ({"language_switch": "no"}, "language_switch='no'"),
-        ({"batch_size": 0}, "batch_size=0"),
-        ({"word_separator": ""}, "word_separator"),
+        (
+            {"backend": "festival"},
+            "backend must be one of 'epitran', 'espeak', 'ipa'; got 'festival'",
+        ),
+        ({"numbers": "spell"}, "numbers must be one of 'expand', 'raise'; got 'spell'"),
+        ({"punctuation": "keep"}, "punctuation must be one of 'raise', 'strip'; got 'keep'"),
+        ({"symbols": "keep"}, "symbols must be one of 'raise', 'strip'; got 'keep'"),
+        ({"language_switch": "no"}, "language_switch must be one of .*; got 'no'"),
+        ({"batch_size": 0}, "batch_size must be a positive integer; got 0"),
+        ({"word_separator": ""}, "word_separator must be a non-empty str; got ''"),
     ],
 )
 def test_bad_params(params, message):
-    with pytest.raises(ValueError, match=message):
+    # The one validation mechanism (ipaclip._validation): "{name} must be {what}; got {value}".
+    with pytest.raises(ValueError, match=message + r" \(parameter of IPATransformer\)"):
         IPATransformer(**params).fit(["cat"])
 
 

@@ -288,15 +288,16 @@ def test_max_length_states_the_limit():
 @pytest.mark.parametrize(
     "params, message",
     [
-        ({"max_length": 2}, "max_length=2"),
-        ({"embedding": "bag"}, "embedding='bag'"),
-        ({"unknown": "drop"}, "unknown='drop'"),
-        ({"word_boundary": "space"}, "word_boundary='space'"),
-        ({"pooling": "min"}, "pooling='min'"),
+        ({"max_length": 2}, "max_length must be an integer >= 3 or None; got 2"),
+        ({"embedding": "bag"}, "embedding must be one of 'ipa', 'onehot'; got 'bag'"),
+        ({"unknown": "drop"}, "unknown must be one of 'ignore', 'raise', 'unk'; got 'drop'"),
+        ({"word_boundary": "space"}, "word_boundary must be one of .*; got 'space'"),
+        ({"pooling": "min"}, "pooling must be one of 'max', 'mean', 'sum' or None; got 'min'"),
     ],
 )
 def test_bad_params(params, message):
-    with pytest.raises(ValueError, match=message):
+    # The one validation mechanism (ipaclip._validation): "{name} must be {what}; got {value}".
+    with pytest.raises(ValueError, match=message + r" \(parameter of PhonemeEmbedder\)"):
         PhonemeEmbedder(**params).fit(["kæt"])
 
 
