@@ -6,6 +6,9 @@
   CMUdict words; neither caches. Target: ipaclip keeps at least 0.8x the raw throughput.
 * Features: ``PhonemeEmbedder.transform`` (fitted on the same IPA) against PanPhon's
   ``FeatureTable().word_to_vector_list(ipa, numeric=True)`` word by word. Target: >= 5x.
+* Spelling detector (``ipaclip.phonemes.looks_like_spelling``): false positives on the IPA
+  of the same words (with and without stress; each word alone and in batches of ten, target:
+  none) and the spellings it catches (alone, and in batches of ten: target >= 99%).
 * Parallel G2P crossover: ``IPATransformer(n_jobs=2)`` through joblib's default process pool
   (loky), made to run in parallel at every size, against serial reading, at several sizes.
   "cold" starts the workers (as the first parallel call of a process does), "warm" reuses
@@ -104,8 +107,55 @@ def run(quick: bool = False, repeats: int = 3) -> list[dict]:
             details={"n_words": n, "seconds": times},
         )
     )
+    out += spelling_detector(words, ipa)
     out += parallel_crossover(quick, repeats)
     return out
+
+
+def spelling_detector(words: list[str], ipa: list[str]) -> list[dict]:
+    """False positives of ``looks_like_spelling`` on G2P output, true positives on spelling."""
+    from ipaclip import IPATransformer
+    from ipaclip.phonemes import looks_like_spelling
+
+    def flagged(items: list[str], size: int) -> tuple[int, int]:
+        batches = [items[i : i + size] for i in range(0, len(items) - size + 1, size)]
+        return sum(looks_like_spelling(b) is not None for b in batches), len(batches)
+
+    unstressed = IPATransformer(with_stress=False, cache=False).fit_transform(words)
+    fp = {
+        f"{name}, batches of {size}": flagged(x, size)
+        for name, x in (("stress", ipa), ("no stress", unstressed))
+        for size in (1, 10)
+    }
+    tp = {f"batches of {size}": flagged(words, size) for size in (1, 3, 10)}
+    n_fp = sum(hit for hit, _ in fp.values())
+    caught, batches = tp["batches of 10"]
+    log(f"  spelling detector: false positives {fp}; spellings caught {tp}")
+    return [
+        record(
+            NAME,
+            "spelling detector: G2P output flagged (false positives)",
+            value=n_fp,
+            unit="flags",
+            baseline="IPATransformer output of the words",
+            baseline_value=sum(total for _, total in fp.values()),
+            ratio=n_fp / sum(total for _, total in fp.values()),
+            target=0.0,
+            better="lower",
+            details={"flagged_of": fp},
+        ),
+        record(
+            NAME,
+            "spelling detector: spellings caught in batches of 10 (share)",
+            value=caught / batches,
+            unit="",
+            baseline="the same words, spelled",
+            baseline_value=batches,
+            ratio=caught / batches,
+            target=0.99,
+            details={"caught_of": tp},
+        ),
+    ]
 
 
 def parallel_crossover(quick: bool, repeats: int) -> list[dict]:
@@ -165,12 +215,15 @@ def parallel_crossover(quick: bool, repeats: int) -> list[dict]:
     per_word = (t_last - t_first) / max(last["n_words"] - first["n_words"], 1)
     start = t_first - per_word * first["n_words"]
     serial_per_word = 1 / last["serial_words_s"]
-    crossover = start / (serial_per_word - per_word) if per_word < serial_per_word else None
-    log(
-        f"  workers start in {start:.1f} s; n_jobs=2 pays from about {crossover:,.0f} words"
-        if crossover
-        else f"  workers start in {start:.1f} s; n_jobs=2 does not pay at these sizes"
-    )
+    crossover = None
+    if len(rows) > 1 and per_word < serial_per_word:
+        crossover = start / (serial_per_word - per_word)
+    if len(rows) > 1:
+        log(
+            f"  workers start in {start:.1f} s; n_jobs=2 pays from about {crossover:,.0f} words"
+            if crossover
+            else f"  workers start in {start:.1f} s; n_jobs=2 does not pay at these sizes"
+        )
     return [
         record(
             NAME,

@@ -284,36 +284,40 @@ class IPATransformer(ParamsMixin, TransformerMixin, BaseEstimator):
         for text, phrase in cleaned.items():
             source.setdefault(phrase, text)
 
-        # Each phrase as runs of words for one voice (several where the script demands).
+        # Phrases with words in a script the voice does not read become runs of words for
+        # other voices (script_mismatch); the others are read whole by the voice.
+        main = self._config()
         scripts = voice_scripts(self.backend, self.language)
-        plans = {
-            phrase: self._plan(phrase, scripts, first[text], text, report)
-            for phrase, text in source.items()
-        }
+        latin = scripts is None or "Latin" in scripts
+        plans: dict[str, list[tuple[tuple, str]]] = {}
         runs: dict[tuple, dict[str, None]] = defaultdict(dict)
-        for plan in plans.values():
-            for config, run in plan:
+        for phrase, text in source.items():
+            if scripts is None or (latin and phrase.isascii()):
+                runs[main][phrase] = None
+                continue
+            plans[phrase] = self._plan(phrase, scripts, first[text], text, report)
+            for config, run in plans[phrase]:
                 runs[config][run] = None
         readings = {config: self._read(config, list(texts)) for config, texts in runs.items()}
 
-        main = self._config()
         ipa_of: dict[str, str] = {}
         hits_of: Counter = Counter()
         switched = []
         espeak_switched = False
-        for phrase, plan in plans.items():
+        lexicon = self._lexicon_map
+        for phrase in source:
             words: list[str] = []
             other_voice = False
-            for config, run in plan:
+            for config, run in plans.get(phrase) or ((main, phrase),):
                 ipa, flagged = readings[config][run]
                 run_words = ipa.split()
-                if config == main and self._lexicon_map:
+                if lexicon and config == main:
                     run_words, hits, reread_flagged = self._apply_lexicon(run, run_words)
                     hits_of[phrase] += hits
                     flagged = flagged or reread_flagged
-                espeak_switched = espeak_switched or flagged
+                espeak_switched |= flagged
                 words += run_words
-                other_voice = other_voice or flagged or config != main
+                other_voice |= flagged or config != main
             if not words:
                 text = source[phrase]
                 raise ValueError(
@@ -323,7 +327,8 @@ class IPATransformer(ParamsMixin, TransformerMixin, BaseEstimator):
             if other_voice:
                 switched.append(source[phrase])
             ipa_of[phrase] = self.word_separator.join(words)
-        report["lexicon_hits"] = sum(hits_of[phrase] for phrase in cleaned.values())
+        if hits_of:
+            report["lexicon_hits"] = sum(hits_of[phrase] for phrase in cleaned.values())
         self._report_switches(switched, espeak_switched, report)
         if report["stripped"]:
             logger.info("Removed before G2P (not pronounced): %s", dict(report["stripped"]))
@@ -338,8 +343,6 @@ class IPATransformer(ParamsMixin, TransformerMixin, BaseEstimator):
         for a voice of that script; lexicon words stay with the phrase's voice.
         """
         main = self._config()
-        if scripts is None or (phrase.isascii() and "Latin" in scripts):
-            return [(main, phrase)]
         lexicon = self._lexicon_map
         pieces: list[list] = []  # [script or None (readable), text, starts a word]
         for word in phrase.split(" "):

@@ -116,7 +116,7 @@ def looks_like_spelling(items: Sequence[str]) -> str | None:
     Digits are no evidence: espeak writes tones as digits ("ma5"). Measured on 20,000
     CMUdict words (``benchmarks/bench_frontend.py``): no IPA transcription by
     ``IPATransformer`` is flagged, alone or in batches, with or without stress; their spellings
-    are flagged alone a third of the time, in 98% of batches of three and in every batch of
+    are flagged alone a third of the time, in 97% of batches of three and in every batch of
     ten. In a batch of more than 10,000 items, the patterns are looked for in 10,000 of them,
     evenly spaced.
 
