@@ -239,7 +239,9 @@ def n_workers(n_jobs: int | None, n_texts: int) -> int:
     if n_jobs is None or n_jobs == 1 or n_texts < 2:
         return 1
     backend, _ = get_active_backend()
-    local_pool = (JOBLIB_BACKENDS["loky"], JOBLIB_BACKENDS["multiprocessing"])
+    local_pool = tuple(
+        JOBLIB_BACKENDS[k] for k in ("loky", "multiprocessing") if k in JOBLIB_BACKENDS
+    )
     if isinstance(backend, local_pool) and n_texts < PARALLEL_MIN_TEXTS:
         return 1
     return max(1, effective_n_jobs(n_jobs))

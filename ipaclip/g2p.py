@@ -141,6 +141,14 @@ class IPATransformer(ParamsMixin, TransformerMixin, BaseEstimator):
     >>> g2p = IPATransformer()
     >>> g2p.fit_transform(["knight", "night", "a black cat"])
     ['nˈa͡ɪt', 'nˈa͡ɪt', 'ɐ blˈæk kˈæt']
+
+    A word in a script the English voice cannot read goes to a voice that can:
+
+    >>> g2p = IPATransformer(language_switch="ignore")
+    >>> g2p.fit_transform(["a cat called Мурка"])
+    ['ɐ kˈæt kˈɔːld mˈurka']
+    >>> g2p.report_["script_mismatches"], g2p.report_["language_switches"]
+    (Counter({'Cyrillic': 1}), 1)
     """
 
     _parameter_constraints = {
@@ -353,8 +361,7 @@ class IPATransformer(ParamsMixin, TransformerMixin, BaseEstimator):
             # None: a letter the voice reads, or what belongs to no script (digits, marks,
             # apostrophes), which goes with the letters around it.
             keys = [None if s in scripts else s for s in found]
-            letters = [k for k, s in zip(keys, found) if s is not None]
-            current = letters[0] if letters else None
+            current = next((k for k, s in zip(keys, found) if s is not None), None)
             for j, (ch, s, key) in enumerate(zip(word, found, keys)):
                 if s is not None:
                     current = key
@@ -382,8 +389,7 @@ class IPATransformer(ParamsMixin, TransformerMixin, BaseEstimator):
                 route = f"script_mismatch='route' to read it with the {voice!r} voice, "
             raise ValueError(
                 f"{where(script, piece)}; espeak would spell its letters out with invented "
-                "names. Pass "
-                f"{route}the text's own language=..., or remove it."
+                f"names. Pass {route}the text's own language=..., or remove it."
             )
         if self.script_mismatch == "spell":
             return [(main, phrase)]

@@ -289,11 +289,7 @@ class Inventory:
         symbol = self.symbol(int(codes[p]))
         hint = ""
         if "A" <= symbol <= "Z":
-            hint = (
-                " A capital letter is not IPA: the input looks like spelling. Put an "
-                "IPATransformer first to transcribe text into IPA (Pipeline([('ipa', "
-                "IPATransformer()), ('enc', PronunciationEncoder())]))."
-            )
+            hint = f" A capital letter is not IPA: the input looks like spelling; {G2P_FIRST}."
         raise ValueError(
             f"IPA symbol {symbol!r} (U+{ord(symbol[0]):04X}) in item {i} "
             f"({describe_item(items[i])}) is not in the phoneme inventory; {remedy}{hint}"
@@ -315,6 +311,11 @@ class Inventory:
         return bool((codes > UNKNOWN_BASE).all())
 
 
+#: What to do with text where IPA belongs (in error messages).
+G2P_FIRST = (
+    "put an IPATransformer first to transcribe text into IPA (Pipeline([('ipa', "
+    "IPATransformer()), ('enc', PronunciationEncoder())]))"
+)
 MISSING = -(10**9)
 #: Most tokens (not single known segments or markers) whose resolution is kept.
 RESOLVE_CACHE_SIZE = 65_536

@@ -49,6 +49,7 @@ from ipaclip._validation import (
 )
 from ipaclip.inventory import (
     FEATURE_NAMES,
+    G2P_FIRST,
     ITEM,
     PRIMARY,
     SECONDARY,
@@ -173,9 +174,8 @@ def looks_like_spelling(items: Sequence[str]) -> str | None:
 def _spelling_message(reason: str) -> str:
     return (
         f"The input looks like spelling, not IPA: {reason}. PhonemeEmbedder and "
-        "PronunciationEncoder read IPA: put an IPATransformer first (Pipeline([('ipa', "
-        "IPATransformer()), ('enc', PronunciationEncoder())])), or pass check_spelling='off' "
-        "if it really is IPA."
+        f"PronunciationEncoder read IPA: {G2P_FIRST}, or pass check_spelling='off' if it "
+        "really is IPA."
     )
 
 
