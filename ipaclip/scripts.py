@@ -25,6 +25,8 @@ from importlib import resources
 
 import regex
 
+from ipaclip._g2p_engines import _g2p_chunk
+
 __all__ = [
     "letter_script",
     "probe_voice_scripts",
@@ -153,8 +155,6 @@ def probe_voice_scripts(language: str) -> frozenset[str]:
     is at most half as long again as the reading of the script's own voice (letter names are
     several times longer than a reading).
     """
-    from ipaclip._g2p_engines import _g2p_chunk
-
     scripts = [s for s in _PROBES if route_voice(s) is not None]
     words = [_PROBES[s] for s in scripts]
     got = _g2p_chunk(("espeak", language, False, True), words)
