@@ -32,14 +32,15 @@ CACHE_SIZE = 200_000
 #: Fewest texts (not yet cached) that ``n_jobs != 1`` reads through joblib when joblib's
 #: backend is a local process pool (loky, joblib's default, or multiprocessing); fewer are read
 #: serially. What costs is starting the workers: each imports ipaclip and loads espeak.
-#: Measured with ``python -m benchmarks --only frontend`` (2-core Xeon, shared): workers start
-#: in 4.6 s and one process reads about 11,600 words/s; ``n_jobs=2`` read slower than serial
-#: at every size tried (0.02x at 1,000 words, 0.16x at 10,000, 0.55x at 100,000; 1.05x with
-#: the workers already running). With k workers, parallel reading saves at most
-#: ``N / rate * (1 - 1/k)`` seconds, which passes the start only from about 107,000 words for
-#: k=2 and 53,000 for many cores, hence 100,000. A backend the caller chose that is not a
-#: local process pool (``joblib.parallel_config(backend="dask")``, threads, ray) is used at
-#: any size. Set it to 0 to read in parallel whatever the size.
+#: Measured with ``python -m benchmarks --only frontend`` (2-core Xeon, shared; two runs):
+#: workers start in 4.2-4.6 s and one process reads 11,600-18,000 words/s; ``n_jobs=2`` read
+#: slower than serial at every size tried (0.02x at 1,000 words, 0.14-0.16x at 10,000,
+#: 0.55x at 100,000; about 1x with the workers already running). With k workers, parallel
+#: reading saves at most ``N / rate * (1 - 1/k)`` seconds, which passes the start only from
+#: 107,000-150,000 words for k=2 and 53,000-76,000 for many cores, hence 100,000. A backend
+#: the caller chose that is not a local process pool (``joblib.parallel_config(
+#: backend="dask")``, threads, ray) is used at any size. Set it to 0 to read in parallel
+#: whatever the size.
 PARALLEL_MIN_TEXTS = 100_000
 
 # One espeak engine per process (cached below) is not thread-safe: threads take turns.
