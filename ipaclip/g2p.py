@@ -18,16 +18,24 @@ import json
 import logging
 import os
 import re
-import threading
 import unicodedata
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from ipaclip._validation import check_string_items, describe_item
+from ipaclip._g2p_engines import available_languages, load, read
+from ipaclip._validation import (
+    Integral,
+    Interval,
+    InvalidParameterError,
+    ParamsMixin,
+    StrOptions,
+    check_string_items,
+    describe_item,
+)
+from ipaclip.scripts import letter_script, route_voice, voice_scripts
 
 __all__ = ["IPATransformer", "available_languages", "load_lexicon", "resolve_g2p"]
 
@@ -35,150 +43,25 @@ logger = logging.getLogger(__name__)
 
 BACKENDS = ("espeak", "epitran", "ipa")
 _FLAG_RE = re.compile(r"\([^()\s]*\)")
-_WORD_RE = re.compile(r"[^\W\d_](?:[\w\u0300-\u036f'’-]*[^\W_])?|\d+", re.UNICODE)
 _SAFE_RE = re.compile(r"[^\w\s]|[\d_]")
 _WORD_JOINERS = "'’-"
 
-# Phonemised texts, per backend configuration (bounded; cleared when full).
-_CACHE: dict[tuple, dict[str, str]] = {}
-_CACHE_LOCK = threading.Lock()
-# One espeak engine per process (cached below) is not thread-safe: threads take turns.
-_ESPEAK_LOCK = threading.Lock()
-CACHE_SIZE = 200_000
-# phonemizer warns about word-count mismatches and kept flags on every call; ipaclip counts
-# language switches itself, so only its errors are shown.
-_PHONEMIZER_LOGGER = logging.getLogger("ipaclip.g2p.phonemizer")
-_PHONEMIZER_LOGGER.setLevel(logging.ERROR)
 
-
-# --------------------------------------------------------------------------------------------
-# espeak-ng
-# --------------------------------------------------------------------------------------------
-@functools.cache
-def _espeak_ready() -> None:
-    """Point phonemizer at the espeak-ng library and data bundled by espeakng-loader."""
-    try:
-        import espeakng_loader
-        from phonemizer.backend.espeak.wrapper import EspeakWrapper
-    except ImportError as exc:  # pragma: no cover - both are install requirements
-        raise ImportError(
-            "The espeak backend needs 'phonemizer' and 'espeakng-loader': "
-            "pip install phonemizer espeakng-loader"
-        ) from exc
-    if not os.environ.get("PHONEMIZER_ESPEAK_LIBRARY"):
-        EspeakWrapper.set_library(espeakng_loader.get_library_path())
-        EspeakWrapper.set_data_path(espeakng_loader.get_data_path())
-
-
-@functools.cache
-def _espeak_languages() -> dict[str, str]:
-    _espeak_ready()
-    from phonemizer.backend import EspeakBackend
-
-    return dict(sorted(EspeakBackend.supported_languages().items()))
-
-
-@functools.cache
-def _epitran_languages() -> dict[str, str]:
-    try:
-        import epitran
-    except ImportError as exc:
-        raise ImportError(
-            "The epitran backend needs 'epitran': pip install 'ipaclip[epitran]'"
-        ) from exc
-    folder = Path(epitran.__file__).parent / "data" / "map"
-    codes = {p.stem for p in folder.glob("*.csv")}
-    # Languages with their own backend have no map file (English needs flite's lex_lookup).
-    try:
-        from epitran._epitran import SPECIAL_LANGUAGE_BACKENDS
-    except ImportError:  # pragma: no cover - older epitran
-        SPECIAL_LANGUAGE_BACKENDS = {"eng-Latn": None}
-    codes.update(SPECIAL_LANGUAGE_BACKENDS)
-    return {code: code for code in sorted(codes)}
-
-
-def available_languages(backend: str = "espeak") -> dict[str, str]:
-    """Language codes a backend accepts, mapped to their names.
-
-    Parameters
-    ----------
-    backend : {"espeak", "epitran"}
-
-    Returns
-    -------
-    dict of str to str
-
-    Examples
-    --------
-    >>> langs = available_languages()
-    >>> "en-us" in langs and "fr-fr" in langs and len(langs) > 100
-    True
-    """
-    if backend == "espeak":
-        return dict(_espeak_languages())
-    if backend == "epitran":
-        return dict(_epitran_languages())
-    raise ValueError(f"backend={backend!r} has no language list; use 'espeak' or 'epitran'.")
-
-
-def _check_language(backend: str, language: str) -> None:
+def _check_language(backend: str, language: str, caller: str) -> None:
     langs = available_languages(backend)
     if language not in langs:
         close = difflib.get_close_matches(language, list(langs), n=5, cutoff=0.5)
         hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-        raise ValueError(
-            f"Unknown language {language!r} for the {backend} backend.{hint} "
-            f"ipaclip.available_languages({backend!r}) lists all {len(langs)}."
+        raise InvalidParameterError(
+            f"Unknown language {language!r} for the {backend} backend (parameter language of "
+            f"{caller}).{hint} ipaclip.available_languages({backend!r}) lists all {len(langs)}."
         )
-
-
-@functools.cache
-def _espeak_backend(language: str, with_stress: bool, tie: bool):
-    _espeak_ready()
-    from phonemizer.backend import EspeakBackend
-
-    return EspeakBackend(
-        language,
-        with_stress=with_stress,
-        tie=tie,
-        language_switch="keep-flags",
-        logger=_PHONEMIZER_LOGGER,
-    )
-
-
-@functools.cache
-def _epitran_backend(language: str):
-    import epitran
-
-    try:
-        backend = epitran.Epitran(language)
-        backend.transliterate("a")
-    except Exception as exc:  # epitran raises KeyError/OSError when flite is missing
-        raise RuntimeError(
-            f"epitran cannot load {language!r} here ({type(exc).__name__}: {exc}). "
-            "Some epitran languages (English among them) need the 'flite' lex_lookup binary; "
-            "use backend='espeak' for those."
-        ) from exc
-    return backend
-
-
-def _g2p_chunk(config: tuple, texts: list[str]) -> list[str]:
-    """Phonemise a chunk of cleaned texts with one backend (runs in joblib workers)."""
-    backend, language, with_stress, tie = config
-    if backend == "espeak":
-        from phonemizer.separator import Separator
-
-        engine = _espeak_backend(language, with_stress, tie)
-        with _ESPEAK_LOCK:
-            return engine.phonemize(texts, separator=Separator(word=" ", phone=""), strip=True)
-    engine = _epitran_backend(language)
-    return [" ".join(engine.transliterate(w) for w in t.split()) for t in texts]
 
 
 # --------------------------------------------------------------------------------------------
 # The transformer
 # --------------------------------------------------------------------------------------------
-class IPATransformer(TransformerMixin, BaseEstimator):
+class IPATransformer(ParamsMixin, TransformerMixin, BaseEstimator):
     """Transcribe texts (words or whole captions) into IPA.
 
     Parameters
@@ -214,34 +97,85 @@ class IPATransformer(TransformerMixin, BaseEstimator):
         Emoji and other symbols (``unicodedata`` categories S* and C*) are errors by default;
         ``"strip"`` removes and counts them.
     language_switch : {"warn", "raise", "ignore"}, default="warn"
-        espeak switches voice for words it reads in another language (or script it cannot
-        read, which it spells in English). The switch flags are always removed from the IPA;
-        this says whether to log a warning, raise, or stay silent (they are counted anyway).
+        Words read with another voice than ``language``: espeak switches voice for words it
+        knows from another language, and ``script_mismatch="route"`` sends words in a script
+        the voice does not read to a voice that does. The switch flags are always removed
+        from the IPA and the texts counted in ``report_["language_switches"]``; this says
+        whether to log a warning, raise, or stay silent.
+    script_mismatch : {"route", "raise", "spell"}, default="route"
+        Letters of a script the voice does not read (Cyrillic or Han given to the English
+        voice; :mod:`ipaclip.scripts` knows which voice reads what). espeak would spell them
+        out one by one with invented letter names ("世界" as "chinese letter" twice), without
+        a flag. ``"route"`` reads such words with a voice of their script (Cyrillic: ``ru``,
+        Greek: ``el``, Han: ``cmn``, kana: ``ja``, Hangul: ``ko``, Arabic: ``ar``, Hebrew:
+        ``he``, Devanagari: ``hi``...), which is a language switch (see
+        ``language_switch``: a warning by default); a script no voice reads is an error.
+        ``"raise"`` rejects them, naming the item and the word. ``"spell"`` keeps espeak's
+        letter names, with a warning. Either way the words are counted by script in
+        ``report_["script_mismatches"]``. Pass the text's own ``language`` for text that
+        is all in another script.
     n_jobs : int, default=None
-        Parallel G2P through joblib (``None`` means 1). A joblib backend set by the user
-        (``joblib.parallel_backend("dask")``, ray) distributes the work unchanged.
+        Parallel G2P through ``joblib.Parallel`` (``None`` means 1, -1 all cores), in chunks
+        of at most ``batch_size`` texts, at least one per worker. With joblib's default process
+        pool (loky), texts are read in parallel only from 100,000 uncached texts on
+        (``ipaclip._g2p_engines.PARALLEL_MIN_TEXTS``): starting the workers takes seconds,
+        while one process reads over 10,000 words a second. A backend the caller chose
+        (``joblib.parallel_config(backend="dask")``, ray) is used at any size and distributes
+        the work unchanged.
     batch_size : int, default=4096
-        Texts per backend call and per joblib task.
+        Most texts per backend call and per joblib task.
     cache : bool, default=True
-        Memoise transcriptions per configuration within the process (bounded), so repeated
-        texts cost nothing.
+        Memoise transcriptions per configuration within the process, in a thread-safe cache
+        that forgets the least recently used of its 200,000 entries, so repeated texts cost
+        nothing.
 
     Attributes
     ----------
     report_ : dict
         Set by ``fit_transform``: counts of items, unique texts, lexicon hits, stripped
-        punctuation and symbols (by character) and language switches.
+        punctuation and symbols (by character), language switches (texts) and script
+        mismatches (words, by script).
 
     Examples
     --------
     >>> g2p = IPATransformer()
     >>> g2p.fit_transform(["knight", "night", "a black cat"])
     ['nˈa͡ɪt', 'nˈa͡ɪt', 'ɐ blˈæk kˈæt']
+
+    A word in a script the English voice cannot read goes to a voice that can:
+
+    >>> g2p = IPATransformer(language_switch="ignore")
+    >>> g2p.fit_transform(["a cat called Мурка"])
+    ['ɐ kˈæt kˈɔːld mˈurka']
+    >>> g2p.report_["script_mismatches"], g2p.report_["language_switches"]
+    (Counter({'Cyrillic': 1}), 1)
     """
+
+    _parameter_constraints = {
+        "backend": [StrOptions(set(BACKENDS))],
+        "language": [str],
+        "lexicon": [Mapping, str, os.PathLike, None],
+        "with_stress": ["boolean"],
+        "tie": ["boolean"],
+        "word_separator": [str],
+        "numbers": [StrOptions({"expand", "raise"})],
+        "punctuation": [StrOptions({"strip", "raise"})],
+        "symbols": [StrOptions({"raise", "strip"})],
+        "language_switch": [StrOptions({"warn", "raise", "ignore"})],
+        "script_mismatch": [StrOptions({"route", "raise", "spell"})],
+        "n_jobs": [
+            Interval(Integral, 1, None, closed="left"),
+            Interval(Integral, None, -1, closed="right"),
+            None,
+        ],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "cache": ["boolean"],
+    }
 
     def __init__(
         self,
         backend: str = "espeak",
+        *,
         language: str = "en-us",
         lexicon: Mapping[str, str] | str | os.PathLike | None = None,
         with_stress: bool = True,
@@ -251,6 +185,7 @@ class IPATransformer(TransformerMixin, BaseEstimator):
         punctuation: str = "strip",
         symbols: str = "raise",
         language_switch: str = "warn",
+        script_mismatch: str = "route",
         n_jobs: int | None = None,
         batch_size: int = 4096,
         cache: bool = True,
@@ -265,6 +200,7 @@ class IPATransformer(TransformerMixin, BaseEstimator):
         self.punctuation = punctuation
         self.symbols = symbols
         self.language_switch = language_switch
+        self.script_mismatch = script_mismatch
         self.n_jobs = n_jobs
         self.batch_size = batch_size
         self.cache = cache
@@ -278,22 +214,16 @@ class IPATransformer(TransformerMixin, BaseEstimator):
 
     # -- parameters ------------------------------------------------------------------------
     def _validate_params(self) -> None:
-        choices = {
-            "backend": BACKENDS,
-            "numbers": ("expand", "raise"),
-            "punctuation": ("strip", "raise"),
-            "symbols": ("raise", "strip"),
-            "language_switch": ("warn", "raise", "ignore"),
-        }
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name}={getattr(self, name)!r}; expected one of {allowed}.")
-        if not isinstance(self.batch_size, int) or self.batch_size < 1:
-            raise ValueError(f"batch_size={self.batch_size!r}; expected a positive int.")
-        if not isinstance(self.word_separator, str) or not self.word_separator:
-            raise ValueError("word_separator must be a non-empty string.")
+        super()._validate_params()
+        # What a constraint table cannot say: a separator must not be empty, and the
+        # language must be one the backend knows.
+        if not self.word_separator:
+            raise InvalidParameterError(
+                f"word_separator must be a non-empty str; got {self.word_separator!r} "
+                "(parameter of IPATransformer)."
+            )
         if self.backend != "ipa":
-            _check_language(self.backend, self.language)
+            _check_language(self.backend, self.language, type(self).__name__)
 
     def _config(self) -> tuple:
         return (self.backend, self.language, bool(self.with_stress), bool(self.tie))
@@ -317,10 +247,8 @@ class IPATransformer(TransformerMixin, BaseEstimator):
     def fit(self, X=None, y=None):
         """Check the parameters and load the backend; learns nothing from ``X``."""
         self._validate_params()
-        if self.backend == "espeak":
-            _espeak_backend(*self._config()[1:])
-        elif self.backend == "epitran":
-            _epitran_backend(self.language)
+        if self.backend != "ipa":
+            load(self._config())
         return self
 
     def fit_transform(self, X, y=None, **fit_params) -> list[str]:
@@ -349,6 +277,7 @@ class IPATransformer(TransformerMixin, BaseEstimator):
             "lexicon_hits": 0,
             "stripped": Counter(),
             "language_switches": 0,
+            "script_mismatches": Counter(),
         }
         if self.backend == "ipa":
             return self._passthrough(items), report
@@ -358,26 +287,172 @@ class IPATransformer(TransformerMixin, BaseEstimator):
         first: dict[str, int] = {}  # first index of each text, for messages
         for i, text in enumerate(items):
             first.setdefault(text, i)
-
         cleaned = {text: self._prepare(text, first[text], report) for text in unique}
-        ipa_of = self._phonemize(list(dict.fromkeys(cleaned.values())), report)
-
-        lexicon = self._lexicon_map
-        sep = self.word_separator
-        result: dict[str, str] = {}
+        source: dict[str, str] = {}  # a text of each cleaned phrase, for messages
         for text, phrase in cleaned.items():
-            words = ipa_of[phrase].split()
-            if lexicon:
-                words = self._apply_lexicon(phrase, words, report)
+            source.setdefault(phrase, text)
+
+        # Phrases with words in a script the voice does not read become runs of words for
+        # other voices (script_mismatch); the others are read whole by the voice.
+        main = self._config()
+        scripts = voice_scripts(self.backend, self.language)
+        latin = scripts is None or "Latin" in scripts
+        plans: dict[str, list[tuple[tuple, str]]] = {}
+        runs: dict[tuple, dict[str, None]] = defaultdict(dict)
+        for phrase, text in source.items():
+            if scripts is None or (latin and phrase.isascii()):
+                runs[main][phrase] = None
+                continue
+            plans[phrase] = self._plan(phrase, scripts, first[text], text, report)
+            for config, run in plans[phrase]:
+                runs[config][run] = None
+        readings = {config: self._read(config, list(texts)) for config, texts in runs.items()}
+
+        ipa_of: dict[str, str] = {}
+        hits_of: Counter = Counter()
+        switched = []
+        espeak_switched = False
+        lexicon = self._lexicon_map
+        for phrase in source:
+            words: list[str] = []
+            other_voice = False
+            for config, run in plans.get(phrase) or ((main, phrase),):
+                ipa, flagged = readings[config][run]
+                run_words = ipa.split()
+                if lexicon and config == main:
+                    run_words, hits, reread_flagged = self._apply_lexicon(run, run_words)
+                    hits_of[phrase] += hits
+                    flagged = flagged or reread_flagged
+                espeak_switched |= flagged
+                words += run_words
+                other_voice |= flagged or config != main
             if not words:
+                text = source[phrase]
                 raise ValueError(
                     f"Item {first[text]} ({describe_item(text)}): the {self.backend} backend "
                     f"produced no phonemes for language {self.language!r}."
                 )
-            result[text] = sep.join(words)
+            if other_voice:
+                switched.append(source[phrase])
+            ipa_of[phrase] = self.word_separator.join(words)
+        if hits_of:
+            report["lexicon_hits"] = sum(hits_of[phrase] for phrase in cleaned.values())
+        self._report_switches(switched, espeak_switched, report)
         if report["stripped"]:
             logger.info("Removed before G2P (not pronounced): %s", dict(report["stripped"]))
-        return [result[t] for t in items], report
+        return [ipa_of[cleaned[t]] for t in items], report
+
+    def _plan(
+        self, phrase: str, scripts, index: int, text: str, report: dict
+    ) -> list[tuple[tuple, str]]:
+        """``phrase`` as ``(configuration, run of words)`` pairs, by ``script_mismatch``.
+
+        A word (or the part of one) in a script the voice does not read is a run of its own,
+        for a voice of that script; lexicon words stay with the phrase's voice.
+        """
+        main = self._config()
+        lexicon = self._lexicon_map
+        pieces: list[list] = []  # [script or None (readable), text, starts a word]
+        for word in phrase.split(" "):
+            if word.lower() in lexicon:
+                pieces.append([None, word, True])
+                continue
+            found = [letter_script(ch) for ch in word]
+            # None: a letter the voice reads, or what belongs to no script (digits, marks,
+            # apostrophes), which goes with the letters around it.
+            keys = [None if s in scripts else s for s in found]
+            current = next((k for k, s in zip(keys, found) if s is not None), None)
+            for j, (ch, s, key) in enumerate(zip(word, found, keys)):
+                if s is not None:
+                    current = key
+                if j and pieces[-1][0] == current:
+                    pieces[-1][1] += ch
+                else:
+                    pieces.append([current, ch, j == 0])
+        foreign = [(script, piece) for script, piece, _ in pieces if script is not None]
+        if not foreign:
+            return [(main, phrase)]
+        for script, _ in foreign:
+            report["script_mismatches"][script] += 1
+
+        def where(script: str, piece: str) -> str:
+            return (
+                f"Item {index} ({describe_item(text)}): {piece!r} is in the {script} script, "
+                f"which the {self.backend} voice {self.language!r} does not read"
+            )
+
+        if self.script_mismatch == "raise":
+            script, piece = foreign[0]
+            voice = route_voice(script)
+            route = ""
+            if voice:
+                route = f"script_mismatch='route' to read it with the {voice!r} voice, "
+            raise ValueError(
+                f"{where(script, piece)}; espeak would spell its letters out with invented "
+                f"names. Pass {route}the text's own language=..., or remove it."
+            )
+        if self.script_mismatch == "spell":
+            return [(main, phrase)]
+        plan: list[tuple[tuple, str]] = []
+        for script, piece, starts_word in pieces:
+            config = main
+            if script is not None:
+                voice = route_voice(script)
+                if voice is None:
+                    raise ValueError(
+                        f"{where(script, piece)}, and no espeak voice reads {script}: "
+                        "transliterate it or remove it."
+                    )
+                config = ("espeak", voice, bool(self.with_stress), bool(self.tie))
+            if plan and plan[-1][0] == config:
+                plan[-1] = (config, plan[-1][1] + (" " if starts_word else "") + piece)
+            else:
+                plan.append((config, piece))
+        return plan
+
+    def _read(self, config: tuple, texts: list[str]) -> dict[str, tuple[str, bool]]:
+        """Each text's IPA without espeak's language-switch flags, and whether it had any."""
+        raw = read(config, texts, n_jobs=self.n_jobs, batch_size=self.batch_size, cache=self.cache)
+        out = {}
+        for text in texts:
+            ipa = raw[text]
+            flagged = "(" in ipa
+            if flagged:
+                ipa = _FLAG_RE.sub(" ", ipa.replace("\u0361(", "(")).strip()
+                ipa = " ".join(ipa.replace("\u0361)", ")").split())
+            out[text] = (ipa, flagged)
+        return out
+
+    def _report_switches(self, switched: list[str], by_espeak: bool, report: dict) -> None:
+        """Count texts read partly with another voice; warn, raise or not (language_switch)."""
+        mismatches = report["script_mismatches"]
+        if mismatches and self.script_mismatch == "spell":
+            logger.warning(
+                "%d word(s) in scripts the %r voice does not read were spelled out letter by "
+                "letter (script_mismatch='spell'): %s.",
+                sum(mismatches.values()),
+                self.language,
+                dict(mismatches),
+            )
+        if not switched:
+            return
+        report["language_switches"] += len(switched)
+        why = []
+        if by_espeak:
+            why.append("espeak read words of another language with that language's voice")
+        if mismatches and self.script_mismatch == "route":
+            routed = ", ".join(
+                f"{n} in {script} to {route_voice(script)!r}" for script, n in mismatches.items()
+            )
+            why.append(f"words in scripts this voice cannot read went to other voices ({routed})")
+        msg = (
+            f"G2P switched language for {len(switched)} text(s) in {self.language!r}, for "
+            f"example {switched[0]!r}: {'; '.join(why)}."
+        )
+        if self.language_switch == "raise":
+            raise ValueError(msg + " Pass language_switch='warn' to accept them.")
+        if self.language_switch == "warn":
+            logger.warning(msg)
 
     def _prepare(self, text: str, index: int, report: dict) -> str:
         """Clean one text (see ``punctuation``, ``symbols``, ``numbers``) for the backend."""
@@ -386,25 +461,28 @@ class IPATransformer(TransformerMixin, BaseEstimator):
             text = self._clean(text, index, report)
         return " ".join(text.split())
 
-    def _apply_lexicon(self, phrase: str, words: list[str], report: dict) -> list[str]:
+    def _apply_lexicon(self, phrase: str, words: list[str]) -> tuple[list[str], int, bool]:
         """Put lexicon pronunciations in place of the backend's, word by word.
 
         The backend reads the whole phrase, so the words around a lexicon entry keep their
         context (an isolated "a" would be read as the letter). Where the backend's word count
         differs from the text's (numbers read as several words), the phrase is read again in
         runs between the lexicon words.
+
+        Returns the words, the number of lexicon words, and whether a run read again switched
+        language.
         """
         lexicon = self._lexicon_map
         tokens = phrase.split()
         hits = [i for i, w in enumerate(tokens) if w.lower() in lexicon]
         if not hits:
-            return words
-        report["lexicon_hits"] += len(hits)
+            return words, 0, False
         if len(words) == len(tokens):
-            return [
+            words = [
                 lexicon[t.lower()] if i in hits else w
                 for i, (t, w) in enumerate(zip(tokens, words))
             ]
+            return words, len(hits), False
         out: list[str] = []
         run: list[str] = []
         runs: list[str] = []
@@ -419,10 +497,10 @@ class IPATransformer(TransformerMixin, BaseEstimator):
                     layout.append((True, lexicon[t.lower()]))
             else:
                 run.append(t)
-        ipa_runs = self._phonemize(runs, report) if runs else {}
+        ipa_runs = self._read(self._config(), runs) if runs else {}
         for from_lexicon, value in layout:
-            out.extend([value] if from_lexicon else ipa_runs[value].split())
-        return out
+            out.extend([value] if from_lexicon else ipa_runs[value][0].split())
+        return out, len(hits), any(flagged for _, flagged in ipa_runs.values())
 
     def _clean(self, text: str, index: int, report: dict) -> str:
         chars = list(text)
@@ -470,48 +548,6 @@ class IPATransformer(TransformerMixin, BaseEstimator):
                 "punctuation and symbols are removed."
             )
         return cleaned
-
-    def _phonemize(self, phrases: list[str], report: dict) -> dict[str, str]:
-        config = self._config()
-        cache = _CACHE.setdefault(config, {}) if self.cache else {}
-        todo = [p for p in phrases if p not in cache]
-        if todo:
-            size = self.batch_size
-            chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
-            n_jobs = self.n_jobs if self.n_jobs is not None else 1
-            if n_jobs == 1 or len(chunks) == 1:
-                outputs = [_g2p_chunk(config, c) for c in chunks]
-            else:
-                outputs = Parallel(n_jobs=n_jobs)(delayed(_g2p_chunk)(config, c) for c in chunks)
-            with _CACHE_LOCK:
-                if self.cache and len(cache) + len(todo) > CACHE_SIZE:
-                    cache.clear()
-                for chunk, out in zip(chunks, outputs):
-                    cache.update(zip(chunk, out))
-            fresh = {p: ipa for chunk, out in zip(chunks, outputs) for p, ipa in zip(chunk, out)}
-        else:
-            fresh = {}
-        result = {}
-        switched = []
-        for p in phrases:
-            ipa = fresh[p] if p in fresh else cache[p]
-            if "(" in ipa:
-                ipa = _FLAG_RE.sub(" ", ipa.replace("\u0361(", "(")).strip()
-                ipa = " ".join(ipa.replace("\u0361)", ")").split())
-                switched.append(p)
-            result[p] = ipa
-        if switched:
-            report["language_switches"] += len(switched)
-            msg = (
-                f"espeak switched language for {len(switched)} text(s) in {self.language!r}, "
-                f"for example {switched[0]!r}: it reads words of another language, or a script "
-                "this voice cannot read, with another voice."
-            )
-            if self.language_switch == "raise":
-                raise ValueError(msg + " Pass language_switch='warn' to accept them.")
-            if self.language_switch == "warn":
-                logger.warning(msg)
-        return result
 
     def _passthrough(self, items: Sequence[str]) -> list[str]:
         from ipaclip.inventory import get_inventory

@@ -55,7 +55,7 @@ WORD = -3
 SYLLABLE = -4
 ITEM = -5
 TONE_BASE = -10  # tone digit d has code TONE_BASE - d, so -11 .. -19
-UNKNOWN_BASE = -100  # unknown symbol k has code UNKNOWN_BASE - k
+UNKNOWN_BASE = -100  # an unknown character c has code UNKNOWN_BASE - ord(c)
 
 ITEM_SEPARATOR = "\n"
 LENGTH = "ː"
@@ -114,9 +114,10 @@ class Inventory:
         Every PanPhon segment (NFD); a segment's code is its index here.
     features : ndarray of shape (n_segments, 24), dtype int8
         PanPhon's feature values (+1, -1, 0) for each segment, columns in ``FEATURE_NAMES`` order.
-    unknown_symbols : list of str
-        Symbols met so far that are not in the inventory; unknown code ``-100 - k`` names
-        ``unknown_symbols[k]``.
+
+    Unknown symbols (always single characters) need no table: the code of character ``c`` is
+    ``UNKNOWN_BASE - ord(c)``, the same in every call and process, so nothing grows with the
+    number of distinct unknown symbols met.
     """
 
     def __init__(self) -> None:
@@ -130,8 +131,6 @@ class Inventory:
         self.features = np.array(
             [self._ft.seg_dict[s].numeric() for s in self.segments], dtype=np.int8
         )
-        self.unknown_symbols: list[str] = []
-        self._unknown_index: dict[str, int] = {}
 
         self.rules = normalization_rules()
         self._rule_by_source = {r.source: r for r in self.rules}
@@ -175,7 +174,10 @@ class Inventory:
         self._single[SYLLABLE_MARK] = SYLLABLE
         self._single[ITEM_SEPARATOR] = ITEM
         self._single.update({d: TONE_BASE - int(d) for d in TONE_DIGITS})
-        self._multi: dict[str, tuple[int, ...]] = {}
+        # Tokens that are not one known segment or marker, resolved once. Bounded because
+        # distinct tokens with unknown symbols are unbounded (unknown="ignore" over arbitrary
+        # text); functools.lru_cache is thread-safe, and the codes do not depend on it.
+        self._resolve_cached = functools.lru_cache(maxsize=RESOLVE_CACHE_SIZE)(self._resolve)
 
     # -- normalisation ---------------------------------------------------------------------
     def normalize(self, text: str, counts: Counter | None = None) -> str:
@@ -199,13 +201,6 @@ class Inventory:
         return text
 
     # -- tokenisation ----------------------------------------------------------------------
-    def _unknown_code(self, symbol: str) -> int:
-        k = self._unknown_index.get(symbol)
-        if k is None:
-            k = self._unknown_index[symbol] = len(self.unknown_symbols)
-            self.unknown_symbols.append(symbol)
-        return UNKNOWN_BASE - k
-
     def _resolve(self, token: str) -> tuple[int, ...]:
         """Codes for a token that is not a single known segment or marker."""
         if token.isspace():
@@ -223,7 +218,7 @@ class Inventory:
                 codes.append(WORD_TIE)
                 rest = rest[1:]
             else:
-                codes.append(self._unknown_code(rest[0]))
+                codes.append(UNKNOWN_BASE - ord(rest[0]))
                 rest = rest[1:]
         return tuple(codes)
 
@@ -249,16 +244,13 @@ class Inventory:
         single = self._single
         codes = [single.get(t, MISSING) for t in tokens]
         if MISSING in codes:
-            multi = self._multi
+            resolve = self._resolve_cached
             out: list[int] = []
             for tok, code in zip(tokens, codes):
                 if code != MISSING:
                     out.append(code)
-                    continue
-                resolved = multi.get(tok)
-                if resolved is None:
-                    resolved = multi[tok] = self._resolve(tok)
-                out.extend(resolved)
+                else:
+                    out.extend(resolve(tok))
             codes = out
         arr = np.asarray(codes, dtype=np.int32)
         n_ties = int((arr == WORD_TIE).sum())
@@ -277,25 +269,38 @@ class Inventory:
             item's index and the item.
         """
         codes, _ = self.encode(items)
+        self.check_known(
+            codes,
+            items,
+            "fix the input or add the symbol to ipaclip/data/ipa_normalization.csv.",
+        )
         ends = np.flatnonzero(codes == ITEM)
-        parts = np.split(codes, ends + 1)[: len(items)]
-        for i, part in enumerate(parts):
-            unknown = part[part <= UNKNOWN_BASE]
-            if unknown.size:
-                symbol = self.symbol(int(unknown[0]))
-                raise ValueError(
-                    f"IPA symbol {symbol!r} (U+{ord(symbol[0]):04X}) in item {i} "
-                    f"({describe_item(items[i])}) is not in the phoneme inventory; fix the input "
-                    "or add the symbol to ipaclip/data/ipa_normalization.csv."
-                )
-        return parts
+        return np.split(codes, ends + 1)[: len(items)]
+
+    def check_known(self, codes: np.ndarray, items: Sequence[str], remedy: str) -> None:
+        """Raise at the first unknown symbol in ``codes`` (as made by :meth:`encode` from
+        ``items``), naming the symbol, its code point, the item and its index, then ``remedy``.
+        """
+        unknown = np.flatnonzero(codes <= UNKNOWN_BASE)
+        if not unknown.size:
+            return
+        p = int(unknown[0])
+        i = int(np.count_nonzero(codes[:p] == ITEM))
+        symbol = self.symbol(int(codes[p]))
+        hint = ""
+        if "A" <= symbol <= "Z":
+            hint = f" A capital letter is not IPA: the input looks like spelling; {G2P_FIRST}."
+        raise ValueError(
+            f"IPA symbol {symbol!r} (U+{ord(symbol[0]):04X}) in item {i} "
+            f"({describe_item(items[i])}) is not in the phoneme inventory; {remedy}{hint}"
+        )
 
     def symbol(self, code: int) -> str:
         """A readable name for any code: the segment, the marker, or the unknown symbol."""
         if code >= 0:
             return self.segments[code]
         if code <= UNKNOWN_BASE:
-            return self.unknown_symbols[UNKNOWN_BASE - code]
+            return chr(UNKNOWN_BASE - code)
         if TONE_BASE - 9 <= code <= TONE_BASE - 1:
             return str(TONE_BASE - code)
         return {PRIMARY: "ˈ", SECONDARY: "ˌ", WORD: " ", SYLLABLE: ".", ITEM: "\\n"}[code]
@@ -306,7 +311,14 @@ class Inventory:
         return bool((codes > UNKNOWN_BASE).all())
 
 
+#: What to do with text where IPA belongs (in error messages).
+G2P_FIRST = (
+    "put an IPATransformer first to transcribe text into IPA (Pipeline([('ipa', "
+    "IPATransformer()), ('enc', PronunciationEncoder())]))"
+)
 MISSING = -(10**9)
+#: Most tokens (not single known segments or markers) whose resolution is kept.
+RESOLVE_CACHE_SIZE = 65_536
 #: Key in normalisation counts for tie bars removed between symbols that are separate segments.
 UNTIED = "\u0361 (tie between separate segments)"
 WORD_TIE = -7  # internal: a tie bar dropped between two symbols that are separate segments

