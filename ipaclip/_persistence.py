@@ -261,6 +261,21 @@ def _make(kind: type, params: Any, key: str, where: Path) -> Any:
     return obj
 
 
+def _layout(config: dict, folder: Path, embedder: Any) -> Any:
+    """The training sequences' layout: saved (format 2), else the embedder's, else None."""
+    from ipaclip.sequences import SequenceLayout
+
+    raw = config.get("layout")
+    if raw is None:
+        return None if embedder is None else embedder.layout_
+    if not isinstance(raw, dict):
+        raise _corrupt(folder, "layout", "must be an object or null")
+    try:
+        return SequenceLayout.from_dict(raw)
+    except (TypeError, ValueError) as exc:
+        raise _corrupt(folder, "layout", f"is invalid ({exc})") from exc
+
+
 def build_estimator(cls: type, folder: Path, config: dict, tensors: dict, lexicon: Any) -> Any:
     """A fitted ``cls`` (PronunciationEncoder) from a folder :func:`read_model` checked."""
     from ipaclip.g2p import IPATransformer, load_lexicon
@@ -327,6 +342,7 @@ def build_estimator(cls: type, folder: Path, config: dict, tensors: dict, lexico
     est.config_ = encoder
     est.vocabulary_ = tuple(vocabulary)
     est.phoneme_embedder_ = embedder
+    est.layout_ = _layout(config, folder, embedder)
     est.embedding_dim_ = encoder.output_dim
     est.teacher_id_ = teacher["id"]
     est.history_ = history

@@ -88,6 +88,11 @@ class PronunciationEncoder(
         ``"open_clip:ViT-B-32@openai"``. Unused when ``y`` is an array of embeddings.
     embedding : {"ipa", "onehot"}, default="ipa"
         Phoneme embedding: PanPhon articulatory features (the paper's) or one-hot (baseline).
+    check_spelling : {"raise", "warn", "off"}, default="raise"
+        ``fit`` refuses input that looks like spelling rather than IPA (lowercase letters
+        are valid IPA, so ``fit(["cat", "quick"])`` would learn letters): see
+        :func:`ipaclip.phonemes.looks_like_spelling`. ``"off"`` for raw IPA that really
+        looks like that.
     residual : bool, default=False
         With ``embedding="ipa"``, add a learned per-phoneme vector to the feature map.
     width, layers, heads : int, default=256, 4, 4
@@ -165,6 +170,10 @@ class PronunciationEncoder(
         Phonemes with their own index (index 0 is every other token).
     phoneme_embedder_ : PhonemeEmbedder or None
         Fitted when ``X`` was given as IPA strings.
+    layout_ : SequenceLayout or None
+        What the token features of the training sequences meant (embedding, feature names,
+        stress, word boundaries, special tokens); ``transform`` refuses sequences with
+        another layout.
     teacher_id_ : str or None
         Identity of the teacher of ``y`` (``None`` for precomputed embeddings).
     embedding_dim_ : int
@@ -189,6 +198,7 @@ class PronunciationEncoder(
     _parameter_constraints: dict = {
         "teacher": [str, HasMethods(["transform"]), None],
         "embedding": [StrOptions({"ipa", "onehot"})],
+        "check_spelling": [StrOptions({"raise", "warn", "off"})],
         "residual": ["boolean"],
         "width": [Interval(Integral, 1, None, closed="left")],
         "layers": [Interval(Integral, 1, None, closed="left")],
@@ -225,6 +235,7 @@ class PronunciationEncoder(
         teacher="minilm",
         *,
         embedding: str = "ipa",
+        check_spelling: str = "raise",
         residual: bool = False,
         width: int = 256,
         layers: int = 4,
@@ -257,6 +268,7 @@ class PronunciationEncoder(
     ) -> None:
         self.teacher = teacher
         self.embedding = embedding
+        self.check_spelling = check_spelling
         self.residual = residual
         self.width = width
         self.layers = layers
@@ -350,14 +362,23 @@ class PronunciationEncoder(
         if isinstance(X, PhonemeSequences):
             return None
         items = check_string_items(X, what="IPA string")
-        embedder = PhonemeEmbedder(embedding=self.embedding, max_length=self.context_length)
-        try:
-            return embedder.fit(items)
-        except ValueError as exc:
-            raise ValueError(
-                f"{exc} PronunciationEncoder reads IPA: put an IPATransformer before it "
-                "(Pipeline([('ipa', IPATransformer()), ('enc', PronunciationEncoder())]))."
-            ) from exc
+        embedder = PhonemeEmbedder(
+            embedding=self.embedding,
+            max_length=self.context_length,
+            check_spelling=self.check_spelling,
+        )
+        return embedder.fit(items)
+
+    def _check_layout(self, seqs: PhonemeSequences) -> None:
+        """Refuse sequences whose features mean something else than at fit time."""
+        expected = getattr(self, "layout_", None)
+        if expected is None or seqs.layout is None or seqs.layout == expected:
+            return
+        raise ValueError(
+            "X was featurised with another layout than the sequences this encoder was fitted "
+            f"on: {seqs.layout.describe_differences(expected)}. Featurise it with the "
+            "encoder's own phoneme_embedder_ (or the same PhonemeEmbedder settings as in fit)."
+        )
 
     def _check_sequences(self, seqs: PhonemeSequences, context_length: int) -> None:
         if len(seqs) == 0:
@@ -475,6 +496,8 @@ class PronunciationEncoder(
         fitted = self.__sklearn_is_fitted__() and warm
         embedder = self.phoneme_embedder_ if fitted else self._fit_embedder(X)
         seqs = self._featurise(X, embedder)
+        if fitted:
+            self._check_layout(seqs)
         n = len(seqs)
         targets = self.embed_targets(y)
         if targets.shape[0] != n:
@@ -546,6 +569,7 @@ class PronunciationEncoder(
         self.config_ = config
         self.vocabulary_ = vocabulary
         self.phoneme_embedder_ = embedder
+        self.layout_ = seqs.layout
         self.embedding_dim_ = config.output_dim
         self.teacher_id_ = None if is_embeddings(y) else teacher_id(self.get_teacher())
         self.history_ = history
@@ -560,6 +584,7 @@ class PronunciationEncoder(
         check_is_fitted(self)
         self._validate_params()
         seqs = self._featurise(X, self.phoneme_embedder_)
+        self._check_layout(seqs)
         self._check_sequences(seqs, self.config_.context_length)
         device = _resolve_device(self.device)
         module = self.module_.to(device).eval()
@@ -693,6 +718,7 @@ class PronunciationEncoder(
             if embedder is None
             else {"params": embedder.get_params(), "vocabulary": list(embedder.vocabulary_)},
             "teacher": {"id": self.teacher_id_, "dim": self.embedding_dim_},
+            "layout": None if self.layout_ is None else self.layout_.to_dict(),
             "g2p": g2p_params,
             "history": self.history_,
         }

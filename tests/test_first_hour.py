@@ -111,3 +111,13 @@ def test_ipaclip_clone_keeps_the_fitted_encoder_and_fuse_weight_is_searchable(fi
         clone(model).set_params(fuse_weight=2).fit()
     Q = model.encode(WORDS[:2], query="pronunciation")
     np.testing.assert_allclose(Q, model.encode_pronunciation(WORDS[:2]), atol=1e-6)
+
+
+def test_spelling_given_as_ipa_is_refused_with_the_pipeline_hint():
+    Y = np.random.default_rng(0).normal(size=(len(WORDS), 8)).astype(np.float32)
+    with pytest.raises(ValueError, match="looks like spelling") as info:
+        small().fit(WORDS, Y)
+    assert str(info.value).count("Pipeline(") == 1  # one hint, not two
+    with pytest.raises(ValueError, match="check_spelling must be one of"):
+        small(check_spelling="maybe").fit(WORDS, Y)
+    assert small(check_spelling="off").fit(WORDS, Y).vocabulary_  # the user said: it is IPA

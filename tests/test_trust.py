@@ -190,3 +190,20 @@ def test_cli_reports_a_corrupt_model_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "not valid JSON" in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_a_layout_mismatch_at_transform_is_refused_by_name(tmp_path):
+    from ipaclip import PhonemeEmbedder
+
+    fit_side = PhonemeEmbedder(stress=False, word_boundary="feature").fit(IPA)
+    enc = small().fit(fit_side.transform(IPA), _y())
+    other = PhonemeEmbedder(stress=True, word_boundary="token").fit(IPA).transform(IPA)
+    with pytest.raises(ValueError, match=r"another layout.*stress.*word_boundary"):
+        enc.transform(other)
+    np.testing.assert_allclose(enc.transform(fit_side.transform(IPA)).shape, (len(IPA), 8))
+    # The layout is saved with the model, so a reloaded encoder refuses the same.
+    loaded = PronunciationEncoder.load(enc.save(tmp_path / "m"))
+    with pytest.raises(ValueError, match="another layout"):
+        loaded.transform(other)
+    with pytest.raises(ValueError, match="another layout"):
+        enc.set_params(warm_start=True).fit(other, _y())
