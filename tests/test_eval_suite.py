@@ -233,3 +233,63 @@ def test_format_results_cells_and_errors():
     }
     with pytest.raises(ValueError, match="Unknown metric row"):
         format_results(res, ["nonwords: accuracy"])
+
+
+# --------------------------------------------------------------------------------------------
+# The task registry
+# --------------------------------------------------------------------------------------------
+@pytest.fixture
+def toy_task():
+    from ipaclip.evaluation.tasks import TASK_REGISTRY, register_task
+
+    @register_task("toy", rows={"self R@1": ("r1",)}, summary=("self R@1",))
+    def toy(ctx):
+        words = ctx.words
+        out = {}
+        for name, fn in ctx.queries.items():
+            S = fn(words) @ ctx.text(words).T
+            out[name] = {"r1": float(np.mean(S.argmax(axis=1) == np.arange(len(words))))}
+        out["info"] = {"n": len(words), "seed": ctx.settings["random_state"]}
+        return out
+
+    yield toy
+    del TASK_REGISTRY["toy"]
+
+
+def test_a_registered_task_runs_and_shows_in_the_tables(toy_task):
+    shifted = LetterEncoder({"ab": "cd", "cd": "ab"})
+    res = evaluate_model(
+        shifted, g2p=identity, tasks="toy", words=["ab", "cd", "ef"], random_state=7, verbose=0
+    )
+    assert res["config"]["tasks"] == ["toy"]
+    assert res["toy"]["text"]["r1"] == 1.0
+    assert res["toy"]["pronunciation"]["r1"] == pytest.approx(1 / 3)
+    assert res["toy"]["info"] == {"n": 3, "seed": 7}
+    table = format_results(res).splitlines()
+    assert [line.split()[:3] for line in table[1:]] == [["toy:", "self", "R@1"]]
+    assert table[1].split()[-3:-1] == ["1.000", "0.333"]
+    # Every task by default, the new one last.
+    from ipaclip.evaluation.suite import _check_tasks
+
+    assert _check_tasks(None) == [*TASKS, "toy"] == _check_tasks("all")
+
+
+def test_register_task_rejects_bad_names_and_rows():
+    from ipaclip.evaluation.tasks import register_task
+
+    with pytest.raises(ValueError, match="not among its rows"):
+        register_task("x", rows={"a": ("a",)}, summary=("b",))
+    with pytest.raises(ValueError, match="without commas"):
+        register_task("a,b", rows={})
+    with pytest.raises(ValueError, match="config"):
+        register_task("config", rows={})
+
+
+def test_the_tables_come_from_the_registry():
+    from ipaclip.evaluation.tasks import TASK_REGISTRY
+
+    assert TASKS == tuple(TASK_REGISTRY)
+    assert {task for task, _ in RESULT_ROWS.values()} == set(TASKS)
+    for label in SUMMARY_METRICS:
+        task, _ = RESULT_ROWS[label]
+        assert label.split(": ", 1)[1] in TASK_REGISTRY[task].summary

@@ -4,6 +4,9 @@ Every function here takes *embedding functions* (``Callable[[list[str]], ndarray
 L2-normalised rows), so the same code scores a CLIP text encoder, a pronunciation encoder, or
 their fused query.
 
+The tasks of :func:`evaluate_model` are registered in :mod:`ipaclip.evaluation.tasks`
+(:func:`register_task`); word lists and reference data come from :mod:`ipaclip.datasets`.
+
 Names load lazily on first use, so ``import ipaclip.evaluation`` stays cheap; the submodules
 can also be imported directly.
 """
@@ -57,6 +60,10 @@ _LAZY: dict[str, tuple[str, str]] = {
     "RESULT_ROWS": ("suite", "RESULT_ROWS"),
     "TASKS": ("suite", "TASKS"),
     "QUERY_TYPES": ("suite", "QUERY_TYPES"),
+    "lookup_result": ("suite", "lookup_result"),
+    "TASK_REGISTRY": ("tasks", "TASK_REGISTRY"),
+    "EvaluationContext": ("tasks", "EvaluationContext"),
+    "register_task": ("tasks", "register_task"),
     "HUMAN_SIMILARITY_PUBLISHED": ("human", "PUBLISHED"),
 }
 

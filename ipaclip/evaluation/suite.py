@@ -4,9 +4,10 @@
 
 * ``"text"``: the teacher on the spelling (``encoder.embed_targets(words)``);
 * ``"pronunciation"``: the encoder on the G2P's IPA (``encoder.transform(g2p(words))``);
-* ``"fused"``: :func:`ipaclip.model.fuse` of the two, ``fuse_weight`` the pronunciation share.
+* ``"fused"``: :func:`ipaclip.fuse` of the two, ``fuse_weight`` the pronunciation share.
 
-The tasks are
+The tasks are registered in :mod:`ipaclip.evaluation.tasks` (one evaluator per task, with the
+table rows it contributes; adding a task touches that module only):
 
 ``"fidelity"``
     The pronunciation embeddings of CMUdict words against the teacher's embeddings of the
@@ -35,12 +36,19 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
+
+from ipaclip._validation import Interval, check_params, unit_rows
+from ipaclip.evaluation._common import QUERY_TYPES, EmbedFn, IPAFn, to_builtin
+from ipaclip.evaluation.tasks import TASK_REGISTRY, EvaluationContext, result_rows, summary_rows
+from ipaclip.fusion import fuse
+from ipaclip.g2p import resolve_g2p
 
 logger = logging.getLogger(__name__)
 
@@ -51,96 +59,55 @@ __all__ = [
     "TASKS",
     "evaluate_model",
     "format_results",
+    "lookup_result",
 ]
 
-#: Every task :func:`evaluate_model` knows, in the order it runs them.
-TASKS: tuple[str, ...] = ("fidelity", "geometry", "human", "nonwords", "respell", "pwesuite")
-
-#: The query types, i.e. the columns of :func:`format_results`.
-QUERY_TYPES: tuple[str, ...] = ("text", "pronunciation", "fused")
+#: The built-in tasks, in the order :func:`evaluate_model` runs them (the registry of
+#: :mod:`ipaclip.evaluation.tasks`; a task registered later runs after them).
+TASKS: tuple[str, ...] = tuple(TASK_REGISTRY)
 
 #: Rows of :func:`format_results`: ``label -> (task, keys)``, where the value of a query type
-#: ``q`` is ``results[task][q][keys[0]][keys[1]]...``.
-RESULT_ROWS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "fidelity: mean cosine": ("fidelity", ("mean_cosine",)),
-    "fidelity: R@1": ("fidelity", ("recall@1",)),
-    "fidelity: R@5": ("fidelity", ("recall@5",)),
-    "geometry: articulatory rho (all)": ("geometry", ("all", "articulatory", "spearman")),
-    "geometry: chart rho (consonants)": ("geometry", ("consonants", "chart", "spearman")),
-    "geometry: chart rho (vowels)": ("geometry", ("vowels", "chart", "spearman")),
-    "human: Pearson r": ("human", ("pearson",)),
-    "human: Spearman rho": ("human", ("spearman",)),
-    "nonwords: Pearson r": ("nonwords", ("pearson",)),
-    "nonwords: Spearman rho": ("nonwords", ("spearman",)),
-    "respell: R@1": ("respell", ("recall@1",)),
-    "respell: MRR": ("respell", ("mrr",)),
-    "pwesuite: articulatory distance r": ("pwesuite", ("summary", "articulatory_distance")),
-    "pwesuite: retrieval rank score": ("pwesuite", ("summary", "retrieval")),
-    "pwesuite: analogies top-2": ("pwesuite", ("summary", "analogies")),
-    "pwesuite: rhyme accuracy": ("pwesuite", ("summary", "rhyme")),
+#: ``q`` is ``results[task][q][keys[0]][keys[1]]...`` (the built-in tasks' rows).
+RESULT_ROWS: dict[str, tuple[str, tuple[str, ...]]] = result_rows()
+
+#: The headline rows (the README's results table): the summary rows of every task.
+SUMMARY_METRICS: tuple[str, ...] = summary_rows()
+
+_POSITIVE = [Interval(Integral, 1, None, closed="left")]
+_CONSTRAINTS: dict[str, list[Any]] = {
+    "n_words": [Interval(Integral, 3, None, closed="left")],
+    "n_nonwords": [Interval(Integral, 3, None, closed="left")],
+    "n_respell": _POSITIVE,
+    "respell_candidates": _POSITIVE,
+    "n_permutations": _POSITIVE,
+    "n_analogies": _POSITIVE,
+    "n_rhyme_classes": _POSITIVE,
+    "rhyme_test_size": [
+        Interval(Integral, 1, None, closed="left"),
+        Interval(Real, 0, 1, closed="neither"),
+    ],  # fmt: skip
+    "fuse_weight": [Interval(Real, 0, 1, closed="both")],
+    "random_state": [Interval(Integral, 0, None, closed="left"), None],
+    "verbose": [Interval(Integral, 0, None, closed="left"), "boolean"],
 }
 
-#: The headline rows (the README's results table): distillation fidelity, human similarity,
-#: articulatory-distance correlation, nonword correlation and respelling recall@1.
-SUMMARY_METRICS: tuple[str, ...] = (
-    "fidelity: mean cosine",
-    "human: Pearson r",
-    "pwesuite: articulatory distance r",
-    "nonwords: Pearson r",
-    "respell: R@1",
-)
 
-EmbedFn = Callable[[list[str]], np.ndarray]
-
-
-def _unit(X: Any) -> np.ndarray:
-    X = np.asarray(X, dtype=np.float32)
-    return X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
-
-
-def _builtin(value: Any) -> Any:
-    """Numpy scalars/arrays and tuples to JSON-ready Python values, recursively."""
-    if isinstance(value, dict):
-        return {str(k): _builtin(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_builtin(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _builtin(value.tolist())
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    return value
-
-
-def _check_tasks(tasks: str | Sequence[str]) -> list[str]:
+def _check_tasks(tasks: str | Sequence[str] | None) -> list[str]:
+    if tasks is None or tasks == "all":
+        return list(TASK_REGISTRY)
     if isinstance(tasks, str):
         tasks = [t.strip() for t in tasks.split(",") if t.strip()]
     tasks = list(tasks)
-    unknown = [t for t in tasks if t not in TASKS]
+    unknown = [t for t in tasks if t not in TASK_REGISTRY]
     if unknown:
-        raise ValueError(f"Unknown task(s) {unknown}; choose from {list(TASKS)}.")
+        raise ValueError(f"Unknown task(s) {unknown}; choose from {list(TASK_REGISTRY)}.")
     if not tasks:
-        raise ValueError(f"No task given; choose from {list(TASKS)}.")
-    return [t for t in TASKS if t in tasks]
+        raise ValueError(f"No task given; choose from {list(TASK_REGISTRY)}.")
+    return [t for t in TASK_REGISTRY if t in tasks]
 
 
-def _check_size(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}.")
-    return int(value)
-
-
-def _ipa_function(encoder: Any, g2p: Any) -> Callable[[list[str]], list[str]]:
-    if g2p is None:
-        g2p = getattr(encoder, "g2p_", None)
-    if g2p is None:
-        from ipaclip.g2p import IPATransformer
-
-        logger.info("No g2p given and none saved with the model: using IPATransformer().")
-        g2p = IPATransformer()
+def _ipa_function(encoder: Any, g2p: Any) -> IPAFn:
+    g2p = resolve_g2p(g2p, saved=getattr(encoder, "g2p_", None))
     if hasattr(g2p, "fit_transform"):
         transformer = g2p
 
@@ -158,11 +125,7 @@ def _ipa_function(encoder: Any, g2p: Any) -> Callable[[list[str]], list[str]]:
 
 def _text_function(encoder: Any, teacher: Any) -> EmbedFn:
     if teacher is not None:
-        if not hasattr(teacher, "transform"):
-            raise TypeError(
-                f"teacher must have a transform(list_of_str) method; got {type(teacher).__name__}."
-            )
-        return lambda words: _unit(teacher.transform(list(words)))
+        return lambda words: unit_rows(teacher.transform(list(words)), zero_rows="keep")
 
     def text(words: list[str]) -> np.ndarray:
         try:
@@ -176,25 +139,16 @@ def _text_function(encoder: Any, teacher: Any) -> EmbedFn:
     return text
 
 
-def _fidelity(words: list[str], text: EmbedFn, queries: dict[str, EmbedFn]) -> dict:
-    from ipaclip.metrics import mean_reciprocal_rank, recall_at_k
+def _queries(encoder: Any, text: EmbedFn, ipa: IPAFn, fuse_weight: float) -> dict[str, EmbedFn]:
+    """The three query types on words: teacher on text, encoder on IPA, and their fusion."""
 
-    labels: dict[str, int] = {}
-    label = np.array([labels.setdefault(w, len(labels)) for w in words])
-    positives = label[:, None] == label[None, :]
-    T = text(words)
-    out: dict[str, Any] = {}
-    for name, fn in queries.items():
-        Q = fn(words)
-        S = Q @ T.T
-        out[name] = {
-            "mean_cosine": float(np.mean(np.sum(Q * T, axis=1))),
-            "recall@1": recall_at_k(S, positives, 1),
-            "recall@5": recall_at_k(S, positives, min(5, len(words))),
-            "mrr": mean_reciprocal_rank(S, positives),
-        }
-    out["info"] = {"n_words": len(words), "n_distinct": len(labels)}
-    return out
+    def pronunciation(words: list[str]) -> np.ndarray:
+        return unit_rows(encoder.transform(ipa(list(words))), zero_rows="keep")
+
+    def fused(words: list[str]) -> np.ndarray:
+        return fuse(text(words), pronunciation(words), fuse_weight)
+
+    return {"text": text, "pronunciation": pronunciation, "fused": fused}
 
 
 def evaluate_model(
@@ -202,7 +156,7 @@ def evaluate_model(
     *,
     g2p: Any = None,
     teacher: Any = None,
-    tasks: str | Sequence[str] = TASKS,
+    tasks: str | Sequence[str] | None = None,
     words: Sequence[str] | None = None,
     n_words: int = 1000,
     n_nonwords: int = 200,
@@ -230,9 +184,10 @@ def evaluate_model(
         An object with ``transform(list_of_str)`` that replaces the model's teacher for the
         text queries and galleries (needed when the saved teacher cannot be resolved, e.g.
         a model distilled from an in-memory CLIP).
-    tasks : str or sequence of str, default=TASKS
-        Any of :data:`TASKS` (a comma-separated string works too); they run in
-        :data:`TASKS` order.
+    tasks : str or sequence of str, optional
+        Any of the registered tasks (:data:`TASKS`, and any added with
+        :func:`~ipaclip.evaluation.tasks.register_task`); a comma-separated string works too.
+        They run in registry order. Default (or ``"all"``): every task.
     words : sequence of str, optional
         Words for ``"fidelity"`` (e.g. held-out words); default ``n_words`` seeded CMUdict
         words.
@@ -292,140 +247,66 @@ def evaluate_model(
     (1.0, 1.0)
     """
     task_list = _check_tasks(tasks)
-    n_words = _check_size("n_words", n_words, 3)
-    n_nonwords = _check_size("n_nonwords", n_nonwords, 3)
-    n_respell = _check_size("n_respell", n_respell, 1)
-    respell_candidates = _check_size("respell_candidates", respell_candidates, 1)
-    n_permutations = _check_size("n_permutations", n_permutations, 1)
-    from ipaclip.model import _check_weight, fuse
-
-    fuse_weight = _check_weight(fuse_weight)
+    settings = {
+        "n_words": n_words,
+        "n_nonwords": n_nonwords,
+        "n_respell": n_respell,
+        "respell_candidates": respell_candidates,
+        "n_permutations": n_permutations,
+        "n_analogies": n_analogies,
+        "n_rhyme_classes": n_rhyme_classes,
+        "rhyme_test_size": rhyme_test_size,
+        "fuse_weight": fuse_weight,
+        "random_state": random_state,
+    }
+    check_params(_CONSTRAINTS, {**settings, "verbose": verbose}, "evaluate_model")
+    settings = {k: v.item() if isinstance(v, np.generic) else v for k, v in settings.items()}
+    settings["fuse_weight"] = float(fuse_weight)
+    if teacher is not None and not hasattr(teacher, "transform"):
+        raise TypeError(
+            f"teacher must have a transform(list_of_str) method; got {type(teacher).__name__}."
+        )
     ipa = _ipa_function(encoder, g2p)
     text = _text_function(encoder, teacher)
-
-    def pron(items: list[str]) -> np.ndarray:
-        return _unit(encoder.transform(ipa(list(items))))
-
-    def fused(items: list[str]) -> np.ndarray:
-        return fuse(text(items), pron(items), fuse_weight)
-
-    queries: dict[str, EmbedFn] = {"text": text, "pronunciation": pron, "fused": fused}
-    sample: list[str] | None = None
-
-    def cmu_sample() -> list[str]:
-        nonlocal sample
-        if sample is None:
-            from ipaclip.evaluation.pwesuite import sample_words
-
-            sample = sample_words(n_words, random_state)
-        return sample
-
+    context = EvaluationContext(
+        encoder=encoder,
+        queries=_queries(encoder, text, ipa, settings["fuse_weight"]),
+        ipa=ipa,
+        settings=settings,
+        words=None if words is None else list(words),
+        plot_dir=None if plot_dir is None else Path(plot_dir),
+    )
     results: dict[str, Any] = {
         "config": {
             "tasks": task_list,
             "teacher": str(getattr(encoder, "teacher_id_", None) or getattr(encoder, "teacher", ""))
             if teacher is None
             else f"{type(teacher).__name__} (passed as teacher=)",
-            "n_words": n_words,
-            "n_nonwords": n_nonwords,
-            "n_respell": n_respell,
-            "respell_candidates": respell_candidates,
-            "n_permutations": n_permutations,
-            "n_analogies": n_analogies,
-            "n_rhyme_classes": n_rhyme_classes,
-            "rhyme_test_size": rhyme_test_size,
-            "fuse_weight": fuse_weight,
-            "random_state": random_state,
+            **settings,
         },
         "seconds": {},
     }
     bar = tqdm(task_list, desc="evaluate", disable=not verbose)
-    for task in bar:
-        bar.set_postfix_str(task)
+    for name in bar:
+        bar.set_postfix_str(name)
         start = time.perf_counter()
-        if task == "fidelity":
-            fid_words = cmu_sample() if words is None else list(words)
-            if len(fid_words) < 2:
-                raise ValueError(f"fidelity needs at least 2 words; got {len(fid_words)}.")
-            out = _fidelity(fid_words, text, {"pronunciation": pron})
-        elif task == "geometry":
-            from ipaclip.evaluation.geometry import evaluate_phoneme_geometry, plot_phoneme_map
-
-            vectors = encoder.phoneme_vectors()
-            out = {
-                "pronunciation": evaluate_phoneme_geometry(
-                    vectors, n_permutations=n_permutations, random_state=random_state
-                )
-            }
-            if plot_dir is not None:
-                path = plot_phoneme_map(vectors, Path(plot_dir) / "phoneme_map.png")
-                out["info"] = {"plot": str(path)}
-        elif task == "human":
-            from ipaclip.evaluation.human import evaluate_human_similarity
-
-            out = {name: evaluate_human_similarity(fn) for name, fn in queries.items()}
-        elif task == "nonwords":
-            from ipaclip.evaluation.nonwords import generate_nonwords, nonword_phonetic_correlation
-
-            nonwords = generate_nonwords(n_nonwords, random_state)
-            ipas = ipa(nonwords)
-            out = {
-                name: nonword_phonetic_correlation(nonwords, fn, ipas=ipas)
-                for name, fn in queries.items()
-            }
-            out["info"] = {"n_nonwords": len(nonwords), "examples": nonwords[:10]}
-        elif task == "respell":
-            from ipaclip.evaluation.respell import generate_respellings, respelling_retrieval
-
-            gallery = cmu_sample()
-            found = generate_respellings(
-                gallery[:n_respell],
-                ipa,
-                max_candidates=respell_candidates,
-                random_state=random_state,
-            )
-            pairs = [(r["word"], r["respelling"]) for r in found if r["respelling"]]
-            info = {
-                "n_words": len(found),
-                "n_respelled": len(pairs),
-                "n_gallery": len(gallery),
-                "examples": [list(p) for p in pairs[:10]],
-            }
-            if not pairs:
-                logger.warning("No respelling found for any of %d words; skipped.", len(found))
-                out = {"info": info}
-            else:
-
-                def pron_ipa(ipas: list[str]) -> np.ndarray:  # respelling_retrieval transcribes
-                    return _unit(encoder.transform(list(ipas)))
-
-                raw = respelling_retrieval(
-                    pairs, gallery, text, text, pron_ipa, ipa, fuse_weight=fuse_weight, ks=(1, 5)
-                )
-                out = {"text": raw["text"], "pronunciation": raw["pron"], "fused": raw["fused"]}
-                out["info"] = info
-        else:  # pwesuite
-            from ipaclip.evaluation.pwesuite import evaluate_pwesuite
-
-            out = {
-                name: evaluate_pwesuite(
-                    fn,
-                    n_words=n_words,
-                    n_analogies=n_analogies,
-                    n_classes=n_rhyme_classes,
-                    rhyme_test_size=rhyme_test_size,
-                    random_state=random_state,
-                )
-                for name, fn in queries.items()
-            }
-        results[task] = _builtin(out)
-        results["seconds"][task] = round(time.perf_counter() - start, 3)
+        results[name] = to_builtin(TASK_REGISTRY[name].evaluate(context))
+        results["seconds"][name] = round(time.perf_counter() - start, 3)
         if verbose:
-            logger.info("%s done in %.1f s", task, results["seconds"][task])
+            logger.info("%s done in %.1f s", name, results["seconds"][name])
     return results
 
 
-def _lookup(results: dict, task: str, query: str, keys: tuple[str, ...]) -> float | None:
+def lookup_result(results: dict, task: str, query: str, keys: Sequence[str]) -> float | None:
+    """The number at ``results[task][query][keys[0]][keys[1]]...``, or ``None``.
+
+    Examples
+    --------
+    >>> lookup_result({"human": {"text": {"pearson": 0.25}}}, "human", "text", ("pearson",))
+    0.25
+    >>> lookup_result({"human": {}}, "human", "fused", ("pearson",)) is None
+    True
+    """
     value: Any = results.get(task, {}).get(query)
     for key in keys:
         if not isinstance(value, dict):
@@ -434,6 +315,9 @@ def _lookup(results: dict, task: str, query: str, keys: tuple[str, ...]) -> floa
     if value is None or isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value)
+
+
+_lookup = lookup_result  # the old private name (examples/results_table.py reads it)
 
 
 def format_results(results: dict, metrics: Sequence[str] | None = None) -> str:
@@ -458,21 +342,22 @@ def format_results(results: dict, metrics: Sequence[str] | None = None) -> str:
     metric                                  text  pronunciation   fused
     human: Pearson r                       0.250          0.500       -
     """
+    rows = result_rows()
     if metrics is None:
-        labels = [label for label, (task, _) in RESULT_ROWS.items() if task in results]
+        labels = [label for label, (task, _) in rows.items() if task in results]
     else:
         labels = list(metrics)
-        unknown = [m for m in labels if m not in RESULT_ROWS]
+        unknown = [m for m in labels if m not in rows]
         if unknown:
-            raise ValueError(f"Unknown metric row(s) {unknown}; choose from {list(RESULT_ROWS)}.")
+            raise ValueError(f"Unknown metric row(s) {unknown}; choose from {list(rows)}.")
     width = max([len("metric")] + [len(label) for label in labels]) + 2
     width = max(width, 36)
     lines = [f"{'metric':<{width}}" + "".join(f"{q:>{max(len(q), 6) + 2}}" for q in QUERY_TYPES)]
     for label in labels:
-        task, keys = RESULT_ROWS[label]
+        task, keys = rows[label]
         cells = []
         for q in QUERY_TYPES:
-            v = _lookup(results, task, q, keys)
+            v = lookup_result(results, task, q, keys)
             text = "-" if v is None or math.isnan(v) else f"{v:.3f}"
             cells.append(f"{text:>{max(len(q), 6) + 2}}")
         lines.append(f"{label:<{width}}" + "".join(cells))
