@@ -47,13 +47,17 @@ import math
 import os
 import unicodedata
 from collections.abc import Mapping
+from numbers import Integral
 from pathlib import Path
 
 import numpy as np
+from scipy.spatial.distance import pdist, squareform
 from scipy.stats import pearsonr, rankdata, spearmanr
+from sklearn.metrics.pairwise import cosine_distances
 from tqdm.auto import tqdm
 
-from ipaclip.inventory import get_inventory
+from ipaclip._validation import Interval, StrOptions, check_params
+from ipaclip.inventory import FEATURE_NAMES, TIE_BARS, get_inventory
 
 __all__ = [
     "CONSONANT_CHART",
@@ -138,8 +142,7 @@ VOWEL_CHART: dict[str, tuple[float, float, int]] = {
     "ɶ": (6, 0, 1), "ɑ": (6, 2, 0), "ɒ": (6, 2, 1),
 }  # fmt: skip
 
-_TIES = "\u0361\u035c"
-_VOI = 8  # index of PanPhon's "voi" in FEATURE_NAMES
+_VOI = FEATURE_NAMES.index("voi")
 
 
 def _segment_features(symbols: list[str]) -> np.ndarray:
@@ -190,7 +193,7 @@ def chart_position(symbol: str) -> tuple[str, tuple[float, float, float]]:
     ('vowel', (0.6666666666666666, 1.0, 1.0))
     """
     nfd = unicodedata.normalize("NFD", symbol)
-    if any(t in nfd for t in _TIES):
+    if any(t in nfd for t in TIE_BARS):
         raise ValueError(f"{symbol!r} is a tied segment (an affricate) with no single chart cell.")
     for ch in nfd:
         if ch in VOWEL_CHART:
@@ -216,14 +219,11 @@ def cosine_distance_matrix(vectors: np.ndarray) -> np.ndarray:
     [[0.0, 1.0], [1.0, 0.0]]
     """
     X = np.asarray(vectors, dtype=np.float64)
-    norms = np.linalg.norm(X, axis=1)
-    if (norms == 0).any():
-        raise ValueError(f"Row {int(np.flatnonzero(norms == 0)[0])} is all zeros; cosine "
+    zero = ~X.any(axis=1)
+    if zero.any():
+        raise ValueError(f"Row {int(np.flatnonzero(zero)[0])} is all zeros; cosine "
                          "distance is undefined for a zero vector.")  # fmt: skip
-    U = X / norms[:, None]
-    D = 1.0 - U @ U.T
-    np.fill_diagonal(D, 0.0)
-    return np.clip(D, 0.0, 2.0)
+    return cosine_distances(X)  # clipped to [0, 2], zero diagonal
 
 
 def articulatory_distance_matrix(symbols: list[str]) -> np.ndarray:
@@ -236,7 +236,9 @@ def articulatory_distance_matrix(symbols: list[str]) -> np.ndarray:
     1
     """
     F = _segment_features(list(symbols))
-    return (F[:, None, :] != F[None, :, :]).mean(axis=-1)
+    if len(F) < 2:
+        return np.zeros((len(F), len(F)))
+    return squareform(pdist(F, metric="hamming"))
 
 
 def chart_distance_matrix(symbols: list[str]) -> np.ndarray:
@@ -322,10 +324,14 @@ def mantel_test(
     n = A.shape[0]
     if n < 3:
         raise ValueError(f"The Mantel test needs at least 3 objects, got {n}.")
-    if method not in ("pearson", "spearman"):
-        raise ValueError(f"method must be 'pearson' or 'spearman', got {method!r}.")
-    if not isinstance(n_permutations, int | np.integer) or n_permutations < 1:
-        raise ValueError(f"n_permutations must be a positive integer, got {n_permutations!r}.")
+    check_params(
+        {
+            "method": [StrOptions({"pearson", "spearman"})],
+            "n_permutations": [Interval(Integral, 1, None, closed="left")],
+        },
+        {"method": method, "n_permutations": n_permutations},
+        "mantel_test",
+    )
     iu = np.triu_indices(n, k=1)
     a = A[iu]
     if method == "spearman":
@@ -517,25 +523,24 @@ def plot_phoneme_map(
         raise ImportError(
             "plot_phoneme_map needs matplotlib; install it with pip install 'ipaclip[plot]'."
         ) from err
-    if method not in ("pca", "mds"):
-        raise ValueError(f"method must be 'pca' or 'mds', got {method!r}.")
+    check_params({"method": [StrOptions({"pca", "mds"})]}, {"method": method}, "plot_phoneme_map")
     symbols, X = _check_vectors(vectors)
     if len(symbols) < 2:
         raise ValueError("plot_phoneme_map needs at least 2 phonemes.")
+    from sklearn.decomposition import PCA
+    from sklearn.manifold import ClassicalMDS
+
     U = X / np.linalg.norm(X, axis=1)[:, None]
+    n_components = min(2, *U.shape)
     if method == "pca":
-        C = U - U.mean(axis=0)
-        _, _, vt = np.linalg.svd(C, full_matrices=False)
-        Y = C @ vt[:2].T
-        if Y.shape[1] < 2:
-            Y = np.pad(Y, ((0, 0), (0, 2 - Y.shape[1])))
+        Y = PCA(n_components=n_components).fit_transform(U)
     else:
-        # Classical (Torgerson) MDS: double-centred squared distances, top two eigenvectors.
-        D2 = cosine_distance_matrix(U) ** 2
-        J = np.eye(len(symbols)) - 1.0 / len(symbols)
-        w, v = np.linalg.eigh(-0.5 * J @ D2 @ J)
-        top = np.argsort(w)[::-1][:2]
-        Y = v[:, top] * np.sqrt(np.clip(w[top], 0.0, None))
+        # Classical (Torgerson) MDS of the cosine distances.
+        Y = ClassicalMDS(n_components, metric="precomputed").fit_transform(
+            cosine_distance_matrix(U)
+        )
+    if Y.shape[1] < 2:
+        Y = np.pad(Y, ((0, 0), (0, 2 - Y.shape[1])))
     colours = {"consonant": "tab:blue", "vowel": "tab:red", None: "tab:gray"}
     fig = Figure(figsize=(8, 8))
     ax = fig.add_subplot()
