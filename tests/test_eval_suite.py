@@ -293,3 +293,87 @@ def test_the_tables_come_from_the_registry():
     for label in SUMMARY_METRICS:
         task, _ = RESULT_ROWS[label]
         assert label.split(": ", 1)[1] in TASK_REGISTRY[task].summary
+
+
+# --------------------------------------------------------------------------------------------
+# Issues #11.11, #12.3, #12.5, #12.7
+# --------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def fitted_on_embeddings():
+    """A model distilled from precomputed targets: its teacher is unknown."""
+    words = sample_words(30, random_state=2)
+    teacher = tiny_clip_text_encoder()
+    enc = PronunciationEncoder(width=32, layers=1, heads=2, epochs=1, batch_size=16, random_state=0)
+    enc.fit(IPATransformer().fit_transform(words), teacher.transform(words))
+    return enc, teacher
+
+
+def test_a_model_fitted_on_embeddings_needs_teacher(fitted_on_embeddings):
+    enc, teacher = fitted_on_embeddings
+    assert enc.teacher_id_ is None
+    with pytest.raises(ValueError, match="precomputed target embeddings.*Pass teacher="):
+        evaluate_model(enc, tasks="fidelity,human", n_words=10, verbose=0)
+    res = evaluate_model(enc, teacher=teacher, tasks="fidelity", n_words=10, verbose=0)
+    assert -1 <= res["fidelity"]["pronunciation"]["mean_cosine"] <= 1
+    geo = evaluate_model(enc, tasks="geometry", n_permutations=9, verbose=0)  # no teacher read
+    assert "pronunciation" in geo["geometry"]
+
+
+PWE_SIZES = dict(n_words=30, n_analogies=8, n_rhyme_classes=20, rhyme_test_size=8)
+
+
+def test_progress_one_bar_per_task_with_sub_steps(capsys, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="ipaclip")
+    evaluate_model(LetterEncoder(), g2p=identity, tasks="human,pwesuite", verbose=1, **PWE_SIZES)
+    err = capsys.readouterr().err
+    assert "evaluate [1/2] human" in err and "3/3" in err  # one step per query type
+    assert "evaluate [2/2] pwesuite" in err and "15/15" in err  # 3 query types x 5 sub-tasks
+    assert "fused: rhyme" in err  # the step being run is named
+    assert not [r for r in caplog.records if "done in" in r.getMessage()]  # DEBUG only
+
+    caplog.clear()
+    evaluate_model(LetterEncoder(), g2p=identity, tasks="human,pwesuite", verbose=0, **PWE_SIZES)
+    captured = capsys.readouterr()
+    assert captured.err == "" and captured.out == ""
+    assert not [r for r in caplog.records if r.levelno <= logging.INFO]
+
+    evaluate_model(LetterEncoder(), g2p=identity, tasks="human", verbose=2)
+    assert [r.getMessage().split(" done")[0] for r in caplog.records if "done in" in r.message] == [
+        "human"
+    ]
+
+
+def test_summary_shows_only_the_tasks_that_ran(full):
+    res = evaluate_model(LetterEncoder(), g2p=identity, tasks="human", verbose=0)
+    lines = format_results(res, SUMMARY_METRICS).splitlines()
+    assert [line.split(":")[0] for line in lines[1:]] == ["human"]
+    assert [line.split(":")[0] for line in format_results(res).splitlines()[1:]] == ["human"] * 2
+    assert list(res["summary"]) == ["human: Pearson r"]
+    # Geometry belongs in the summary when it ran.
+    assert "geometry: articulatory rho (all)" in SUMMARY_METRICS
+    summary = format_results(full, SUMMARY_METRICS)
+    row = next(line for line in summary.splitlines() if line.startswith("geometry:"))
+    assert (
+        row.split()[-3:][1]
+        == f"{full['geometry']['pronunciation']['all']['articulatory']['spearman']:.3f}"
+    )
+    assert list(full["summary"]) == list(SUMMARY_METRICS)
+
+
+def test_plot_dir_draws_the_summary_and_the_phoneme_map(tiny, tmp_path):
+    pytest.importorskip("matplotlib")
+    enc, g2p, teacher = tiny
+    res = evaluate_model(enc, g2p=g2p, teacher=teacher, tasks="human", verbose=0,
+                         plot_dir=tmp_path / "a", model_name="tiny")  # fmt: skip
+    assert res["plots"] == {"summary": str(tmp_path / "a" / "summary.png")}
+    assert (tmp_path / "a" / "summary.png").read_bytes()[:4] == b"\x89PNG"
+    assert res["config"]["model_name"] == "tiny"
+    res = evaluate_model(enc, g2p=g2p, teacher=teacher, tasks="geometry,human", verbose=0,
+                         n_permutations=9, plot_dir=tmp_path / "b")  # fmt: skip
+    assert set(res["plots"]) == {"summary", "phoneme_map"}
+    assert res["geometry"]["info"]["plot"] == res["plots"]["phoneme_map"]
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["phoneme_map.png", "summary.png"]
+    json.dumps(res)
+    assert evaluate_model(enc, g2p=g2p, teacher=teacher, tasks="human", verbose=0)["plots"] == {}

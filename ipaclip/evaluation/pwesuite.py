@@ -46,7 +46,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 from scipy.stats import pearsonr, spearmanr
@@ -77,6 +77,8 @@ __all__ = [
     "evaluate_rhyme",
     "evaluate_sound_analogies",
     "format_table",
+    "iter_pwesuite",
+    "pwesuite_summary",
     "rhyme_part",
     "sample_words",
 ]
@@ -436,6 +438,13 @@ def build_sound_analogies(
     return out
 
 
+@functools.lru_cache(maxsize=8)
+def _seeded_analogies(n_analogies: int, random_state: int | None) -> tuple[dict, ...]:
+    """The CMUdict analogies of a seed, drawn once: the search takes seconds, and the suite
+    scores three query types on the same draw."""
+    return tuple(build_sound_analogies(n_analogies, random_state=random_state))
+
+
 def evaluate_sound_analogies(
     embed: EmbedFn,
     *,
@@ -468,7 +477,9 @@ def evaluate_sound_analogies(
         ``n_gallery``.
     """
     embed_input = check_embed_input(embed_input, "evaluate_sound_analogies")
-    if analogies is None:
+    if analogies is None and isinstance(random_state, int | None):
+        analogies = _seeded_analogies(n_analogies, random_state)
+    elif analogies is None:
         analogies = build_sound_analogies(n_analogies, random_state=random_state)
     analogies = list(analogies)
     if not analogies:
@@ -661,6 +672,53 @@ def evaluate_rhyme(
 # --------------------------------------------------------------------------------------------
 # All tasks and the table
 # --------------------------------------------------------------------------------------------
+def iter_pwesuite(
+    embed: EmbedFn,
+    *,
+    ipa: IPAFn | None = None,
+    embed_input: str = "text",
+    n_words: int = 1000,
+    n_analogies: int = 200,
+    n_classes: int | None = 1500,
+    rhyme_test_size: int | float = 1000,
+    random_state: int | None = 0,
+    verbose: int = 0,
+) -> Iterator[tuple[str, dict | None]]:
+    """Run PWESuite's tasks one at a time: yields ``(task, result)`` in :data:`TASKS` order.
+
+    Each task runs when its item is requested, so a caller can show progress between them.
+    Parameters as in :func:`evaluate_pwesuite`.
+    """
+    from ipaclip.evaluation.human import evaluate_human_similarity
+
+    embed_input = check_embed_input(embed_input, "evaluate_pwesuite")
+    if embed_input == "ipa" and ipa is None:
+        logger.warning("Human similarity skipped: embed_input='ipa' needs an ipa function.")
+        yield "human_similarity", None
+    else:
+        yield "human_similarity", evaluate_human_similarity(embed, ipa=ipa, embed_input=embed_input)
+    common = {"ipa": ipa, "embed_input": embed_input, "random_state": random_state}
+    yield (
+        "articulatory_distance",
+        evaluate_articulatory_correlation(embed, n_words=n_words, verbose=verbose, **common),
+    )
+    yield "retrieval", evaluate_retrieval(embed, n_words=n_words, verbose=verbose, **common)
+    yield "analogies", evaluate_sound_analogies(embed, n_analogies=n_analogies, **common)
+    yield "rhyme", evaluate_rhyme(embed, n_classes=n_classes, test_size=rhyme_test_size, **common)
+
+
+def pwesuite_summary(results: dict) -> dict[str, float | None]:
+    """The one number per task that PWESuite reports, from the per-task results."""
+    hs = results["human_similarity"]
+    return {
+        "human_similarity": None if hs is None else hs["pearson"],
+        "articulatory_distance": results["articulatory_distance"]["pearson"],
+        "retrieval": results["retrieval"]["rank_score"],
+        "analogies": results["analogies"]["pwesuite_top2"],
+        "rhyme": results["rhyme"]["accuracy"],
+    }
+
+
 def evaluate_pwesuite(
     embed: EmbedFn,
     *,
@@ -677,30 +735,22 @@ def evaluate_pwesuite(
 
     Human similarity needs IPA for its nonwords when ``embed_input="ipa"``, so it is skipped
     (reported as ``None``, with a log message) if ``embed_input="ipa"`` and ``ipa`` is None.
+    :func:`iter_pwesuite` runs the same tasks one at a time.
     """
-    from ipaclip.evaluation.human import evaluate_human_similarity
-
-    out: dict = {}
-    if embed_input == "ipa" and ipa is None:
-        logger.warning("Human similarity skipped: embed_input='ipa' needs an ipa function.")
-        out["human_similarity"] = None
-    else:
-        out["human_similarity"] = evaluate_human_similarity(embed, ipa=ipa, embed_input=embed_input)
-    common = {"ipa": ipa, "embed_input": embed_input, "random_state": random_state}
-    out["articulatory_distance"] = evaluate_articulatory_correlation(
-        embed, n_words=n_words, verbose=verbose, **common
+    out: dict = dict(
+        iter_pwesuite(
+            embed,
+            ipa=ipa,
+            embed_input=embed_input,
+            n_words=n_words,
+            n_analogies=n_analogies,
+            n_classes=n_classes,
+            rhyme_test_size=rhyme_test_size,
+            random_state=random_state,
+            verbose=verbose,
+        )
     )
-    out["retrieval"] = evaluate_retrieval(embed, n_words=n_words, verbose=verbose, **common)
-    out["analogies"] = evaluate_sound_analogies(embed, n_analogies=n_analogies, **common)
-    out["rhyme"] = evaluate_rhyme(embed, n_classes=n_classes, test_size=rhyme_test_size, **common)
-    hs = out["human_similarity"]
-    out["summary"] = {
-        "human_similarity": None if hs is None else hs["pearson"],
-        "articulatory_distance": out["articulatory_distance"]["pearson"],
-        "retrieval": out["retrieval"]["rank_score"],
-        "analogies": out["analogies"]["pwesuite_top2"],
-        "rhyme": out["rhyme"]["accuracy"],
-    }
+    out["summary"] = pwesuite_summary(out)
     return out
 
 

@@ -301,7 +301,8 @@ def generate_respellings(
             }
         )
     n_kept = sum(r["respelling"] is not None for r in out)
-    logger.info("respellings found for %d of %d words", n_kept, len(items))
+    level = logging.INFO if verbose else logging.DEBUG  # verbose=0 logs nothing visible
+    logger.log(level, "respellings found for %d of %d words", n_kept, len(items))
     return out
 
 

@@ -60,6 +60,7 @@ __all__ = [
     "evaluate_model",
     "format_results",
     "lookup_result",
+    "summary_table",
 ]
 
 #: The built-in tasks, in the order :func:`evaluate_model` runs them (the registry of
@@ -170,6 +171,7 @@ def evaluate_model(
     random_state: int | None = 0,
     verbose: int = 1,
     plot_dir: str | Path | None = None,
+    model_name: str | None = None,
 ) -> dict[str, Any]:
     """Run the evaluation tasks on a fitted pronunciation encoder.
 
@@ -182,8 +184,10 @@ def evaluate_model(
         ``IPATransformer()``.
     teacher : object, optional
         An object with ``transform(list_of_str)`` that replaces the model's teacher for the
-        text queries and galleries (needed when the saved teacher cannot be resolved, e.g.
-        a model distilled from an in-memory CLIP).
+        text queries and galleries. Needed when the saved teacher cannot be resolved (e.g.
+        a model distilled from an in-memory CLIP), and when the model was fitted on
+        precomputed target embeddings (``encoder.teacher_id_ is None``): its teacher is then
+        unknown, and every task but ``"geometry"`` refuses to guess it.
     tasks : str or sequence of str, optional
         Any of the registered tasks (:data:`TASKS`, and any added with
         :func:`~ipaclip.evaluation.tasks.register_task`); a comma-separated string works too.
@@ -208,15 +212,24 @@ def evaluate_model(
     random_state : int or None, default=0
         Seeds every sample (words, nonwords, respellings, permutations).
     verbose : int, default=1
-        0 silent; 1 a progress bar over tasks and a log line per task.
+        0 prints and logs nothing; 1 shows one progress bar per task, one at a time, with a
+        step per sub-task or query type (PWESuite: 3 query types x 5 tasks); 2 also logs
+        each task's time at INFO (it is always logged at DEBUG).
     plot_dir : str or Path, optional
-        With ``"geometry"``, also draw the phoneme map to ``plot_dir/phoneme_map.png``
-        (needs matplotlib).
+        Draw pictures there (needs matplotlib, ``pip install 'ipaclip[plot]'``): the summary
+        as grouped bars (``summary.png``, :func:`~ipaclip.evaluation.plots.plot_summary`)
+        and, when ``"geometry"`` runs, the phoneme map (``phoneme_map.png``). Their paths
+        are returned under ``"plots"``.
+    model_name : str, optional
+        The model's name in the pictures' titles (recorded in ``"config"``). Default: the
+        encoder's class and ``embedding``.
 
     Returns
     -------
     dict
-        ``"config"`` (the settings), ``"seconds"`` (per task), and one entry per task:
+        ``"config"`` (the settings), ``"seconds"`` (per task), ``"summary"`` (the summary
+        rows of the tasks that ran, ``{row: {query type: value or None}}``), ``"plots"``
+        (``{picture: path}``, empty without ``plot_dir``), and one entry per task:
         ``{query type: that task's result, "info": {...}}`` (``"geometry"`` has only
         ``"pronunciation"``, and so has ``"fidelity"``: the text and fused queries contain
         the teacher embedding they are scored against). Every value is a plain Python type,
@@ -266,6 +279,11 @@ def evaluate_model(
         raise TypeError(
             f"teacher must have a transform(list_of_str) method; got {type(teacher).__name__}."
         )
+    _check_teacher_known(encoder, teacher, task_list)
+    if plot_dir is not None:
+        from ipaclip.evaluation.plots import require_matplotlib
+
+        require_matplotlib()  # before the work, not after it
     ipa = _ipa_function(encoder, g2p)
     text = _text_function(encoder, teacher)
     context = EvaluationContext(
@@ -275,6 +293,7 @@ def evaluate_model(
         settings=settings,
         words=None if words is None else list(words),
         plot_dir=None if plot_dir is None else Path(plot_dir),
+        name=model_name or _default_name(encoder),
     )
     results: dict[str, Any] = {
         "config": {
@@ -283,18 +302,78 @@ def evaluate_model(
             if teacher is None
             else f"{type(teacher).__name__} (passed as teacher=)",
             **settings,
+            "model_name": context.name,
         },
         "seconds": {},
     }
-    bar = tqdm(task_list, desc="evaluate", disable=not verbose)
-    for name in bar:
-        bar.set_postfix_str(name)
+    for i, name in enumerate(task_list, 1):
         start = time.perf_counter()
-        results[name] = to_builtin(TASK_REGISTRY[name].evaluate(context))
+        results[name] = to_builtin(_run_task(context, name, f"[{i}/{len(task_list)}]", verbose))
         results["seconds"][name] = round(time.perf_counter() - start, 3)
-        if verbose:
-            logger.info("%s done in %.1f s", name, results["seconds"][name])
+        level = logging.INFO if verbose >= 2 else logging.DEBUG
+        logger.log(level, "%s done in %.1f s", name, results["seconds"][name])
+    results["summary"] = summary_table(results)
+    if context.plot_dir is not None:
+        from ipaclip.evaluation.plots import plot_summary
+
+        if results["summary"]:
+            context.add_plot("summary", plot_summary(results, context.plot_dir / "summary.png"))
+    results["plots"] = dict(context.plots)
     return results
+
+
+def _run_task(context: EvaluationContext, name: str, position: str, verbose: int) -> dict:
+    """One task under its own progress bar (one step unless the task tracks its steps)."""
+    if not verbose:
+        return TASK_REGISTRY[name].evaluate(context)
+    bar = tqdm(total=1, desc=f"evaluate {position} {name}", unit="step", leave=True)
+    context.progress = bar
+    try:
+        out = TASK_REGISTRY[name].evaluate(context)
+        if bar.n == 0:  # the task has no steps of its own: it is one
+            bar.update(1)
+        return out
+    finally:
+        bar.close()
+        context.progress = None
+
+
+def _check_teacher_known(encoder: Any, teacher: Any, task_list: list[str]) -> None:
+    """Refuse to score a model fitted on precomputed targets against a teacher it never saw."""
+    if teacher is not None or not hasattr(encoder, "teacher_id_") or encoder.teacher_id_:
+        return
+    needing = [t for t in task_list if TASK_REGISTRY[t].needs_teacher]
+    if needing:
+        raise ValueError(
+            "This model was fitted on precomputed target embeddings (encoder.teacher_id_ is "
+            "None), so the text queries and galleries of "
+            f"{', '.join(needing)} cannot come from its teacher: the encoder's teacher "
+            f"parameter ({getattr(encoder, 'teacher', None)!r}) did not make those targets. "
+            "Pass teacher= (an object with transform(list_of_str) that embeds text into the "
+            "targets' space), or run only tasks=['geometry']."
+        )
+
+
+def _default_name(encoder: Any) -> str:
+    embedding = getattr(encoder, "embedding", None)
+    name = type(encoder).__name__
+    return f"{name} ({embedding})" if isinstance(embedding, str) else name
+
+
+def summary_table(results: dict) -> dict[str, dict[str, float | None]]:
+    """The summary rows of the tasks in ``results``: ``{row: {query type: value or None}}``.
+
+    Examples
+    --------
+    >>> summary_table({"human": {"text": {"pearson": 0.25}}})
+    {'human: Pearson r': {'text': 0.25, 'pronunciation': None, 'fused': None}}
+    """
+    rows = result_rows()
+    return {
+        label: {q: lookup_result(results, rows[label][0], q, rows[label][1]) for q in QUERY_TYPES}
+        for label in summary_rows()
+        if rows[label][0] in results
+    }
 
 
 def lookup_result(results: dict, task: str, query: str, keys: Sequence[str]) -> float | None:
@@ -317,9 +396,6 @@ def lookup_result(results: dict, task: str, query: str, keys: Sequence[str]) -> 
     return float(value)
 
 
-_lookup = lookup_result  # the old private name (examples/results_table.py reads it)
-
-
 def format_results(results: dict, metrics: Sequence[str] | None = None) -> str:
     """A text table of :func:`evaluate_model`'s results: rows metrics, columns query types.
 
@@ -329,7 +405,7 @@ def format_results(results: dict, metrics: Sequence[str] | None = None) -> str:
         :func:`evaluate_model`'s result (or the same loaded back from JSON).
     metrics : sequence of str, optional
         Row labels from :data:`RESULT_ROWS` (e.g. :data:`SUMMARY_METRICS`); default every
-        row of a task that was run. Cells with no value print ``-``.
+        row. Only rows of tasks that ran are printed; cells with no value print ``-``.
 
     Returns
     -------
@@ -343,13 +419,11 @@ def format_results(results: dict, metrics: Sequence[str] | None = None) -> str:
     human: Pearson r                       0.250          0.500       -
     """
     rows = result_rows()
-    if metrics is None:
-        labels = [label for label, (task, _) in rows.items() if task in results]
-    else:
-        labels = list(metrics)
-        unknown = [m for m in labels if m not in rows]
-        if unknown:
-            raise ValueError(f"Unknown metric row(s) {unknown}; choose from {list(rows)}.")
+    labels = list(rows) if metrics is None else list(metrics)
+    unknown = [m for m in labels if m not in rows]
+    if unknown:
+        raise ValueError(f"Unknown metric row(s) {unknown}; choose from {list(rows)}.")
+    labels = [label for label in labels if rows[label][0] in results]  # tasks that ran
     width = max([len("metric")] + [len(label) for label in labels]) + 2
     width = max(width, 36)
     lines = [f"{'metric':<{width}}" + "".join(f"{q:>{max(len(q), 6) + 2}}" for q in QUERY_TYPES)]

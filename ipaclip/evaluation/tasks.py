@@ -22,10 +22,11 @@ the table as ``"my_task: label"``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -43,6 +44,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -63,7 +66,12 @@ class EvaluationContext:
     words : list of str or None
         Words given for ``"fidelity"``; ``None`` uses :meth:`sample`.
     plot_dir : Path or None
-        Where pictures go, if anywhere.
+        Where pictures go, if anywhere; a task that draws one records it with
+        :meth:`add_plot`.
+    name : str
+        The model's name, for titles.
+    plots : dict of str to str
+        The pictures written so far (name -> path).
     """
 
     encoder: Any
@@ -72,7 +80,33 @@ class EvaluationContext:
     settings: dict[str, Any]
     words: list[str] | None = None
     plot_dir: Path | None = None
+    name: str = "model"
+    plots: dict[str, str] = field(default_factory=dict)
+    progress: Any = field(default=None, repr=False)  # the running task's bar (set by the suite)
     _sample: list[str] | None = field(default=None, repr=False)
+
+    def track(self, items: Iterable[T], describe: Callable[[T], str] = str) -> Iterator[T]:
+        """Iterate over ``items``, one progress step each (shown in the running task's bar).
+
+        A task's long loops go through this, so that ``verbose=1`` shows where it is
+        (``describe(item)`` names the step). Without a bar it is plain iteration.
+        """
+        items = list(items)
+        bar = self.progress
+        if bar is None:
+            yield from items
+            return
+        # The suite opens each task's bar with one placeholder step; the first loop replaces it.
+        bar.total = len(items) if bar.n == 0 else bar.total + len(items)
+        bar.refresh()
+        for item in items:
+            bar.set_postfix_str(describe(item))
+            yield item
+            bar.update(1)
+
+    def add_plot(self, name: str, path: str | os.PathLike) -> None:
+        """Record a picture written by the running task."""
+        self.plots[name] = str(path)
 
     @property
     def text(self) -> EmbedFn:
@@ -98,6 +132,7 @@ class Task:
     evaluate: Callable[[EvaluationContext], dict]
     rows: Mapping[str, tuple[str, ...]]
     summary: tuple[str, ...] = ()
+    needs_teacher: bool = True
 
 
 #: Every task, by name, in the order :func:`evaluate_model` runs them.
@@ -111,6 +146,7 @@ def register_task(
     *,
     rows: Mapping[str, tuple[str, ...]],
     summary: tuple[str, ...] = (),
+    needs_teacher: bool = True,
 ) -> Callable[[Callable[[EvaluationContext], dict]], Callable[[EvaluationContext], dict]]:
     """Register ``fn(context) -> dict`` as the evaluator of task ``name``.
 
@@ -122,6 +158,9 @@ def register_task(
         Table rows: label -> keys into each query type's result.
     summary : tuple of str
         Labels of ``rows`` that belong in the summary table.
+    needs_teacher : bool, default=True
+        Whether the task reads the text query (the teacher). ``evaluate_model`` refuses a
+        model whose teacher is unknown only when a task that needs it runs.
     """
     if not isinstance(name, str) or not name.strip() or "," in name or name in _RESERVED:
         raise ValueError(
@@ -133,7 +172,7 @@ def register_task(
         raise ValueError(f"Summary rows {unknown} of task {name!r} are not among its rows.")
 
     def decorate(fn: Callable[[EvaluationContext], dict]) -> Callable[[EvaluationContext], dict]:
-        TASK_REGISTRY[name] = Task(name, fn, dict(rows), tuple(summary))
+        TASK_REGISTRY[name] = Task(name, fn, dict(rows), tuple(summary), bool(needs_teacher))
         return fn
 
     return decorate
@@ -192,21 +231,27 @@ def fidelity(ctx: EvaluationContext) -> dict:
         "chart rho (consonants)": ("consonants", "chart", "spearman"),
         "chart rho (vowels)": ("vowels", "chart", "spearman"),
     },
+    summary=("articulatory rho (all)",),
+    needs_teacher=False,
 )
 def geometry(ctx: EvaluationContext) -> dict:
     """The encoder's phoneme vectors against articulatory and IPA-chart distances."""
-    from ipaclip.evaluation.geometry import evaluate_phoneme_geometry, plot_phoneme_map
+    from ipaclip.evaluation.geometry import evaluate_phoneme_geometry
+    from ipaclip.evaluation.plots import plot_phoneme_map
 
     vectors = ctx.encoder.phoneme_vectors()
     s = ctx.settings
-    out: dict[str, Any] = {
-        "pronunciation": evaluate_phoneme_geometry(
-            vectors, n_permutations=s["n_permutations"], random_state=s["random_state"]
-        )
-    }
-    if ctx.plot_dir is not None:
-        path = plot_phoneme_map(vectors, ctx.plot_dir / "phoneme_map.png")
-        out["info"] = {"plot": str(path)}
+    steps = ["Mantel tests"] + (["phoneme map"] if ctx.plot_dir is not None else [])
+    out: dict[str, Any] = {}
+    for step in ctx.track(steps):
+        if step == "Mantel tests":
+            out["pronunciation"] = evaluate_phoneme_geometry(
+                vectors, n_permutations=s["n_permutations"], random_state=s["random_state"]
+            )
+        else:
+            path = plot_phoneme_map(vectors, ctx.plot_dir / "phoneme_map.png", name=ctx.name)
+            ctx.add_plot("phoneme_map", path)
+            out["info"] = {"plot": str(path)}
     return out
 
 
@@ -219,7 +264,7 @@ def human(ctx: EvaluationContext) -> dict:
     """Vitz & Winkler's human similarity ratings (:mod:`ipaclip.evaluation.human`)."""
     from ipaclip.evaluation.human import evaluate_human_similarity
 
-    return {name: evaluate_human_similarity(fn) for name, fn in ctx.queries.items()}
+    return {name: evaluate_human_similarity(ctx.queries[name]) for name in ctx.track(ctx.queries)}
 
 
 @register_task(
@@ -231,11 +276,13 @@ def nonwords(ctx: EvaluationContext) -> dict:
     """Seeded nonwords: cosine against phonetic similarity (:mod:`.nonwords`)."""
     from ipaclip.evaluation.nonwords import generate_nonwords, nonword_phonetic_correlation
 
-    items = generate_nonwords(ctx.settings["n_nonwords"], ctx.settings["random_state"])
-    ipas = ctx.ipa(items)
-    out: dict[str, Any] = {
-        name: nonword_phonetic_correlation(items, fn, ipas=ipas) for name, fn in ctx.queries.items()
-    }
+    out: dict[str, Any] = {}
+    for step in ctx.track(["generate", *ctx.queries]):
+        if step == "generate":
+            items = generate_nonwords(ctx.settings["n_nonwords"], ctx.settings["random_state"])
+            ipas = ctx.ipa(items)
+        else:
+            out[step] = nonword_phonetic_correlation(items, ctx.queries[step], ipas=ipas)
     out["info"] = {"n_nonwords": len(items), "examples": items[:10]}
     return out
 
@@ -247,28 +294,31 @@ def respell(ctx: EvaluationContext) -> dict:
 
     s = ctx.settings
     gallery = ctx.sample()
-    found = generate_respellings(
-        gallery[: s["n_respell"]],
-        ctx.ipa,
-        max_candidates=s["respell_candidates"],
-        random_state=s["random_state"],
-    )
-    pairs = [(r["word"], r["respelling"]) for r in found if r["respelling"]]
-    info = {
-        "n_words": len(found),
-        "n_respelled": len(pairs),
-        "n_gallery": len(gallery),
-        "examples": [list(p) for p in pairs[:10]],
-    }
-    if not pairs:
-        logger.warning("No respelling found for any of %d words; skipped.", len(found))
-        return {"info": info}
-    raw = respelling_retrieval(
-        pairs, gallery, ctx.text, ctx.text, ctx.embed_ipa, ctx.ipa,
-        fuse_weight=s["fuse_weight"], ks=(1, 5),
-    )  # fmt: skip
-    out: dict[str, Any] = {name: raw[name] for name in ("text", "pronunciation", "fused")}
-    out["info"] = info
+    out: dict[str, Any] = {}
+    for step in ctx.track(["respellings", "retrieval"]):
+        if step == "respellings":
+            found = generate_respellings(
+                gallery[: s["n_respell"]],
+                ctx.ipa,
+                max_candidates=s["respell_candidates"],
+                random_state=s["random_state"],
+            )
+            pairs = [(r["word"], r["respelling"]) for r in found if r["respelling"]]
+            out["info"] = {
+                "n_words": len(found),
+                "n_respelled": len(pairs),
+                "n_gallery": len(gallery),
+                "examples": [list(p) for p in pairs[:10]],
+            }
+            if not pairs:
+                logger.warning("No respelling found for any of %d words; skipped.", len(found))
+                return out
+        else:
+            raw = respelling_retrieval(
+                pairs, gallery, ctx.text, ctx.text, ctx.embed_ipa, ctx.ipa,
+                fuse_weight=s["fuse_weight"], ks=(1, 5),
+            )  # fmt: skip
+            out = {**{q: raw[q] for q in ("text", "pronunciation", "fused")}, "info": out["info"]}
     return out
 
 
@@ -284,11 +334,12 @@ def respell(ctx: EvaluationContext) -> dict:
 )
 def pwesuite(ctx: EvaluationContext) -> dict:
     """PWESuite's tasks (:mod:`ipaclip.evaluation.pwesuite`) for each query type."""
-    from ipaclip.evaluation.pwesuite import evaluate_pwesuite
+    from ipaclip.evaluation.pwesuite import TASKS as SUBTASKS
+    from ipaclip.evaluation.pwesuite import iter_pwesuite, pwesuite_summary
 
     s = ctx.settings
-    return {
-        name: evaluate_pwesuite(
+    runs = {
+        name: iter_pwesuite(
             fn,
             n_words=s["n_words"],
             n_analogies=s["n_analogies"],
@@ -298,3 +349,12 @@ def pwesuite(ctx: EvaluationContext) -> dict:
         )
         for name, fn in ctx.queries.items()
     }
+    out: dict[str, dict] = {name: {} for name in runs}
+    steps = [(name, sub) for name in runs for sub in SUBTASKS]  # iter_pwesuite's order
+    for name, sub in ctx.track(steps, lambda step: f"{step[0]}: {step[1]}"):
+        done, out[name][sub] = next(runs[name])
+        if done != sub:  # pragma: no cover - the two orders are one constant
+            raise RuntimeError(f"PWESuite ran {done!r} where {sub!r} was expected.")
+    for result in out.values():
+        result["summary"] = pwesuite_summary(result)
+    return out
