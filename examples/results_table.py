@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
     from ipaclip import IPATransformer, PronunciationEncoder
-    from ipaclip.evaluation.suite import RESULT_ROWS, SUMMARY_METRICS, _lookup, evaluate_model
+    from ipaclip.evaluation.suite import RESULT_ROWS, SUMMARY_METRICS, evaluate_model, lookup_result
 
     t_start = time.perf_counter()
     out = Path(args.out)
@@ -77,11 +77,11 @@ def main(argv: list[str] | None = None) -> int:
 
     header = "| metric | " + " | ".join(c[0] for c in COLUMNS) + " |"
     lines = [header, "|---" * (len(COLUMNS) + 1) + "|"]
-    for label in SUMMARY_METRICS + ("fidelity: R@1", "geometry: articulatory rho (all)"):
+    for label in SUMMARY_METRICS + ("fidelity: R@1",):  # geometry is in the summary now
         task, keys = RESULT_ROWS[label]
         cells = []
         for _, embedding, query in COLUMNS:
-            v = _lookup(results[embedding], task, query, keys)
+            v = lookup_result(results[embedding], task, query, keys)
             cells.append("–" if v is None or v != v else f"{v:.3f}")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     table = "\n".join(lines)

@@ -50,6 +50,8 @@ import scipy.sparse as sp
 from sklearn.metrics import get_scorer as _sklearn_get_scorer
 from sklearn.pipeline import Pipeline
 
+from ipaclip._validation import Interval, InvalidParameterError, StrOptions, check_params
+
 __all__ = [
     "fidelity_scorer",
     "get_scorer",
@@ -94,16 +96,22 @@ def _check_similarity(S: Any) -> np.ndarray:
     return S
 
 
-def _check_k(k: Any, name: str = "k") -> int:
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
-        raise ValueError(f"{name} must be a positive integer; got {k!r}")
+_POSITIVE_INT = [Interval(numbers.Integral, 1, None, closed="left")]
+
+
+def _check_k(k: Any, name: str = "k", caller: str = "recall_at_k") -> int:
+    if isinstance(k, bool):  # an Integral to Python (and to check_params), never a cut-off
+        raise InvalidParameterError(
+            f"{name} must be a positive integer; got {k!r} (parameter of {caller})."
+        )
+    check_params({name: _POSITIVE_INT}, {name: k}, caller)
     return int(k)
 
 
-def _check_chunk_size(chunk_size: Any) -> int | None:
+def _check_chunk_size(chunk_size: Any, caller: str) -> int | None:
     if chunk_size is None:
         return None
-    return _check_k(chunk_size, "chunk_size")
+    return _check_k(chunk_size, "chunk_size", caller)
 
 
 def _rows_per_chunk(chunk_size: int | None, n_gallery: int) -> int:
@@ -400,10 +408,10 @@ def _rank_stats(
 
 
 def _matrix_stats(
-    S: Any, positives: Any, chunk_size: int | None, need_ap: bool
+    S: Any, positives: Any, chunk_size: int | None, need_ap: bool, caller: str
 ) -> tuple[np.ndarray, np.ndarray]:
     S = _check_similarity(S)
-    chunk_size = _check_chunk_size(chunk_size)
+    chunk_size = _check_chunk_size(chunk_size, caller)
     n_q, n_g = S.shape
     mask = _check_positives(positives, n_q, n_g)
     _require_positive_per_row(mask)
@@ -468,7 +476,7 @@ def recall_at_k(S: Any, positives: Any, k: int, *, chunk_size: int | None = None
     1.0
     """
     k = _check_k(k)
-    first, _ = _matrix_stats(S, positives, chunk_size, need_ap=False)
+    first, _ = _matrix_stats(S, positives, chunk_size, False, "recall_at_k")
     return float(np.mean(first <= k))
 
 
@@ -501,7 +509,7 @@ def mean_reciprocal_rank(S: Any, positives: Any, *, chunk_size: int | None = Non
     >>> mean_reciprocal_rank(np.ones((2, 3)), [0, 1])   # all tied: rank 3 for both
     0.3333333333333333
     """
-    first, _ = _matrix_stats(S, positives, chunk_size, need_ap=False)
+    first, _ = _matrix_stats(S, positives, chunk_size, False, "mean_reciprocal_rank")
     return float(np.mean(1.0 / first))
 
 
@@ -534,7 +542,7 @@ def mean_average_precision(S: Any, positives: Any, *, chunk_size: int | None = N
     >>> round(mean_average_precision(S, [[0, 2]]), 4)
     0.8333
     """
-    _, ap = _matrix_stats(S, positives, chunk_size, need_ap=True)
+    _, ap = _matrix_stats(S, positives, chunk_size, True, "mean_average_precision")
     return float(np.mean(ap))
 
 
@@ -598,8 +606,8 @@ def retrieval_report(
         )
     if isinstance(ks, numbers.Integral):
         ks = (ks,)
-    ks = list(dict.fromkeys(_check_k(k, "each k in ks") for k in ks))
-    chunk_size = _check_chunk_size(chunk_size)
+    ks = list(dict.fromkeys(_check_k(k, "each k in ks", "retrieval_report") for k in ks))
+    chunk_size = _check_chunk_size(chunk_size, "retrieval_report")
     n_q, n_g = Q.shape[0], G.shape[0]
     mask = _check_positives(positives, n_q, n_g)
     _require_positive_per_row(mask)
@@ -822,9 +830,12 @@ def make_retrieval_scorer(metric: str = "recall", k: int = 1) -> Callable[..., f
     >>> scorer(Identity(), X, y)   # only X[2] retrieves its own target first
     0.3333333333333333
     """
-    if metric not in _RETRIEVAL_METRICS:
-        raise ValueError(f"metric must be one of {_RETRIEVAL_METRICS}; got {metric!r}")
-    return _RetrievalScorer(metric, _check_k(k))
+    check_params(
+        {"metric": [StrOptions(set(_RETRIEVAL_METRICS))]},
+        {"metric": metric},
+        "make_retrieval_scorer",
+    )
+    return _RetrievalScorer(metric, _check_k(k, caller="make_retrieval_scorer"))
 
 
 _SCORER_NAME = re.compile(r"^(?:ipaclip_)?(?:(fidelity|mrr|map)|recall@(\d+))$")

@@ -233,3 +233,147 @@ def test_format_results_cells_and_errors():
     }
     with pytest.raises(ValueError, match="Unknown metric row"):
         format_results(res, ["nonwords: accuracy"])
+
+
+# --------------------------------------------------------------------------------------------
+# The task registry
+# --------------------------------------------------------------------------------------------
+@pytest.fixture
+def toy_task():
+    from ipaclip.evaluation.tasks import TASK_REGISTRY, register_task
+
+    @register_task("toy", rows={"self R@1": ("r1",)}, summary=("self R@1",))
+    def toy(ctx):
+        words = ctx.words
+        out = {}
+        for name, fn in ctx.queries.items():
+            S = fn(words) @ ctx.text(words).T
+            out[name] = {"r1": float(np.mean(S.argmax(axis=1) == np.arange(len(words))))}
+        out["info"] = {"n": len(words), "seed": ctx.settings["random_state"]}
+        return out
+
+    yield toy
+    del TASK_REGISTRY["toy"]
+
+
+def test_a_registered_task_runs_and_shows_in_the_tables(toy_task):
+    shifted = LetterEncoder({"ab": "cd", "cd": "ab"})
+    res = evaluate_model(
+        shifted, g2p=identity, tasks="toy", words=["ab", "cd", "ef"], random_state=7, verbose=0
+    )
+    assert res["config"]["tasks"] == ["toy"]
+    assert res["toy"]["text"]["r1"] == 1.0
+    assert res["toy"]["pronunciation"]["r1"] == pytest.approx(1 / 3)
+    assert res["toy"]["info"] == {"n": 3, "seed": 7}
+    table = format_results(res).splitlines()
+    assert [line.split()[:3] for line in table[1:]] == [["toy:", "self", "R@1"]]
+    assert table[1].split()[-3:-1] == ["1.000", "0.333"]
+    # Every task by default, the new one last.
+    from ipaclip.evaluation.suite import _check_tasks
+
+    assert _check_tasks(None) == [*TASKS, "toy"] == _check_tasks("all")
+
+
+def test_register_task_rejects_bad_names_and_rows():
+    from ipaclip.evaluation.tasks import register_task
+
+    with pytest.raises(ValueError, match="not among its rows"):
+        register_task("x", rows={"a": ("a",)}, summary=("b",))
+    with pytest.raises(ValueError, match="without commas"):
+        register_task("a,b", rows={})
+    with pytest.raises(ValueError, match="config"):
+        register_task("config", rows={})
+
+
+def test_the_tables_come_from_the_registry():
+    from ipaclip.evaluation.tasks import TASK_REGISTRY
+
+    assert TASKS == tuple(TASK_REGISTRY)
+    assert {task for task, _ in RESULT_ROWS.values()} == set(TASKS)
+    for label in SUMMARY_METRICS:
+        task, _ = RESULT_ROWS[label]
+        assert label.split(": ", 1)[1] in TASK_REGISTRY[task].summary
+
+
+# --------------------------------------------------------------------------------------------
+# Issues #11.11, #12.3, #12.5, #12.7
+# --------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def fitted_on_embeddings():
+    """A model distilled from precomputed targets: its teacher is unknown."""
+    words = sample_words(30, random_state=2)
+    teacher = tiny_clip_text_encoder()
+    enc = PronunciationEncoder(width=32, layers=1, heads=2, epochs=1, batch_size=16, random_state=0)
+    enc.fit(IPATransformer().fit_transform(words), teacher.transform(words))
+    return enc, teacher
+
+
+def test_a_model_fitted_on_embeddings_needs_teacher(fitted_on_embeddings):
+    enc, teacher = fitted_on_embeddings
+    assert enc.teacher_id_ is None
+    with pytest.raises(ValueError, match="precomputed target embeddings.*Pass teacher="):
+        evaluate_model(enc, tasks="fidelity,human", n_words=10, verbose=0)
+    res = evaluate_model(enc, teacher=teacher, tasks="fidelity", n_words=10, verbose=0)
+    assert -1 <= res["fidelity"]["pronunciation"]["mean_cosine"] <= 1
+    geo = evaluate_model(enc, tasks="geometry", n_permutations=9, verbose=0)  # no teacher read
+    assert "pronunciation" in geo["geometry"]
+
+
+PWE_SIZES = dict(n_words=30, n_analogies=8, n_rhyme_classes=20, rhyme_test_size=8)
+
+
+def test_progress_one_bar_per_task_with_sub_steps(capsys, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="ipaclip")
+    evaluate_model(LetterEncoder(), g2p=identity, tasks="human,pwesuite", verbose=1, **PWE_SIZES)
+    err = capsys.readouterr().err
+    assert "evaluate [1/2] human" in err and "3/3" in err  # one step per query type
+    assert "evaluate [2/2] pwesuite" in err and "15/15" in err  # 3 query types x 5 sub-tasks
+    assert "fused: rhyme" in err  # the step being run is named
+    assert not [r for r in caplog.records if "done in" in r.getMessage()]  # DEBUG only
+
+    caplog.clear()
+    evaluate_model(LetterEncoder(), g2p=identity, tasks="human,pwesuite", verbose=0, **PWE_SIZES)
+    captured = capsys.readouterr()
+    assert captured.err == "" and captured.out == ""
+    assert not [r for r in caplog.records if r.levelno <= logging.INFO]
+
+    evaluate_model(LetterEncoder(), g2p=identity, tasks="human", verbose=2)
+    assert [r.getMessage().split(" done")[0] for r in caplog.records if "done in" in r.message] == [
+        "human"
+    ]
+
+
+def test_summary_shows_only_the_tasks_that_ran(full):
+    res = evaluate_model(LetterEncoder(), g2p=identity, tasks="human", verbose=0)
+    lines = format_results(res, SUMMARY_METRICS).splitlines()
+    assert [line.split(":")[0] for line in lines[1:]] == ["human"]
+    assert [line.split(":")[0] for line in format_results(res).splitlines()[1:]] == ["human"] * 2
+    assert list(res["summary"]) == ["human: Pearson r"]
+    # Geometry belongs in the summary when it ran.
+    assert "geometry: articulatory rho (all)" in SUMMARY_METRICS
+    summary = format_results(full, SUMMARY_METRICS)
+    row = next(line for line in summary.splitlines() if line.startswith("geometry:"))
+    assert (
+        row.split()[-3:][1]
+        == f"{full['geometry']['pronunciation']['all']['articulatory']['spearman']:.3f}"
+    )
+    assert list(full["summary"]) == list(SUMMARY_METRICS)
+
+
+def test_plot_dir_draws_the_summary_and_the_phoneme_map(tiny, tmp_path):
+    pytest.importorskip("matplotlib")
+    enc, g2p, teacher = tiny
+    res = evaluate_model(enc, g2p=g2p, teacher=teacher, tasks="human", verbose=0,
+                         plot_dir=tmp_path / "a", model_name="tiny")  # fmt: skip
+    assert res["plots"] == {"summary": str(tmp_path / "a" / "summary.png")}
+    assert (tmp_path / "a" / "summary.png").read_bytes()[:4] == b"\x89PNG"
+    assert res["config"]["model_name"] == "tiny"
+    res = evaluate_model(enc, g2p=g2p, teacher=teacher, tasks="geometry,human", verbose=0,
+                         n_permutations=9, plot_dir=tmp_path / "b")  # fmt: skip
+    assert set(res["plots"]) == {"summary", "phoneme_map"}
+    assert res["geometry"]["info"]["plot"] == res["plots"]["phoneme_map"]
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["phoneme_map.png", "summary.png"]
+    json.dumps(res)
+    assert evaluate_model(enc, g2p=g2p, teacher=teacher, tasks="human", verbose=0)["plots"] == {}

@@ -4,6 +4,11 @@ Every function here takes *embedding functions* (``Callable[[list[str]], ndarray
 L2-normalised rows), so the same code scores a CLIP text encoder, a pronunciation encoder, or
 their fused query.
 
+Pictures (training curve, evaluation summary, fuse-weight sweep, phoneme map) are drawn by
+:mod:`ipaclip.evaluation.plots`. The tasks of :func:`evaluate_model` are registered in
+:mod:`ipaclip.evaluation.tasks` (:func:`register_task`); word lists and reference data come
+from :mod:`ipaclip.datasets`.
+
 Names load lazily on first use, so ``import ipaclip.evaluation`` stays cheap; the submodules
 can also be imported directly.
 """
@@ -14,15 +19,20 @@ from __future__ import annotations
 _LAZY: dict[str, tuple[str, str]] = {
     "evaluate_phoneme_geometry": ("geometry", "evaluate_phoneme_geometry"),
     "mantel_test": ("geometry", "mantel_test"),
-    "plot_phoneme_map": ("geometry", "plot_phoneme_map"),
-    "chart_position": ("geometry", "chart_position"),
-    "articulatory_distance_matrix": ("geometry", "articulatory_distance_matrix"),
-    "chart_distance_matrix": ("geometry", "chart_distance_matrix"),
+    "plot_phoneme_map": ("plots", "plot_phoneme_map"),
+    "plot_training_curve": ("plots", "plot_training_curve"),
+    "plot_summary": ("plots", "plot_summary"),
+    "plot_fuse_sweep": ("plots", "plot_fuse_sweep"),
+    "phoneme_kind": ("chart", "phoneme_kind"),
+    "chart_position": ("chart", "chart_position"),
+    "articulatory_distance_matrix": ("chart", "articulatory_distance_matrix"),
+    "chart_distance_matrix": ("chart", "chart_distance_matrix"),
     "evaluate_human_similarity": ("human", "evaluate_human_similarity"),
     "load_vitz_winkler": ("human", "load_vitz_winkler"),
     "format_human_similarity": ("human", "format_human_similarity"),
     "PUBLISHED": ("human", "PUBLISHED"),
     "evaluate_pwesuite": ("pwesuite", "evaluate_pwesuite"),
+    "iter_pwesuite": ("pwesuite", "iter_pwesuite"),
     "evaluate_articulatory_correlation": ("pwesuite", "evaluate_articulatory_correlation"),
     "evaluate_retrieval": ("pwesuite", "evaluate_retrieval"),
     "evaluate_sound_analogies": ("pwesuite", "evaluate_sound_analogies"),
@@ -57,6 +67,11 @@ _LAZY: dict[str, tuple[str, str]] = {
     "RESULT_ROWS": ("suite", "RESULT_ROWS"),
     "TASKS": ("suite", "TASKS"),
     "QUERY_TYPES": ("suite", "QUERY_TYPES"),
+    "lookup_result": ("suite", "lookup_result"),
+    "summary_table": ("suite", "summary_table"),
+    "TASK_REGISTRY": ("tasks", "TASK_REGISTRY"),
+    "EvaluationContext": ("tasks", "EvaluationContext"),
+    "register_task": ("tasks", "register_task"),
     "HUMAN_SIMILARITY_PUBLISHED": ("human", "PUBLISHED"),
 }
 

@@ -3,40 +3,24 @@
 The input is a mapping ``{phoneme: vector}``, e.g. ``PronunciationEncoder.phoneme_vectors()``
 (the learned input embedding of each phoneme, for ``embedding="ipa"`` and ``"onehot"``
 students alike). The pairwise *cosine distances* between the vectors are compared with two
-reference distances:
+reference distances, defined in :mod:`ipaclip.evaluation.chart` (whose names are
+re-exported here):
 
 **Articulatory distance** -- the Hamming distance between the two segments' 24 PanPhon
-features (values +1, -1, 0) divided by 24, the substitution cost of
-:mod:`ipaclip.evaluation.distance`. It is computed over all phonemes, and within consonants and
-within vowels.
+features divided by 24. It is compared over all phonemes, and within consonants and within
+vowels.
 
-**IPA-chart distance** -- where the two symbols sit on the IPA chart, from the small tables
-:data:`CONSONANT_CHART` and :data:`VOWEL_CHART` written from the 2020 IPA chart:
-
-* a consonant has a *place* (the chart's columns, in order: bilabial 0, labiodental 1, dental
-  2, alveolar 3, postalveolar 4, retroflex 5, palatal 6, velar 7, uvular 8, pharyngeal 9,
-  glottal 10), a *manner* (the chart's rows, in order: plosive 0, nasal 1, trill 2, tap or
-  flap 3, fricative 4, lateral fricative 5, approximant 6, lateral approximant 7) and a
-  *voicing* (PanPhon's ``voi`` feature of the segment itself, so a devoicing diacritic
-  counts). Symbols from the chart's "other symbols" box are placed in the nearest column:
-  /w ʍ/ velar (their dorsal articulation; the lip rounding is secondary), /ɥ/ and the
-  alveolo-palatal /ɕ ʑ/ palatal, /ɫ/ alveolar;
-* a vowel has a *height* (close 0, near-close 1, close-mid 2, mid 3, open-mid 4, near-open 5,
-  open 6), a *backness* (front 0, central 1, back 2; near-front /ɪ ʏ/ 0.5, near-back /ʊ/ 1.5)
-  and a *rounding* (0 or 1).
-
-The chart distance is the city-block distance over the three coordinates, each scaled to
-[0, 1] by its range (place / 10, manner / 7, voicing; height / 6, backness / 2, rounding), so
-the three chart dimensions weigh the same. A segment with diacritics (``tʰ``, ``iː``, ``ə˞``)
-takes the cell of its base letter. Affricates and other tied segments (``t͡ʃ``) have no
-single chart cell; they, and any symbol whose base letter is not in the tables, are left out
-of the chart comparison and listed, with the reason, under ``"excluded_from_chart"`` in the
-result (never dropped silently). Chart distances are compared within consonants and within
-vowels only.
+**IPA-chart distance** -- the city-block distance between the symbols' cells on the 2020 IPA
+chart (place, manner, voicing; height, backness, rounding, each scaled to [0, 1]). It is
+compared within consonants and within vowels only. Affricates and other tied segments
+(``t͡ʃ``) have no single chart cell; they, and any symbol whose base letter is not in the
+tables, are left out of the chart comparison and listed, with the reason, under
+``"excluded_from_chart"`` in the result (never dropped silently).
 
 Each comparison reports the Spearman rank correlation between the condensed distance
 matrices (one value per unordered pair) and a Mantel permutation test (:func:`mantel_test`)
-of that correlation.
+of that correlation. :func:`plot_phoneme_map` (in :mod:`ipaclip.evaluation.plots`, importable
+from here too) draws the vectors.
 """
 
 from __future__ import annotations
@@ -44,19 +28,32 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-import os
-import unicodedata
 from collections.abc import Mapping
-from pathlib import Path
+from numbers import Integral
 
 import numpy as np
 from scipy.stats import pearsonr, rankdata, spearmanr
 from tqdm.auto import tqdm
 
-from ipaclip.inventory import get_inventory
+from ipaclip._validation import Interval, StrOptions, check_params
+from ipaclip.evaluation.chart import (
+    CONSONANT_CHART,
+    MANNERS,
+    PLACES,
+    VOWEL_CHART,
+    articulatory_distance_matrix,
+    chart_distance_matrix,
+    chart_position,
+    condensed,
+    cosine_distance_matrix,
+    vector_table,
+)
+from ipaclip.evaluation.plots import plot_phoneme_map  # moved there; kept importable here
 
 __all__ = [
     "CONSONANT_CHART",
+    "MANNERS",
+    "PLACES",
     "VOWEL_CHART",
     "articulatory_distance_matrix",
     "chart_distance_matrix",
@@ -68,194 +65,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-PLACES = (
-    "bilabial", "labiodental", "dental", "alveolar", "postalveolar", "retroflex", "palatal",
-    "velar", "uvular", "pharyngeal", "glottal",
-)  # fmt: skip
-MANNERS = (
-    "plosive", "nasal", "trill", "tap", "fricative", "lateral fricative", "approximant",
-    "lateral approximant",
-)  # fmt: skip
-
-
-def _consonants(place: str, manner: str, symbols: str) -> dict[str, tuple[int, int]]:
-    return {s: (PLACES.index(place), MANNERS.index(manner)) for s in symbols}
-
-
-#: Consonant base letter -> (place index, manner index) on the IPA chart (see module docs).
-CONSONANT_CHART: dict[str, tuple[int, int]] = {
-    **_consonants("bilabial", "plosive", "pb"),
-    **_consonants("bilabial", "nasal", "m"),
-    **_consonants("bilabial", "trill", "ʙ"),
-    **_consonants("bilabial", "fricative", "ɸβ"),
-    **_consonants("labiodental", "nasal", "ɱ"),
-    **_consonants("labiodental", "tap", "ⱱ"),
-    **_consonants("labiodental", "fricative", "fv"),
-    **_consonants("labiodental", "approximant", "ʋ"),
-    **_consonants("dental", "fricative", "θð"),
-    **_consonants("alveolar", "plosive", "td"),
-    **_consonants("alveolar", "nasal", "n"),
-    **_consonants("alveolar", "trill", "r"),
-    **_consonants("alveolar", "tap", "ɾ"),
-    **_consonants("alveolar", "fricative", "sz"),
-    **_consonants("alveolar", "lateral fricative", "ɬɮ"),
-    **_consonants("alveolar", "approximant", "ɹ"),
-    **_consonants("alveolar", "lateral approximant", "lɫ"),
-    **_consonants("postalveolar", "fricative", "ʃʒ"),
-    **_consonants("retroflex", "plosive", "ʈɖ"),
-    **_consonants("retroflex", "nasal", "ɳ"),
-    **_consonants("retroflex", "tap", "ɽ"),
-    **_consonants("retroflex", "fricative", "ʂʐ"),
-    **_consonants("retroflex", "approximant", "ɻ"),
-    **_consonants("retroflex", "lateral approximant", "ɭ"),
-    **_consonants("palatal", "plosive", "cɟ"),
-    **_consonants("palatal", "nasal", "ɲ"),
-    **_consonants("palatal", "fricative", "çʝɕʑ"),
-    **_consonants("palatal", "approximant", "jɥ"),
-    **_consonants("palatal", "lateral approximant", "ʎ"),
-    **_consonants("velar", "plosive", "kɡ"),
-    **_consonants("velar", "nasal", "ŋ"),
-    **_consonants("velar", "fricative", "xɣʍ"),
-    **_consonants("velar", "approximant", "ɰw"),
-    **_consonants("velar", "lateral approximant", "ʟ"),
-    **_consonants("uvular", "plosive", "qɢ"),
-    **_consonants("uvular", "nasal", "ɴ"),
-    **_consonants("uvular", "trill", "ʀ"),
-    **_consonants("uvular", "fricative", "χʁ"),
-    **_consonants("pharyngeal", "fricative", "ħʕ"),
-    **_consonants("glottal", "plosive", "ʔ"),
-    **_consonants("glottal", "fricative", "hɦ"),
-}
-
-#: Vowel base letter -> (height, backness, rounded) on the IPA vowel chart (see module docs).
-VOWEL_CHART: dict[str, tuple[float, float, int]] = {
-    "i": (0, 0, 0), "y": (0, 0, 1), "ɨ": (0, 1, 0), "ʉ": (0, 1, 1), "ɯ": (0, 2, 0),
-    "u": (0, 2, 1), "ɪ": (1, 0.5, 0), "ʏ": (1, 0.5, 1), "ʊ": (1, 1.5, 1), "e": (2, 0, 0),
-    "ø": (2, 0, 1), "ɘ": (2, 1, 0), "ɵ": (2, 1, 1), "ɤ": (2, 2, 0), "o": (2, 2, 1),
-    "ə": (3, 1, 0), "ɛ": (4, 0, 0), "œ": (4, 0, 1), "ɜ": (4, 1, 0), "ɞ": (4, 1, 1),
-    "ʌ": (4, 2, 0), "ɔ": (4, 2, 1), "æ": (5, 0, 0), "ɐ": (5, 1, 0), "a": (6, 0, 0),
-    "ɶ": (6, 0, 1), "ɑ": (6, 2, 0), "ɒ": (6, 2, 1),
-}  # fmt: skip
-
-_TIES = "\u0361\u035c"
-_VOI = 8  # index of PanPhon's "voi" in FEATURE_NAMES
-
-
-def _segment_features(symbols: list[str]) -> np.ndarray:
-    """PanPhon features of each symbol, which must be exactly one inventory segment."""
-    inv = get_inventory()
-    rows = []
-    for symbol in symbols:
-        if not isinstance(symbol, str):
-            raise TypeError(f"Phoneme keys must be strings, got {symbol!r}.")
-        code = inv.segment_index.get(unicodedata.normalize("NFD", symbol))
-        if code is None:
-            raise ValueError(
-                f"Phoneme {symbol!r} is not a single segment of the PanPhon inventory; "
-                "pass only segment symbols (as PronunciationEncoder.phoneme_vectors() returns)."
-            )
-        rows.append(inv.features[code])
-    return np.asarray(rows, dtype=np.int8).reshape(len(symbols), -1)
-
-
-def chart_position(symbol: str) -> tuple[str, tuple[float, float, float]]:
-    """IPA-chart coordinates of one segment.
-
-    Parameters
-    ----------
-    symbol : str
-        One IPA segment (with or without diacritics).
-
-    Returns
-    -------
-    kind : {"consonant", "vowel"}
-    coordinates : tuple of three floats, each in [0, 1]
-        ``(place / 10, manner / 7, voiced)`` for a consonant, ``(height / 6, backness / 2,
-        rounded)`` for a vowel.
-
-    Raises
-    ------
-    ValueError
-        If the symbol is a tied segment (an affricate) or its base letter is not in
-        :data:`CONSONANT_CHART` or :data:`VOWEL_CHART`.
-
-    Examples
-    --------
-    >>> chart_position("b")
-    ('consonant', (0.0, 0.0, 1.0))
-    >>> chart_position("tʰ")[1] == chart_position("t")[1]
-    True
-    >>> chart_position("ɔ")
-    ('vowel', (0.6666666666666666, 1.0, 1.0))
-    """
-    nfd = unicodedata.normalize("NFD", symbol)
-    if any(t in nfd for t in _TIES):
-        raise ValueError(f"{symbol!r} is a tied segment (an affricate) with no single chart cell.")
-    for ch in nfd:
-        if ch in VOWEL_CHART:
-            h, b, r = VOWEL_CHART[ch]
-            return "vowel", (h / 6, b / 2, float(r))
-        if ch in CONSONANT_CHART:
-            place, manner = CONSONANT_CHART[ch]
-            voiced = float(_segment_features([symbol])[0, _VOI] == 1)
-            return "consonant", (place / (len(PLACES) - 1), manner / (len(MANNERS) - 1), voiced)
-    raise ValueError(f"The base letter of {symbol!r} is not in the IPA chart tables.")
-
-
-def _condensed(D: np.ndarray) -> np.ndarray:
-    return D[np.triu_indices(D.shape[0], k=1)]
-
-
-def cosine_distance_matrix(vectors: np.ndarray) -> np.ndarray:
-    """``1 - cos`` between every pair of rows.
-
-    Examples
-    --------
-    >>> cosine_distance_matrix(np.array([[1.0, 0.0], [0.0, 2.0]])).tolist()
-    [[0.0, 1.0], [1.0, 0.0]]
-    """
-    X = np.asarray(vectors, dtype=np.float64)
-    norms = np.linalg.norm(X, axis=1)
-    if (norms == 0).any():
-        raise ValueError(f"Row {int(np.flatnonzero(norms == 0)[0])} is all zeros; cosine "
-                         "distance is undefined for a zero vector.")  # fmt: skip
-    U = X / norms[:, None]
-    D = 1.0 - U @ U.T
-    np.fill_diagonal(D, 0.0)
-    return np.clip(D, 0.0, 2.0)
-
-
-def articulatory_distance_matrix(symbols: list[str]) -> np.ndarray:
-    """PanPhon feature Hamming distance / 24 between every pair of segments.
-
-    Examples
-    --------
-    >>> D = articulatory_distance_matrix(["p", "b", "a"])
-    >>> round(float(D[0, 1]) * 24)   # /p/ and /b/ differ in voicing only
-    1
-    """
-    F = _segment_features(list(symbols))
-    return (F[:, None, :] != F[None, :, :]).mean(axis=-1)
-
-
-def chart_distance_matrix(symbols: list[str]) -> np.ndarray:
-    """City-block distance between IPA-chart coordinates (:func:`chart_position`).
-
-    All symbols must be of the same kind (all consonants or all vowels).
-
-    Examples
-    --------
-    >>> chart_distance_matrix(["p", "b", "t"]).round(2).tolist()
-    [[0.0, 1.0, 0.3], [1.0, 0.0, 1.3], [0.3, 1.3, 0.0]]
-    """
-    positions = [chart_position(s) for s in symbols]
-    kinds = {k for k, _ in positions}
-    if len(kinds) > 1:
-        raise ValueError("Chart distances compare consonants with consonants and vowels with "
-                         f"vowels; got both among {list(symbols)[:10]}.")  # fmt: skip
-    P = np.asarray([c for _, c in positions], dtype=np.float64).reshape(len(symbols), 3)
-    return np.abs(P[:, None, :] - P[None, :, :]).sum(axis=-1)
 
 
 def _check_square(D: object, name: str) -> np.ndarray:
@@ -322,10 +131,14 @@ def mantel_test(
     n = A.shape[0]
     if n < 3:
         raise ValueError(f"The Mantel test needs at least 3 objects, got {n}.")
-    if method not in ("pearson", "spearman"):
-        raise ValueError(f"method must be 'pearson' or 'spearman', got {method!r}.")
-    if not isinstance(n_permutations, int | np.integer) or n_permutations < 1:
-        raise ValueError(f"n_permutations must be a positive integer, got {n_permutations!r}.")
+    check_params(
+        {
+            "method": [StrOptions({"pearson", "spearman"})],
+            "n_permutations": [Interval(Integral, 1, None, closed="left")],
+        },
+        {"method": method, "n_permutations": n_permutations},
+        "mantel_test",
+    )
     iu = np.triu_indices(n, k=1)
     a = A[iu]
     if method == "spearman":
@@ -379,7 +192,7 @@ def _compare(
 ) -> dict:
     n = D_emb.shape[0]
     out: dict = {"n": int(n), "n_pairs": int(n * (n - 1) // 2)}
-    x, y = _condensed(D_emb), _condensed(D_ref)
+    x, y = condensed(D_emb), condensed(D_ref)
     if n < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
         logger.warning("Too few phonemes (%d) or constant distances: no correlation.", n)
         out.update(spearman=None, pearson=None, mantel_r=None, mantel_p=None)
@@ -393,27 +206,6 @@ def _compare(
     out["mantel_p"] = mantel["p_value"]
     out["mantel_permutations"] = mantel["n_permutations"]
     return out
-
-
-def _check_vectors(vectors: Mapping[str, object]) -> tuple[list[str], np.ndarray]:
-    if not isinstance(vectors, Mapping):
-        raise TypeError(
-            "vectors must be a mapping {phoneme: vector}, e.g. "
-            f"PronunciationEncoder.phoneme_vectors(); got {type(vectors).__name__}."
-        )
-    symbols = list(vectors)
-    if not symbols:
-        raise ValueError("vectors is empty.")
-    rows = []
-    for s in symbols:
-        v = np.asarray(vectors[s], dtype=np.float64).ravel()
-        if not np.isfinite(v).all() or not v.any():
-            raise ValueError(f"The vector of phoneme {s!r} is all zeros or not finite.")
-        rows.append(v)
-    dims = {len(v) for v in rows}
-    if len(dims) > 1:
-        raise ValueError(f"Phoneme vectors have different lengths {sorted(dims)}.")
-    return symbols, np.stack(rows)
 
 
 def evaluate_phoneme_geometry(
@@ -458,7 +250,7 @@ def evaluate_phoneme_geometry(
     >>> res["all"]["articulatory"]["mantel_p"]
     0.01
     """
-    symbols, X = _check_vectors(vectors)
+    symbols, X = vector_table(vectors)
     D_emb = cosine_distance_matrix(X)
     D_art = articulatory_distance_matrix(symbols)
     kinds: dict[str, str] = {}
@@ -469,7 +261,8 @@ def evaluate_phoneme_geometry(
         except ValueError as err:
             excluded[s] = str(err)
     if excluded:
-        logger.info("Left out of the chart comparison: %s", ", ".join(excluded))
+        level = logging.INFO if verbose else logging.DEBUG  # verbose=0 logs nothing visible
+        logger.log(level, "Left out of the chart comparison: %s", ", ".join(excluded))
     result: dict = {"n_phonemes": len(symbols), "excluded_from_chart": excluded}
     args = (n_permutations, random_state, verbose)
     result["all"] = {"articulatory": _compare(D_emb, D_art, *args)}
@@ -483,79 +276,3 @@ def evaluate_phoneme_geometry(
             "chart": _compare(D_emb[sub], chart_distance_matrix(members), *args),
         }
     return result
-
-
-def plot_phoneme_map(
-    vectors: Mapping[str, object],
-    path: str | os.PathLike,
-    *,
-    method: str = "pca",
-    title: str | None = None,
-) -> Path:
-    """Draw the phoneme vectors in 2-D (PCA or MDS), consonants and vowels coloured, labelled.
-
-    Vectors are L2-normalised first, so the picture reflects cosine geometry. Needs
-    matplotlib (``pip install 'ipaclip[plot]'``).
-
-    Parameters
-    ----------
-    vectors : mapping of str to array-like
-    path : str or path-like
-        Where to write the PNG.
-    method : {"pca", "mds"}, default="pca"
-        PCA of the normalised vectors, or classical (Torgerson) MDS of their cosine
-        distances.
-    title : str, optional
-
-    Returns
-    -------
-    pathlib.Path
-    """
-    try:
-        from matplotlib.figure import Figure
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "plot_phoneme_map needs matplotlib; install it with pip install 'ipaclip[plot]'."
-        ) from err
-    if method not in ("pca", "mds"):
-        raise ValueError(f"method must be 'pca' or 'mds', got {method!r}.")
-    symbols, X = _check_vectors(vectors)
-    if len(symbols) < 2:
-        raise ValueError("plot_phoneme_map needs at least 2 phonemes.")
-    U = X / np.linalg.norm(X, axis=1)[:, None]
-    if method == "pca":
-        C = U - U.mean(axis=0)
-        _, _, vt = np.linalg.svd(C, full_matrices=False)
-        Y = C @ vt[:2].T
-        if Y.shape[1] < 2:
-            Y = np.pad(Y, ((0, 0), (0, 2 - Y.shape[1])))
-    else:
-        # Classical (Torgerson) MDS: double-centred squared distances, top two eigenvectors.
-        D2 = cosine_distance_matrix(U) ** 2
-        J = np.eye(len(symbols)) - 1.0 / len(symbols)
-        w, v = np.linalg.eigh(-0.5 * J @ D2 @ J)
-        top = np.argsort(w)[::-1][:2]
-        Y = v[:, top] * np.sqrt(np.clip(w[top], 0.0, None))
-    colours = {"consonant": "tab:blue", "vowel": "tab:red", None: "tab:gray"}
-    fig = Figure(figsize=(8, 8))
-    ax = fig.add_subplot()
-    for kind, label in (("consonant", "consonants"), ("vowel", "vowels"), (None, "other")):
-        idx = []
-        for i, s in enumerate(symbols):
-            try:
-                k = chart_position(s)[0]
-            except ValueError:
-                k = None
-            if k == kind:
-                idx.append(i)
-        if idx:
-            ax.scatter(Y[idx, 0], Y[idx, 1], c=colours[kind], label=label, s=20)
-            for i in idx:
-                ax.annotate(symbols[i], (Y[i, 0], Y[i, 1]), fontsize=11, color=colours[kind],
-                            xytext=(3, 3), textcoords="offset points")  # fmt: skip
-    ax.legend()
-    ax.set_title(title or f"Phoneme vectors ({method.upper()})")
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120, bbox_inches="tight")
-    return out

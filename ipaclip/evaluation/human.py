@@ -2,8 +2,8 @@
 
 Vitz and Winkler asked listeners how similar in sound 25 comparison words (some of them
 nonwords) are to each of four standard words: *plant*, *sit*, *wonder*, *relation*. The
-ratings ship with ipaclip (``ipaclip/data/vitz_winkler_1973_human_similarity.csv``, the
-transcription PWESuite uses; see ``ipaclip/data/README.md``).
+ratings ship with ipaclip (:func:`ipaclip.datasets.load_vitz_winkler`, the transcription
+PWESuite uses; see ``ipaclip/data/README.md``).
 
 The protocol is PWESuite's (zouharvi/pwesuite, ``suite_evaluation/eval_human_similarity.py``):
 for each standard word, the Pearson correlation over its 25 pairs between the human rating
@@ -21,14 +21,11 @@ from the ``ipa`` function (``embed_input="ipa"``, e.g. a fitted
 
 from __future__ import annotations
 
-import csv
-import functools
-import io
-from collections.abc import Callable, Sequence
-from importlib import resources
-
 import numpy as np
 from scipy.stats import pearsonr, spearmanr
+
+from ipaclip.datasets import load_vitz_winkler
+from ipaclip.evaluation._common import EmbedFn, IPAFn, check_embed_input, embed_items
 
 __all__ = [
     "PUBLISHED",
@@ -37,9 +34,6 @@ __all__ = [
     "format_human_similarity",
     "load_vitz_winkler",
 ]
-
-EmbedFn = Callable[[list[str]], np.ndarray]
-IpaFn = Callable[[list[str]], list[str]]
 
 #: The four standard words, in the order of the data file.
 STANDARD_WORDS: tuple[str, ...] = ("plant", "sit", "wonder", "relation")
@@ -56,96 +50,8 @@ PUBLISHED: dict[str, float] = {
 }
 
 
-@functools.cache
-def _read_rows() -> tuple[tuple[str, str, float, float], ...]:
-    text = (
-        resources.files("ipaclip")
-        .joinpath("data/vitz_winkler_1973_human_similarity.csv")
-        .read_text("utf-8")
-    )
-    rows = []
-    for row in csv.DictReader(io.StringIO(text)):
-        rows.append(
-            (row["word1"], row["word2"], float(row["vw_predicted"]), float(row["obtained"]))
-        )
-    return tuple(rows)
-
-
-def load_vitz_winkler() -> list[dict]:
-    """The 100 rated word pairs of Vitz & Winkler (1973).
-
-    Returns
-    -------
-    list of dict
-        One dict per pair: ``word1`` (comparison word), ``word2`` (standard word),
-        ``vw_predicted`` (the authors' predicted phonetic distance) and ``obtained`` (the mean
-        human similarity rating).
-
-    Examples
-    --------
-    >>> rows = load_vitz_winkler()
-    >>> len(rows), rows[0]
-    (100, {'word1': 'screech', 'word2': 'plant', 'vw_predicted': 1.0, 'obtained': 0.11})
-    """
-    keys = ("word1", "word2", "vw_predicted", "obtained")
-    return [dict(zip(keys, row)) for row in _read_rows()]
-
-
-def _call_embed(embed: EmbedFn, items: Sequence[str], what: str = "items") -> np.ndarray:
-    """Call an embedding function and return its rows L2-normalised (checked)."""
-    if not callable(embed):
-        raise TypeError(
-            f"embed must be a function list[str] -> array (e.g. a fitted Pipeline's "
-            f".transform), got {type(embed).__name__}."
-        )
-    items = list(items)
-    X = np.asarray(embed(items), dtype=np.float64)
-    if X.ndim != 2 or X.shape[0] != len(items):
-        raise ValueError(
-            f"embed returned shape {X.shape} for {len(items)} {what}; expected one row per item."
-        )
-    norms = np.linalg.norm(X, axis=1)
-    bad = ~np.isfinite(norms) | (norms == 0)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise ValueError(
-            f"embed returned a zero or non-finite row for item {i} ({items[i]!r}); cosine "
-            "similarity is undefined."
-        )
-    return X / norms[:, None]
-
-
-def _call_ipa(ipa: IpaFn, items: Sequence[str]) -> list[str]:
-    """Call an IPA function and check that it returns one string per item."""
-    if not callable(ipa):
-        raise TypeError(
-            "ipa must be a function list[str] -> list[str] (e.g. IPATransformer().fit_transform), "
-            f"got {type(ipa).__name__}."
-        )
-    items = list(items)
-    out = list(ipa(items))
-    if len(out) != len(items):
-        raise ValueError(f"ipa returned {len(out)} strings for {len(items)} items.")
-    for i, s in enumerate(out):
-        if not isinstance(s, str):
-            raise TypeError(f"ipa returned {s!r} for item {i} ({items[i]!r}), not a string.")
-    return out
-
-
-def _embed_words(
-    embed: EmbedFn, words: Sequence[str], ipa: IpaFn | None, embed_input: str
-) -> np.ndarray:
-    if embed_input == "text":
-        return _call_embed(embed, words, "words")
-    if embed_input == "ipa":
-        if ipa is None:
-            raise ValueError("embed_input='ipa' needs an ipa function (words -> IPA strings).")
-        return _call_embed(embed, _call_ipa(ipa, words), "IPA strings")
-    raise ValueError(f"embed_input must be 'text' or 'ipa', got {embed_input!r}.")
-
-
 def evaluate_human_similarity(
-    embed: EmbedFn, *, ipa: IpaFn | None = None, embed_input: str = "text"
+    embed: EmbedFn, *, ipa: IPAFn | None = None, embed_input: str = "text"
 ) -> dict:
     """Correlate embedding similarity with Vitz & Winkler's human similarity ratings.
 
@@ -177,10 +83,11 @@ def evaluate_human_similarity(
     >>> sorted(res["pearson_per_word"]), res["n_pairs"]
     (['plant', 'relation', 'sit', 'wonder'], 100)
     """
-    rows = _read_rows()
+    embed_input = check_embed_input(embed_input, "evaluate_human_similarity")
+    rows = [tuple(r.values()) for r in load_vitz_winkler()]
     words = sorted({w for r in rows for w in r[:2]})
     index = {w: i for i, w in enumerate(words)}
-    E = _embed_words(embed, words, ipa, embed_input)
+    E = embed_items(embed, words, embed_input, ipa=ipa)
     per_pearson: dict[str, float] = {}
     per_spearman: dict[str, float] = {}
     for standard in STANDARD_WORDS:

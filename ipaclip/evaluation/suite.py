@@ -4,9 +4,10 @@
 
 * ``"text"``: the teacher on the spelling (``encoder.embed_targets(words)``);
 * ``"pronunciation"``: the encoder on the G2P's IPA (``encoder.transform(g2p(words))``);
-* ``"fused"``: :func:`ipaclip.model.fuse` of the two, ``fuse_weight`` the pronunciation share.
+* ``"fused"``: :func:`ipaclip.fuse` of the two, ``fuse_weight`` the pronunciation share.
 
-The tasks are
+The tasks are registered in :mod:`ipaclip.evaluation.tasks` (one evaluator per task, with the
+table rows it contributes; adding a task touches that module only):
 
 ``"fidelity"``
     The pronunciation embeddings of CMUdict words against the teacher's embeddings of the
@@ -35,12 +36,19 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
+
+from ipaclip._validation import Interval, check_params, unit_rows
+from ipaclip.evaluation._common import QUERY_TYPES, EmbedFn, IPAFn, to_builtin
+from ipaclip.evaluation.tasks import TASK_REGISTRY, EvaluationContext, result_rows, summary_rows
+from ipaclip.fusion import FUSE_WEIGHT, fuse
+from ipaclip.g2p import resolve_g2p
 
 logger = logging.getLogger(__name__)
 
@@ -51,96 +59,56 @@ __all__ = [
     "TASKS",
     "evaluate_model",
     "format_results",
+    "lookup_result",
+    "summary_table",
 ]
 
-#: Every task :func:`evaluate_model` knows, in the order it runs them.
-TASKS: tuple[str, ...] = ("fidelity", "geometry", "human", "nonwords", "respell", "pwesuite")
-
-#: The query types, i.e. the columns of :func:`format_results`.
-QUERY_TYPES: tuple[str, ...] = ("text", "pronunciation", "fused")
+#: The built-in tasks, in the order :func:`evaluate_model` runs them (the registry of
+#: :mod:`ipaclip.evaluation.tasks`; a task registered later runs after them).
+TASKS: tuple[str, ...] = tuple(TASK_REGISTRY)
 
 #: Rows of :func:`format_results`: ``label -> (task, keys)``, where the value of a query type
-#: ``q`` is ``results[task][q][keys[0]][keys[1]]...``.
-RESULT_ROWS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "fidelity: mean cosine": ("fidelity", ("mean_cosine",)),
-    "fidelity: R@1": ("fidelity", ("recall@1",)),
-    "fidelity: R@5": ("fidelity", ("recall@5",)),
-    "geometry: articulatory rho (all)": ("geometry", ("all", "articulatory", "spearman")),
-    "geometry: chart rho (consonants)": ("geometry", ("consonants", "chart", "spearman")),
-    "geometry: chart rho (vowels)": ("geometry", ("vowels", "chart", "spearman")),
-    "human: Pearson r": ("human", ("pearson",)),
-    "human: Spearman rho": ("human", ("spearman",)),
-    "nonwords: Pearson r": ("nonwords", ("pearson",)),
-    "nonwords: Spearman rho": ("nonwords", ("spearman",)),
-    "respell: R@1": ("respell", ("recall@1",)),
-    "respell: MRR": ("respell", ("mrr",)),
-    "pwesuite: articulatory distance r": ("pwesuite", ("summary", "articulatory_distance")),
-    "pwesuite: retrieval rank score": ("pwesuite", ("summary", "retrieval")),
-    "pwesuite: analogies top-2": ("pwesuite", ("summary", "analogies")),
-    "pwesuite: rhyme accuracy": ("pwesuite", ("summary", "rhyme")),
+#: ``q`` is ``results[task][q][keys[0]][keys[1]]...`` (the built-in tasks' rows).
+RESULT_ROWS: dict[str, tuple[str, tuple[str, ...]]] = result_rows()
+
+#: The headline rows (the README's results table): the summary rows of every task.
+SUMMARY_METRICS: tuple[str, ...] = summary_rows()
+
+_POSITIVE = [Interval(Integral, 1, None, closed="left")]
+_CONSTRAINTS: dict[str, list[Any]] = {
+    "n_words": [Interval(Integral, 3, None, closed="left")],
+    "n_nonwords": [Interval(Integral, 3, None, closed="left")],
+    "n_respell": _POSITIVE,
+    "respell_candidates": _POSITIVE,
+    "n_permutations": _POSITIVE,
+    "n_analogies": _POSITIVE,
+    "n_rhyme_classes": _POSITIVE,
+    "rhyme_test_size": [
+        Interval(Integral, 1, None, closed="left"),
+        Interval(Real, 0, 1, closed="neither"),
+    ],  # fmt: skip
+    "fuse_weight": FUSE_WEIGHT,
+    "random_state": [Interval(Integral, 0, None, closed="left"), None],
+    "verbose": [Interval(Integral, 0, None, closed="left"), "boolean"],
 }
 
-#: The headline rows (the README's results table): distillation fidelity, human similarity,
-#: articulatory-distance correlation, nonword correlation and respelling recall@1.
-SUMMARY_METRICS: tuple[str, ...] = (
-    "fidelity: mean cosine",
-    "human: Pearson r",
-    "pwesuite: articulatory distance r",
-    "nonwords: Pearson r",
-    "respell: R@1",
-)
 
-EmbedFn = Callable[[list[str]], np.ndarray]
-
-
-def _unit(X: Any) -> np.ndarray:
-    X = np.asarray(X, dtype=np.float32)
-    return X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
-
-
-def _builtin(value: Any) -> Any:
-    """Numpy scalars/arrays and tuples to JSON-ready Python values, recursively."""
-    if isinstance(value, dict):
-        return {str(k): _builtin(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_builtin(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _builtin(value.tolist())
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    return value
-
-
-def _check_tasks(tasks: str | Sequence[str]) -> list[str]:
+def _check_tasks(tasks: str | Sequence[str] | None) -> list[str]:
+    if tasks is None or tasks == "all":
+        return list(TASK_REGISTRY)
     if isinstance(tasks, str):
         tasks = [t.strip() for t in tasks.split(",") if t.strip()]
     tasks = list(tasks)
-    unknown = [t for t in tasks if t not in TASKS]
+    unknown = [t for t in tasks if t not in TASK_REGISTRY]
     if unknown:
-        raise ValueError(f"Unknown task(s) {unknown}; choose from {list(TASKS)}.")
+        raise ValueError(f"Unknown task(s) {unknown}; choose from {list(TASK_REGISTRY)}.")
     if not tasks:
-        raise ValueError(f"No task given; choose from {list(TASKS)}.")
-    return [t for t in TASKS if t in tasks]
+        raise ValueError(f"No task given; choose from {list(TASK_REGISTRY)}.")
+    return [t for t in TASK_REGISTRY if t in tasks]
 
 
-def _check_size(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}.")
-    return int(value)
-
-
-def _ipa_function(encoder: Any, g2p: Any) -> Callable[[list[str]], list[str]]:
-    if g2p is None:
-        g2p = getattr(encoder, "g2p_", None)
-    if g2p is None:
-        from ipaclip.g2p import IPATransformer
-
-        logger.info("No g2p given and none saved with the model: using IPATransformer().")
-        g2p = IPATransformer()
+def _ipa_function(encoder: Any, g2p: Any) -> IPAFn:
+    g2p = resolve_g2p(g2p, saved=getattr(encoder, "g2p_", None))
     if hasattr(g2p, "fit_transform"):
         transformer = g2p
 
@@ -158,11 +126,7 @@ def _ipa_function(encoder: Any, g2p: Any) -> Callable[[list[str]], list[str]]:
 
 def _text_function(encoder: Any, teacher: Any) -> EmbedFn:
     if teacher is not None:
-        if not hasattr(teacher, "transform"):
-            raise TypeError(
-                f"teacher must have a transform(list_of_str) method; got {type(teacher).__name__}."
-            )
-        return lambda words: _unit(teacher.transform(list(words)))
+        return lambda words: unit_rows(teacher.transform(list(words)), zero_rows="keep")
 
     def text(words: list[str]) -> np.ndarray:
         try:
@@ -176,25 +140,16 @@ def _text_function(encoder: Any, teacher: Any) -> EmbedFn:
     return text
 
 
-def _fidelity(words: list[str], text: EmbedFn, queries: dict[str, EmbedFn]) -> dict:
-    from ipaclip.metrics import mean_reciprocal_rank, recall_at_k
+def _queries(encoder: Any, text: EmbedFn, ipa: IPAFn, fuse_weight: float) -> dict[str, EmbedFn]:
+    """The three query types on words: teacher on text, encoder on IPA, and their fusion."""
 
-    labels: dict[str, int] = {}
-    label = np.array([labels.setdefault(w, len(labels)) for w in words])
-    positives = label[:, None] == label[None, :]
-    T = text(words)
-    out: dict[str, Any] = {}
-    for name, fn in queries.items():
-        Q = fn(words)
-        S = Q @ T.T
-        out[name] = {
-            "mean_cosine": float(np.mean(np.sum(Q * T, axis=1))),
-            "recall@1": recall_at_k(S, positives, 1),
-            "recall@5": recall_at_k(S, positives, min(5, len(words))),
-            "mrr": mean_reciprocal_rank(S, positives),
-        }
-    out["info"] = {"n_words": len(words), "n_distinct": len(labels)}
-    return out
+    def pronunciation(words: list[str]) -> np.ndarray:
+        return unit_rows(encoder.transform(ipa(list(words))), zero_rows="keep")
+
+    def fused(words: list[str]) -> np.ndarray:
+        return fuse(text(words), pronunciation(words), fuse_weight)
+
+    return {"text": text, "pronunciation": pronunciation, "fused": fused}
 
 
 def evaluate_model(
@@ -202,7 +157,7 @@ def evaluate_model(
     *,
     g2p: Any = None,
     teacher: Any = None,
-    tasks: str | Sequence[str] = TASKS,
+    tasks: str | Sequence[str] | None = None,
     words: Sequence[str] | None = None,
     n_words: int = 1000,
     n_nonwords: int = 200,
@@ -216,6 +171,7 @@ def evaluate_model(
     random_state: int | None = 0,
     verbose: int = 1,
     plot_dir: str | Path | None = None,
+    model_name: str | None = None,
 ) -> dict[str, Any]:
     """Run the evaluation tasks on a fitted pronunciation encoder.
 
@@ -228,11 +184,14 @@ def evaluate_model(
         ``IPATransformer()``.
     teacher : object, optional
         An object with ``transform(list_of_str)`` that replaces the model's teacher for the
-        text queries and galleries (needed when the saved teacher cannot be resolved, e.g.
-        a model distilled from an in-memory CLIP).
-    tasks : str or sequence of str, default=TASKS
-        Any of :data:`TASKS` (a comma-separated string works too); they run in
-        :data:`TASKS` order.
+        text queries and galleries. Needed when the saved teacher cannot be resolved (e.g.
+        a model distilled from an in-memory CLIP), and when the model was fitted on
+        precomputed target embeddings (``encoder.teacher_id_ is None``): its teacher is then
+        unknown, and every task but ``"geometry"`` refuses to guess it.
+    tasks : str or sequence of str, optional
+        Any of the registered tasks (:data:`TASKS`, and any added with
+        :func:`~ipaclip.evaluation.tasks.register_task`); a comma-separated string works too.
+        They run in registry order. Default (or ``"all"``): every task.
     words : sequence of str, optional
         Words for ``"fidelity"`` (e.g. held-out words); default ``n_words`` seeded CMUdict
         words.
@@ -253,15 +212,24 @@ def evaluate_model(
     random_state : int or None, default=0
         Seeds every sample (words, nonwords, respellings, permutations).
     verbose : int, default=1
-        0 silent; 1 a progress bar over tasks and a log line per task.
+        0 prints and logs nothing; 1 shows one progress bar per task, one at a time, with a
+        step per sub-task or query type (PWESuite: 3 query types x 5 tasks); 2 also logs
+        each task's time at INFO (it is always logged at DEBUG).
     plot_dir : str or Path, optional
-        With ``"geometry"``, also draw the phoneme map to ``plot_dir/phoneme_map.png``
-        (needs matplotlib).
+        Draw pictures there (needs matplotlib, ``pip install 'ipaclip[plot]'``): the summary
+        as grouped bars (``summary.png``, :func:`~ipaclip.evaluation.plots.plot_summary`)
+        and, when ``"geometry"`` runs, the phoneme map (``phoneme_map.png``). Their paths
+        are returned under ``"plots"``.
+    model_name : str, optional
+        The model's name in the pictures' titles (recorded in ``"config"``). Default: the
+        encoder's class and ``embedding``.
 
     Returns
     -------
     dict
-        ``"config"`` (the settings), ``"seconds"`` (per task), and one entry per task:
+        ``"config"`` (the settings), ``"seconds"`` (per task), ``"summary"`` (the summary
+        rows of the tasks that ran, ``{row: {query type: value or None}}``), ``"plots"``
+        (``{picture: path}``, empty without ``plot_dir``), and one entry per task:
         ``{query type: that task's result, "info": {...}}`` (``"geometry"`` has only
         ``"pronunciation"``, and so has ``"fidelity"``: the text and fused queries contain
         the teacher embedding they are scored against). Every value is a plain Python type,
@@ -292,140 +260,132 @@ def evaluate_model(
     (1.0, 1.0)
     """
     task_list = _check_tasks(tasks)
-    n_words = _check_size("n_words", n_words, 3)
-    n_nonwords = _check_size("n_nonwords", n_nonwords, 3)
-    n_respell = _check_size("n_respell", n_respell, 1)
-    respell_candidates = _check_size("respell_candidates", respell_candidates, 1)
-    n_permutations = _check_size("n_permutations", n_permutations, 1)
-    from ipaclip.fusion import check_fuse_weight, fuse
+    settings = {
+        "n_words": n_words,
+        "n_nonwords": n_nonwords,
+        "n_respell": n_respell,
+        "respell_candidates": respell_candidates,
+        "n_permutations": n_permutations,
+        "n_analogies": n_analogies,
+        "n_rhyme_classes": n_rhyme_classes,
+        "rhyme_test_size": rhyme_test_size,
+        "fuse_weight": fuse_weight,
+        "random_state": random_state,
+    }
+    check_params(_CONSTRAINTS, {**settings, "verbose": verbose}, "evaluate_model")
+    settings = {k: v.item() if isinstance(v, np.generic) else v for k, v in settings.items()}
+    settings["fuse_weight"] = float(fuse_weight)
+    if teacher is not None and not hasattr(teacher, "transform"):
+        raise TypeError(
+            f"teacher must have a transform(list_of_str) method; got {type(teacher).__name__}."
+        )
+    _check_teacher_known(encoder, teacher, task_list)
+    if plot_dir is not None:
+        from ipaclip.evaluation.plots import require_matplotlib
 
-    fuse_weight = check_fuse_weight(fuse_weight, "evaluate_model")
+        require_matplotlib()  # before the work, not after it
     ipa = _ipa_function(encoder, g2p)
     text = _text_function(encoder, teacher)
-
-    def pron(items: list[str]) -> np.ndarray:
-        return _unit(encoder.transform(ipa(list(items))))
-
-    def fused(items: list[str]) -> np.ndarray:
-        return fuse(text(items), pron(items), fuse_weight)
-
-    queries: dict[str, EmbedFn] = {"text": text, "pronunciation": pron, "fused": fused}
-    sample: list[str] | None = None
-
-    def cmu_sample() -> list[str]:
-        nonlocal sample
-        if sample is None:
-            from ipaclip.evaluation.pwesuite import sample_words
-
-            sample = sample_words(n_words, random_state)
-        return sample
-
+    context = EvaluationContext(
+        encoder=encoder,
+        queries=_queries(encoder, text, ipa, settings["fuse_weight"]),
+        ipa=ipa,
+        settings=settings,
+        words=None if words is None else list(words),
+        plot_dir=None if plot_dir is None else Path(plot_dir),
+        name=model_name or _default_name(encoder),
+    )
     results: dict[str, Any] = {
         "config": {
             "tasks": task_list,
             "teacher": str(getattr(encoder, "teacher_id_", None) or getattr(encoder, "teacher", ""))
             if teacher is None
             else f"{type(teacher).__name__} (passed as teacher=)",
-            "n_words": n_words,
-            "n_nonwords": n_nonwords,
-            "n_respell": n_respell,
-            "respell_candidates": respell_candidates,
-            "n_permutations": n_permutations,
-            "n_analogies": n_analogies,
-            "n_rhyme_classes": n_rhyme_classes,
-            "rhyme_test_size": rhyme_test_size,
-            "fuse_weight": fuse_weight,
-            "random_state": random_state,
+            **settings,
+            "model_name": context.name,
         },
         "seconds": {},
     }
-    bar = tqdm(task_list, desc="evaluate", disable=not verbose)
-    for task in bar:
-        bar.set_postfix_str(task)
+    for i, name in enumerate(task_list, 1):
         start = time.perf_counter()
-        if task == "fidelity":
-            fid_words = cmu_sample() if words is None else list(words)
-            if len(fid_words) < 2:
-                raise ValueError(f"fidelity needs at least 2 words; got {len(fid_words)}.")
-            out = _fidelity(fid_words, text, {"pronunciation": pron})
-        elif task == "geometry":
-            from ipaclip.evaluation.geometry import evaluate_phoneme_geometry, plot_phoneme_map
+        results[name] = to_builtin(_run_task(context, name, f"[{i}/{len(task_list)}]", verbose))
+        results["seconds"][name] = round(time.perf_counter() - start, 3)
+        level = logging.INFO if verbose >= 2 else logging.DEBUG
+        logger.log(level, "%s done in %.1f s", name, results["seconds"][name])
+    results["summary"] = summary_table(results)
+    if context.plot_dir is not None:
+        from ipaclip.evaluation.plots import plot_summary
 
-            vectors = encoder.phoneme_vectors()
-            out = {
-                "pronunciation": evaluate_phoneme_geometry(
-                    vectors, n_permutations=n_permutations, random_state=random_state
-                )
-            }
-            if plot_dir is not None:
-                path = plot_phoneme_map(vectors, Path(plot_dir) / "phoneme_map.png")
-                out["info"] = {"plot": str(path)}
-        elif task == "human":
-            from ipaclip.evaluation.human import evaluate_human_similarity
-
-            out = {name: evaluate_human_similarity(fn) for name, fn in queries.items()}
-        elif task == "nonwords":
-            from ipaclip.evaluation.nonwords import generate_nonwords, nonword_phonetic_correlation
-
-            nonwords = generate_nonwords(n_nonwords, random_state)
-            ipas = ipa(nonwords)
-            out = {
-                name: nonword_phonetic_correlation(nonwords, fn, ipas=ipas)
-                for name, fn in queries.items()
-            }
-            out["info"] = {"n_nonwords": len(nonwords), "examples": nonwords[:10]}
-        elif task == "respell":
-            from ipaclip.evaluation.respell import generate_respellings, respelling_retrieval
-
-            gallery = cmu_sample()
-            found = generate_respellings(
-                gallery[:n_respell],
-                ipa,
-                max_candidates=respell_candidates,
-                random_state=random_state,
-            )
-            pairs = [(r["word"], r["respelling"]) for r in found if r["respelling"]]
-            info = {
-                "n_words": len(found),
-                "n_respelled": len(pairs),
-                "n_gallery": len(gallery),
-                "examples": [list(p) for p in pairs[:10]],
-            }
-            if not pairs:
-                logger.warning("No respelling found for any of %d words; skipped.", len(found))
-                out = {"info": info}
-            else:
-
-                def pron_ipa(ipas: list[str]) -> np.ndarray:  # respelling_retrieval transcribes
-                    return _unit(encoder.transform(list(ipas)))
-
-                raw = respelling_retrieval(
-                    pairs, gallery, text, text, pron_ipa, ipa, fuse_weight=fuse_weight, ks=(1, 5)
-                )
-                out = {"text": raw["text"], "pronunciation": raw["pron"], "fused": raw["fused"]}
-                out["info"] = info
-        else:  # pwesuite
-            from ipaclip.evaluation.pwesuite import evaluate_pwesuite
-
-            out = {
-                name: evaluate_pwesuite(
-                    fn,
-                    n_words=n_words,
-                    n_analogies=n_analogies,
-                    n_classes=n_rhyme_classes,
-                    rhyme_test_size=rhyme_test_size,
-                    random_state=random_state,
-                )
-                for name, fn in queries.items()
-            }
-        results[task] = _builtin(out)
-        results["seconds"][task] = round(time.perf_counter() - start, 3)
-        if verbose:
-            logger.info("%s done in %.1f s", task, results["seconds"][task])
+        if results["summary"]:
+            context.add_plot("summary", plot_summary(results, context.plot_dir / "summary.png"))
+    results["plots"] = dict(context.plots)
     return results
 
 
-def _lookup(results: dict, task: str, query: str, keys: tuple[str, ...]) -> float | None:
+def _run_task(context: EvaluationContext, name: str, position: str, verbose: int) -> dict:
+    """One task under its own progress bar (one step unless the task tracks its steps)."""
+    if not verbose:
+        return TASK_REGISTRY[name].evaluate(context)
+    bar = tqdm(total=1, desc=f"evaluate {position} {name}", unit="step", leave=True)
+    context.progress = bar
+    try:
+        out = TASK_REGISTRY[name].evaluate(context)
+        if bar.n == 0:  # the task has no steps of its own: it is one
+            bar.update(1)
+        return out
+    finally:
+        bar.close()
+        context.progress = None
+
+
+def _check_teacher_known(encoder: Any, teacher: Any, task_list: list[str]) -> None:
+    """Refuse to score a model fitted on precomputed targets against a teacher it never saw."""
+    if teacher is not None or not hasattr(encoder, "teacher_id_") or encoder.teacher_id_:
+        return
+    needing = [t for t in task_list if TASK_REGISTRY[t].needs_teacher]
+    if needing:
+        raise ValueError(
+            "This model was fitted on precomputed target embeddings (encoder.teacher_id_ is "
+            "None), so the text queries and galleries of "
+            f"{', '.join(needing)} cannot come from its teacher: the encoder's teacher "
+            f"parameter ({getattr(encoder, 'teacher', None)!r}) did not make those targets. "
+            "Pass teacher= (an object with transform(list_of_str) that embeds text into the "
+            "targets' space), or run only tasks=['geometry']."
+        )
+
+
+def _default_name(encoder: Any) -> str:
+    embedding = getattr(encoder, "embedding", None)
+    name = type(encoder).__name__
+    return f"{name} ({embedding})" if isinstance(embedding, str) else name
+
+
+def summary_table(results: dict) -> dict[str, dict[str, float | None]]:
+    """The summary rows of the tasks in ``results``: ``{row: {query type: value or None}}``.
+
+    Examples
+    --------
+    >>> summary_table({"human": {"text": {"pearson": 0.25}}})
+    {'human: Pearson r': {'text': 0.25, 'pronunciation': None, 'fused': None}}
+    """
+    rows = result_rows()
+    return {
+        label: {q: lookup_result(results, rows[label][0], q, rows[label][1]) for q in QUERY_TYPES}
+        for label in summary_rows()
+        if rows[label][0] in results
+    }
+
+
+def lookup_result(results: dict, task: str, query: str, keys: Sequence[str]) -> float | None:
+    """The number at ``results[task][query][keys[0]][keys[1]]...``, or ``None``.
+
+    Examples
+    --------
+    >>> lookup_result({"human": {"text": {"pearson": 0.25}}}, "human", "text", ("pearson",))
+    0.25
+    >>> lookup_result({"human": {}}, "human", "fused", ("pearson",)) is None
+    True
+    """
     value: Any = results.get(task, {}).get(query)
     for key in keys:
         if not isinstance(value, dict):
@@ -445,7 +405,7 @@ def format_results(results: dict, metrics: Sequence[str] | None = None) -> str:
         :func:`evaluate_model`'s result (or the same loaded back from JSON).
     metrics : sequence of str, optional
         Row labels from :data:`RESULT_ROWS` (e.g. :data:`SUMMARY_METRICS`); default every
-        row of a task that was run. Cells with no value print ``-``.
+        row. Only rows of tasks that ran are printed; cells with no value print ``-``.
 
     Returns
     -------
@@ -458,21 +418,20 @@ def format_results(results: dict, metrics: Sequence[str] | None = None) -> str:
     metric                                  text  pronunciation   fused
     human: Pearson r                       0.250          0.500       -
     """
-    if metrics is None:
-        labels = [label for label, (task, _) in RESULT_ROWS.items() if task in results]
-    else:
-        labels = list(metrics)
-        unknown = [m for m in labels if m not in RESULT_ROWS]
-        if unknown:
-            raise ValueError(f"Unknown metric row(s) {unknown}; choose from {list(RESULT_ROWS)}.")
+    rows = result_rows()
+    labels = list(rows) if metrics is None else list(metrics)
+    unknown = [m for m in labels if m not in rows]
+    if unknown:
+        raise ValueError(f"Unknown metric row(s) {unknown}; choose from {list(rows)}.")
+    labels = [label for label in labels if rows[label][0] in results]  # tasks that ran
     width = max([len("metric")] + [len(label) for label in labels]) + 2
     width = max(width, 36)
     lines = [f"{'metric':<{width}}" + "".join(f"{q:>{max(len(q), 6) + 2}}" for q in QUERY_TYPES)]
     for label in labels:
-        task, keys = RESULT_ROWS[label]
+        task, keys = rows[label]
         cells = []
         for q in QUERY_TYPES:
-            v = _lookup(results, task, q, keys)
+            v = lookup_result(results, task, q, keys)
             text = "-" if v is None or math.isnan(v) else f"{v:.3f}"
             cells.append(f"{text:>{max(len(q), 6) + 2}}")
         lines.append(f"{label:<{width}}" + "".join(cells))
