@@ -134,7 +134,13 @@ def check_params(
             continue
         value = params[name]
         objects = [make_constraint(c) for c in allowed]
-        if any(c.is_satisfied_by(value) for c in objects):
+        # A bool is an int to Python, never a size, count or rate here.
+        numeric = [c for c in objects if isinstance(c, Interval)]
+        if isinstance(value, bool | np.bool_) and numeric:
+            objects_ok = [c for c in objects if not isinstance(c, Interval)]
+        else:
+            objects_ok = objects
+        if any(c.is_satisfied_by(value) for c in objects_ok):
             # Interval with an open end accepts +-inf only when asked for; NaN never.
             if isinstance(value, float | np.floating) and math.isnan(value):
                 pass

@@ -284,6 +284,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             random_state=args.seed,
             verbose=0 if args.quiet else 1,
             plot_dir=args.plot_dir,
+            model_name=Path(args.model_dir).resolve().name,
         )
     except (ValueError, TypeError) as exc:
         raise _UsageError(str(exc)) from exc
@@ -295,6 +296,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     print(format_results(results, SUMMARY_METRICS if args.summary else None))
     if out is not None and not args.quiet:
         print(f"results written to {out}")
+    for name, path in results.get("plots", {}).items():
+        print(f"{name} picture written to {path}")
     return 0
 
 

@@ -176,3 +176,12 @@ def test_out_naming_a_folder_fails_before_the_suite_runs(model_dir, tmp_path, ca
     assert "is a folder" in capsys.readouterr().err
     assert main(["embed", model_dir, "cat", "--out", str(tmp_path / "new" / "e.npy")]) == 0
     assert np.load(tmp_path / "new" / "e.npy").shape[0] == 1
+
+
+def test_evaluate_plot_dir_prints_the_pictures_it_wrote(model_dir, tmp_path, capsys):
+    argv = ["evaluate", model_dir, "--tasks", "human,geometry", "--n-words", "20", "--quiet"]
+    assert main([*argv, "--plot-dir", str(tmp_path / "pics")]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if "picture written" in line]
+    written = sorted(line.rsplit(" to ", 1)[1] for line in lines)
+    assert written == sorted(str(p) for p in (tmp_path / "pics").iterdir())
+    assert {p.name for p in (tmp_path / "pics").iterdir()} == {"summary.png", "phoneme_map.png"}
