@@ -6,9 +6,6 @@ encoder, all usable inside scikit-learn pipelines.
 """
 
 from ipaclip._version import __version__
-from ipaclip.g2p import IPATransformer, available_languages
-from ipaclip.inventory import FEATURE_NAMES
-from ipaclip.phonemes import CHANNEL_NAMES, PhonemeEmbedder, PhonemeSequences
 
 __all__ = [
     "CHANNEL_NAMES",
@@ -23,9 +20,16 @@ __all__ = [
     "fuse",
 ]
 
-# The torch-backed names load on first use, so that ``import ipaclip`` (and every joblib
-# worker of IPATransformer(n_jobs=...)) does not pay for importing torch.
+# Every name loads on first use, so that ``import ipaclip`` (and every joblib worker of
+# IPATransformer(n_jobs=...), which only needs the G2P engines) pays neither for torch nor
+# for scikit-learn and PanPhon.
 _LAZY = {
+    "IPATransformer": "ipaclip.g2p",
+    "available_languages": "ipaclip.g2p",
+    "FEATURE_NAMES": "ipaclip.inventory",
+    "CHANNEL_NAMES": "ipaclip.phonemes",
+    "PhonemeEmbedder": "ipaclip.phonemes",
+    "PhonemeSequences": "ipaclip.sequences",
     "PronunciationEncoder": "ipaclip.estimator",
     "IPACLIP": "ipaclip.model",
     "fuse": "ipaclip.fusion",
