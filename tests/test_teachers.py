@@ -23,15 +23,16 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import Pipeline
 
-from ipaclip import teachers
 from ipaclip.teachers import (
     RANDOM_WEIGHTS_SEED,
     CLIPImageEncoder,
     CLIPTextEncoder,
     SentenceTransformerEncoder,
+    _hub,
     load_clip,
     resolve_teacher,
 )
+from ipaclip.teachers import clip as clip_teachers
 from tests.fixtures import (
     TINY_CONTEXT_LENGTH,
     TINY_IMAGE_SIZE,
@@ -271,11 +272,11 @@ def test_local_dir_errors(local_dir, tmp_path):
 
 
 def test_random_weights_are_seeded_and_reproducible(tiny_arch, caplog):
-    teachers._load_clip_shared.cache_clear()
+    clip_teachers._load_clip_shared.cache_clear()
     with caplog.at_level("WARNING", logger="ipaclip.teachers"):
         first = CLIPTextEncoder(tiny_arch, pretrained=None).transform(TEXTS)
     assert "random weights" in caplog.text
-    teachers._load_clip_shared.cache_clear()
+    clip_teachers._load_clip_shared.cache_clear()
     second = CLIPTextEncoder(tiny_arch, pretrained=None).transform(TEXTS)
     np.testing.assert_array_equal(first, second)
     with torch.random.fork_rng(devices=[]):
@@ -331,7 +332,7 @@ def test_hanging_network_is_abandoned_within_seconds(no_cache, monkeypatch):
         release.wait(60)
         raise OSError("released")
 
-    monkeypatch.setattr(teachers.socket, "create_connection", hang)
+    monkeypatch.setattr(_hub.socket, "create_connection", hang)
     start = time.perf_counter()
     try:
         with pytest.raises(RuntimeError) as info:
@@ -669,3 +670,20 @@ def test_sklearn_tags():
     assert tags.requires_fit is False
     assert tags.input_tags.string is True and tags.input_tags.two_d_array is False
     assert SentenceTransformerEncoder().__sklearn_tags__().input_tags.string is True
+
+
+# --------------------------------------------------------------------------------------
+# Package layout
+# --------------------------------------------------------------------------------------
+
+
+def test_bundled_minilm_path_is_public_and_old_private_name_warns():
+    from ipaclip import teachers
+    from ipaclip.teachers import bundled_minilm_path
+
+    assert (bundled_minilm_path() / "vocab.txt").is_file()
+    with pytest.warns(FutureWarning, match="use ipaclip.teachers.bundled_minilm_path"):
+        old = teachers._bundled_minilm_path
+    assert old is bundled_minilm_path
+    with pytest.raises(AttributeError, match="no attribute 'no_such_name'"):
+        teachers.no_such_name  # noqa: B018

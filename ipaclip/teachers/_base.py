@@ -1,0 +1,152 @@
+"""What every frozen teacher shares: lazy loading, pickling, feature names, input checks.
+
+A teacher is a scikit-learn transformer around a frozen model. ``fit`` only loads the model;
+``transform`` loads it too when ``fit`` was not called, or when a parameter that names the
+weights changed since (the subclass says which, in ``_load_key``). Loaded objects are dropped
+when pickling and reloaded lazily.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin
+
+
+def check_device(device: str | torch.device) -> torch.device:
+    """``device`` as a torch device; raise when it is not one, or is CUDA without CUDA."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device={device!r} is not a valid torch device: {exc}") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} was requested but CUDA is not available here")
+    return dev
+
+
+@contextlib.contextmanager
+def eval_mode(module: torch.nn.Module) -> Iterator[None]:
+    """Put ``module`` in eval mode for the block, and back in training mode if it was."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield
+    finally:
+        if was_training:
+            module.train()
+
+
+def _short_repr(item: Any, limit: int = 60) -> str:
+    text = repr(item)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def validate_texts(X: Any) -> list[str]:
+    """Return ``X`` as a list of str; reject a bare string, non-string and empty items."""
+    if isinstance(X, (str, bytes)):
+        raise ValueError(
+            f"Iterable over raw text documents expected, {type(X).__name__} object received."
+        )
+    if X is None:
+        raise TypeError("Iterable over raw text documents expected, None received.")
+    ndim = getattr(X, "ndim", None)
+    if ndim is not None and ndim != 1:
+        raise ValueError(
+            f"Iterable over raw text documents expected, got a {ndim}-D {type(X).__name__} of "
+            f"shape {getattr(X, 'shape', '?')}; pass a 1-D sequence of strings."
+        )
+    try:
+        texts = list(X)
+    except TypeError:
+        raise TypeError(
+            f"Iterable over raw text documents expected, {type(X).__name__} object received."
+        ) from None
+    for i, item in enumerate(texts):
+        if not isinstance(item, str):
+            hint = "; decode bytes first" if isinstance(item, bytes) else ""
+            raise TypeError(
+                f"Text item {i} ({_short_repr(item)}) is {type(item).__name__}, expected str{hint}."
+            )
+        if not item.strip():
+            # An empty text still gets an embedding (that of CLIP's start/end tokens alone),
+            # which would silently stand in for a missing text.
+            raise ValueError(
+                f"Text item {i} ({item!r}) is empty or whitespace only; there is nothing to "
+                "embed. Remove it or replace it with its text."
+            )
+    return [str(t) for t in texts]
+
+
+def validate_batch_size(batch_size: Any) -> int:
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, (int, np.integer))
+        or batch_size < 1
+    ):
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+    return int(batch_size)
+
+
+class FrozenTeacher(TransformerMixin, BaseEstimator):
+    """Shared behaviour of the frozen teachers: lazy loading, pickling, feature names."""
+
+    # Attributes holding loaded objects; dropped when pickling and reloaded lazily.
+    _unpicklable = ("model_", "tokenizer_", "preprocess_", "_loaded_key")
+
+    def fit(self, X: Any = None, y: Any = None) -> FrozenTeacher:
+        """Load the frozen model; ``X`` and ``y`` are ignored.
+
+        Parameters
+        ----------
+        X : ignored
+        y : ignored
+
+        Returns
+        -------
+        self : object
+            The encoder, with the model loaded.
+        """
+        self._load()
+        return self
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        tags.input_tags.two_d_array = False
+        return tags
+
+    def __getstate__(self) -> dict:
+        state = super().__getstate__()
+        for name in self._unpicklable:
+            state.pop(name, None)
+        return state
+
+    def _load_key(self) -> tuple:
+        raise NotImplementedError
+
+    def _load(self) -> None:
+        raise NotImplementedError
+
+    def _ensure_loaded(self) -> None:
+        if getattr(self, "_loaded_key", None) != self._load_key() or not hasattr(self, "model_"):
+            self._load()
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Output feature names: the lowercased class name followed by the dimension index.
+
+        Parameters
+        ----------
+        input_features : ignored
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+        """
+        if not hasattr(self, "embedding_dim_"):
+            self._ensure_loaded()
+        prefix = type(self).__name__.lower()
+        return np.asarray([f"{prefix}{i}" for i in range(self.embedding_dim_)], dtype=object)

