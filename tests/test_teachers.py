@@ -576,6 +576,39 @@ def test_bad_device_and_model_type():
         SentenceTransformerEncoder(model=42).fit()
 
 
+@pytest.mark.parametrize(
+    ("params", "pattern"),
+    [
+        ({"normalize": "yes"}, r"normalize must be .*bool.*; got 'yes'"),
+        ({"batch_size": 8.0}, r"batch_size must be a positive integer; got 8\.0"),
+        ({"device": 0}, r"device must be .*'str'.*; got 0"),
+    ],
+)
+def test_bad_parameters_name_the_parameter_and_estimator(params, pattern):
+    with pytest.raises(ValueError, match=pattern + r" \(parameter of CLIPTextEncoder\)"):
+        tiny_clip_text_encoder(**params).transform(["a"])
+    with pytest.raises(ValueError, match=pattern + r" \(parameter of CLIPImageEncoder\)"):
+        tiny_clip_image_encoder(**params).fit()
+    if "device" not in params:
+        with pytest.raises(ValueError, match=pattern + r" \(parameter of SentenceTransformer"):
+            SentenceTransformerEncoder(**params).transform(["a"])
+
+
+def test_numpy_integer_batch_size_is_accepted():
+    # GridSearchCV hands out numpy integers.
+    X = tiny_clip_text_encoder(batch_size=np.int64(2)).transform(TEXTS)
+    np.testing.assert_allclose(X, tiny_clip_text_encoder().transform(TEXTS), atol=1e-6)
+
+
+def test_constructors_are_keyword_only_after_the_model():
+    assert CLIPTextEncoder("ViT-B-32", pretrained=None).pretrained is None
+    for cls in (CLIPTextEncoder, CLIPImageEncoder):
+        with pytest.raises(TypeError, match="positional argument"):
+            cls("ViT-B-32", "openai")
+    with pytest.raises(TypeError, match="positional argument"):
+        SentenceTransformerEncoder(None, "cpu")
+
+
 # --------------------------------------------------------------------------------------
 # scikit-learn contract
 # --------------------------------------------------------------------------------------

@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from ipaclip._validation import Integral, Interval, ParamsMixin
+
 
 def check_device(device: str | torch.device) -> torch.device:
     """``device`` as a torch device; raise when it is not one, or is CUDA without CUDA."""
@@ -40,12 +42,23 @@ def eval_mode(module: torch.nn.Module) -> Iterator[None]:
             module.train()
 
 
+class _StrictIntInterval(Interval):
+    """An integer interval that, unlike scikit-learn's, refuses bools (``batch_size=True``)."""
+
+    def is_satisfied_by(self, val: Any) -> bool:
+        return not isinstance(val, bool | np.bool_) and super().is_satisfied_by(val)
+
+
+#: Constraint of a positive integer parameter such as ``batch_size`` (numpy ints pass).
+POSITIVE_INT = _StrictIntInterval(Integral, 1, None, closed="left")
+
+
 def _short_repr(item: Any, limit: int = 60) -> str:
     text = repr(item)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def validate_texts(X: Any) -> list[str]:
+def check_texts(X: Any) -> list[str]:
     """Return ``X`` as a list of str; reject a bare string, non-string and empty items."""
     if isinstance(X, (str, bytes)):
         raise ValueError(
@@ -81,18 +94,13 @@ def validate_texts(X: Any) -> list[str]:
     return [str(t) for t in texts]
 
 
-def validate_batch_size(batch_size: Any) -> int:
-    if (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, (int, np.integer))
-        or batch_size < 1
-    ):
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
-    return int(batch_size)
+class FrozenTeacher(ParamsMixin, TransformerMixin, BaseEstimator):
+    """Shared behaviour of the frozen teachers: lazy loading, pickling, feature names.
 
-
-class FrozenTeacher(TransformerMixin, BaseEstimator):
-    """Shared behaviour of the frozen teachers: lazy loading, pickling, feature names."""
+    Subclasses declare ``_parameter_constraints``, call ``self._validate_params()`` at the
+    start of ``_load`` and ``transform``, and say in ``_load_key`` which parameters name the
+    loaded model.
+    """
 
     # Attributes holding loaded objects; dropped when pickling and reloaded lazily.
     _unpicklable = ("model_", "tokenizer_", "preprocess_", "_loaded_key")
@@ -150,3 +158,11 @@ class FrozenTeacher(TransformerMixin, BaseEstimator):
             self._ensure_loaded()
         prefix = type(self).__name__.lower()
         return np.asarray([f"{prefix}{i}" for i in range(self.embedding_dim_)], dtype=object)
+
+
+#: Constraints of the parameters every teacher has.
+COMMON_CONSTRAINTS: dict[str, list[Any]] = {
+    "device": [str, torch.device],
+    "batch_size": [POSITIVE_INT],
+    "normalize": ["boolean"],
+}

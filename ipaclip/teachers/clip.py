@@ -17,12 +17,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ipaclip._validation import check_params
 from ipaclip.teachers._base import (
+    COMMON_CONSTRAINTS,
     FrozenTeacher,
     check_device,
+    check_texts,
     eval_mode,
-    validate_batch_size,
-    validate_texts,
 )
 from ipaclip.teachers._clip_loading import (
     CHECKPOINT_SUFFIXES,
@@ -39,6 +40,13 @@ from ipaclip.teachers._hub import directory_digest, file_digest, state_dict_dige
 from ipaclip.teachers._images import check_image_items, to_rgb_image
 
 __all__ = ["RANDOM_WEIGHTS_SEED", "CLIPImageEncoder", "CLIPTextEncoder", "load_clip"]
+
+_LOAD_CLIP_CONSTRAINTS: dict[str, list[Any]] = {
+    "model": [str, torch.nn.Module],
+    "pretrained": [str, os.PathLike, None],
+    "device": [str, torch.device],
+    "cache_dir": [str, os.PathLike, None],
+}
 
 
 def load_clip(
@@ -102,16 +110,13 @@ def load_clip(
     >>> tuple(model.encode_text(tokens).shape)
     (1, 512)
     """
+    params = {"model": model, "pretrained": pretrained, "device": device, "cache_dir": cache_dir}
+    check_params(_LOAD_CLIP_CONSTRAINTS, params, "load_clip")
     dev = check_device(device)
     cache_dir = os.fspath(cache_dir) if cache_dir is not None else None
     if isinstance(model, torch.nn.Module):
         model, tokenizer = prepare_model_object(model, pretrained, dev)
         return model, preprocess_for(model), tokenizer
-    if not isinstance(model, str):
-        raise TypeError(
-            f"model must be an open_clip architecture name, 'local-dir:/path', 'hf-hub:org/repo' "
-            f"or a built open_clip model object, got {type(model).__name__}: {model!r:.80}"
-        )
     built, tokenizer = load_named_clip(model, pretrained, dev, cache_dir)
     built.eval()
     return built, preprocess_for(built), tokenizer
@@ -137,10 +142,15 @@ def _file_stamp(pretrained: str | None) -> tuple[int, int] | None:
 
 class _CLIPEncoderBase(FrozenTeacher):
     _required_method = "encode_text"
+    _parameter_constraints: dict[str, list[Any]] = {
+        **_LOAD_CLIP_CONSTRAINTS,
+        **COMMON_CONSTRAINTS,
+    }
 
     def __init__(
         self,
         model: str | torch.nn.Module = "ViT-B-32",
+        *,
         pretrained: str | os.PathLike | None = "openai",
         device: str | torch.device = "cpu",
         batch_size: int = 256,
@@ -171,10 +181,9 @@ class _CLIPEncoderBase(FrozenTeacher):
             if cached is None or cached[0] is not model:
                 self._id_cache = (model, state_dict_digest(model))
             return f"open_clip:{type(model).__name__}@sha256-{self._id_cache[1]}"
-        if not isinstance(model, str):
-            raise TypeError(
-                f"model must be a str or an open_clip model object, got {type(model).__name__}."
-            )
+        check_params(
+            {"model": self._parameter_constraints["model"]}, {"model": model}, type(self).__name__
+        )
         if model.startswith(LOCAL_DIR_PREFIX):
             folder = Path(model[len(LOCAL_DIR_PREFIX) :]).expanduser()
             if not folder.is_dir():
@@ -211,7 +220,7 @@ class _CLIPEncoderBase(FrozenTeacher):
         return (model, pretrained, str(self.device), cache_dir, _file_stamp(pretrained))
 
     def _load(self) -> None:
-        validate_batch_size(self.batch_size)
+        self._validate_params()
         key = self._load_key()
         if isinstance(self.model, torch.nn.Module):
             if not hasattr(self.model, self._required_method):
@@ -221,12 +230,6 @@ class _CLIPEncoderBase(FrozenTeacher):
                 )
             model, preprocess, tokenizer = load_clip(self.model, None, device=self.device)
         else:
-            if not isinstance(self.model, str):
-                raise TypeError(
-                    "model must be an open_clip architecture name, 'local-dir:/path', "
-                    f"'hf-hub:org/repo' or an open_clip model object, got "
-                    f"{type(self.model).__name__}: {self.model!r:.80}"
-                )
             model, preprocess, tokenizer = _load_clip_shared(*key)
         self.model_ = model
         self._set_loaded(model, preprocess, tokenizer)
@@ -238,7 +241,7 @@ class _CLIPEncoderBase(FrozenTeacher):
     def _encode_batches(
         self, items: list[Any], encode: Callable[[list[Any]], torch.Tensor]
     ) -> np.ndarray:
-        batch_size = validate_batch_size(self.batch_size)
+        batch_size = int(self.batch_size)
         out = np.empty((len(items), self.embedding_dim_), dtype=np.float32)
         with torch.inference_mode(), eval_mode(self.model_):
             for start in range(0, len(items), batch_size):
@@ -337,7 +340,8 @@ class CLIPTextEncoder(_CLIPEncoderBase):
         embeddings : ndarray of shape (n_texts, embedding_dim_), dtype float32
             L2-normalised when ``normalize`` is True.
         """
-        texts = validate_texts(X)
+        self._validate_params()
+        texts = check_texts(X)
         self._ensure_loaded()
         device = check_device(self.device)
         return self._encode_batches(
@@ -428,6 +432,7 @@ class CLIPImageEncoder(_CLIPEncoderBase):
         TypeError, ValueError, FileNotFoundError
             For an item that is not an image; the message names its index.
         """
+        self._validate_params()
         items = check_image_items(X)
         self._ensure_loaded()
         device = check_device(self.device)

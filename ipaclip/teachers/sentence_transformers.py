@@ -17,12 +17,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ipaclip.teachers._base import (
-    FrozenTeacher,
-    check_device,
-    validate_batch_size,
-    validate_texts,
-)
+from ipaclip._validation import check_params
+from ipaclip.teachers._base import COMMON_CONSTRAINTS, FrozenTeacher, check_device, check_texts
 from ipaclip.teachers._hub import (
     directory_digest,
     hf_cached_file,
@@ -135,9 +131,15 @@ class SentenceTransformerEncoder(FrozenTeacher):
     'sentence-transformers:all-MiniLM-L6-v2'
     """
 
+    _parameter_constraints: dict[str, list[Any]] = {
+        "model": [str, os.PathLike, None],
+        **COMMON_CONSTRAINTS,
+    }
+
     def __init__(
         self,
         model: str | os.PathLike | None = None,
+        *,
         device: str | torch.device = "cpu",
         batch_size: int = 256,
         normalize: bool = True,
@@ -154,14 +156,9 @@ class SentenceTransformerEncoder(FrozenTeacher):
         return tags
 
     def _model_name(self) -> str | None:
-        if self.model is None:
-            return None
-        if not isinstance(self.model, (str, os.PathLike)):
-            raise TypeError(
-                "model must be a sentence-transformers model name, a local folder or None, "
-                f"got {type(self.model).__name__}: {self.model!r:.80}"
-            )
-        return os.fspath(self.model)
+        constraints = {"model": self._parameter_constraints["model"]}
+        check_params(constraints, {"model": self.model}, type(self).__name__)
+        return None if self.model is None else os.fspath(self.model)
 
     @property
     def teacher_id(self) -> str:
@@ -222,7 +219,7 @@ class SentenceTransformerEncoder(FrozenTeacher):
         return (self._model_name(), str(self.device))
 
     def _load(self) -> None:
-        validate_batch_size(self.batch_size)
+        self._validate_params()
         key = self._load_key()
         source, local_only = self._resolve_source()
         model = _load_sentence_transformer(source, str(check_device(self.device)), local_only)
@@ -248,15 +245,15 @@ class SentenceTransformerEncoder(FrozenTeacher):
         embeddings : ndarray of shape (n_texts, embedding_dim_), dtype float32
             L2-normalised when ``normalize`` is True.
         """
-        texts = validate_texts(X)
+        self._validate_params()
+        texts = check_texts(X)
         self._ensure_loaded()
-        batch_size = validate_batch_size(self.batch_size)
         if not texts:
             return np.empty((0, self.embedding_dim_), dtype=np.float32)
         with torch.inference_mode():
             emb = self.model_.encode(
                 texts,
-                batch_size=batch_size,
+                batch_size=int(self.batch_size),
                 show_progress_bar=False,
                 convert_to_numpy=True,
                 normalize_embeddings=bool(self.normalize),
