@@ -396,7 +396,7 @@ def test_minilm_normalize_false_and_name_alias(minilm):
 def test_minilm_rejects_bad_text_input(minilm):
     with pytest.raises(ValueError, match="str object received"):
         minilm.transform("a dog")
-    with pytest.raises(ValueError, match=r"Text item 1 \(''\) is empty"):
+    with pytest.raises(ValueError, match=r"Item 1 is '': an empty or whitespace-only text"):
         minilm.transform(["a", ""])
 
 
@@ -515,18 +515,31 @@ def test_teacher_id_changes_when_object_weights_change():
         ("a dog", ValueError, "Iterable over raw text documents expected, str object"),
         (b"a dog", ValueError, "bytes object received"),
         (None, TypeError, "None received"),
-        (5, TypeError, "int object received"),
-        (["a", None], TypeError, r"Text item 1 \(None\) is NoneType"),
-        (["a", "b", ""], ValueError, r"Text item 2 \(''\) is empty"),
-        (["a", "  \t"], ValueError, r"Text item 1 \('  \\t'\) is empty or whitespace"),
-        (["a", b"b"], TypeError, r"Text item 1 .*bytes.*decode"),
-        (["a", 3.5], TypeError, r"Text item 1 \(3\.5\) is float"),
-        (np.array([["a", "b"]]), ValueError, r"2-D ndarray of shape \(1, 2\)"),
+        (5, TypeError, "Expected an iterable of texts, got int"),
+        (["a", None], TypeError, r"Item 1 is None \(NoneType\), not a string"),
+        (["a", "b", ""], ValueError, r"Item 2 is '': an empty or whitespace-only text"),
+        (["a", "  \t"], ValueError, r"Item 1 is '  \\t': an empty or whitespace-only"),
+        (["a", b"b"], TypeError, r"Item 1 .*bytes.*decode"),
+        (["a", 3.5], TypeError, r"Item 1 is 3\.5 \(float\), not a string"),
+        (np.array([["a", "b"]]), ValueError, r"1-D array of texts, got an array of shape \(1, 2\)"),
     ],
 )
 def test_text_bad_input_names_the_item(X, error, pattern):
     with pytest.raises(error, match=pattern):
         tiny_clip_text_encoder().transform(X)
+
+
+def test_text_input_goes_through_the_shared_validation(minilm):
+    from ipaclip._validation import InputError
+
+    for encoder in (tiny_clip_text_encoder(), minilm):
+        with pytest.raises(InputError, match=r"Wrap a single text in a list: \['a dog'\]") as info:
+            encoder.transform("a dog")
+        assert isinstance(info.value, TypeError) and isinstance(info.value, ValueError)
+    pd = pytest.importorskip("pandas")
+    enc = tiny_clip_text_encoder()
+    frame = pd.DataFrame({"text": TEXTS[:3]})
+    np.testing.assert_array_equal(enc.transform(frame), enc.transform(TEXTS[:3]))
 
 
 def test_image_bad_input_names_the_item(tmp_path):

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from ipaclip._validation import Integral, Interval, ParamsMixin
+from ipaclip._validation import Integral, Interval, ParamsMixin, check_string_items
 
 
 def check_device(device: str | torch.device) -> torch.device:
@@ -53,45 +53,13 @@ class _StrictIntInterval(Interval):
 POSITIVE_INT = _StrictIntInterval(Integral, 1, None, closed="left")
 
 
-def _short_repr(item: Any, limit: int = 60) -> str:
-    text = repr(item)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def check_texts(X: Any) -> list[str]:
-    """Return ``X`` as a list of str; reject a bare string, non-string and empty items."""
-    if isinstance(X, (str, bytes)):
-        raise ValueError(
-            f"Iterable over raw text documents expected, {type(X).__name__} object received."
-        )
-    if X is None:
-        raise TypeError("Iterable over raw text documents expected, None received.")
-    ndim = getattr(X, "ndim", None)
-    if ndim is not None and ndim != 1:
-        raise ValueError(
-            f"Iterable over raw text documents expected, got a {ndim}-D {type(X).__name__} of "
-            f"shape {getattr(X, 'shape', '?')}; pass a 1-D sequence of strings."
-        )
-    try:
-        texts = list(X)
-    except TypeError:
-        raise TypeError(
-            f"Iterable over raw text documents expected, {type(X).__name__} object received."
-        ) from None
-    for i, item in enumerate(texts):
-        if not isinstance(item, str):
-            hint = "; decode bytes first" if isinstance(item, bytes) else ""
-            raise TypeError(
-                f"Text item {i} ({_short_repr(item)}) is {type(item).__name__}, expected str{hint}."
-            )
-        if not item.strip():
-            # An empty text still gets an embedding (that of CLIP's start/end tokens alone),
-            # which would silently stand in for a missing text.
-            raise ValueError(
-                f"Text item {i} ({item!r}) is empty or whitespace only; there is nothing to "
-                "embed. Remove it or replace it with its text."
-            )
-    return [str(t) for t in texts]
+    """``X`` as a list of texts; errors name the offending item (see ``check_string_items``).
+
+    Empty and whitespace-only texts are refused: they would still get an embedding (that of
+    CLIP's start and end tokens alone), silently standing in for a missing text.
+    """
+    return check_string_items(X, what="text")
 
 
 class FrozenTeacher(ParamsMixin, TransformerMixin, BaseEstimator):
