@@ -23,7 +23,7 @@ from ipaclip.teachers._clip_loading import (
     tag_config,
 )
 from ipaclip.teachers.clip import CLIPTextEncoder
-from ipaclip.teachers.sentence_transformers import SentenceTransformerEncoder
+from ipaclip.teachers.sentence_transformers import SentenceTransformerEncoder, check_model_name
 
 __all__ = ["resolve_teacher"]
 
@@ -101,6 +101,7 @@ def resolve_teacher(spec: Any = None) -> Any:
             "('open_clip:ARCH@/path/to/checkpoint') or model object instead."
         )
     if sep and rest and scheme == "sentence-transformers":
+        check_model_name(rest)  # a missing folder is reported here, not at fit
         return SentenceTransformerEncoder(model=rest)
     if sep and rest and scheme in ("open-clip", "openclip"):
         if rest.startswith((LOCAL_DIR_PREFIX, HF_HUB_PREFIX)):

@@ -20,8 +20,10 @@ import torch.nn.functional as F
 from ipaclip._validation import check_params
 from ipaclip.teachers._base import (
     COMMON_CONSTRAINTS,
+    TRUNCATION_CONSTRAINTS,
     FrozenTeacher,
     check_device,
+    check_embeddings,
     check_texts,
     eval_mode,
 )
@@ -156,6 +158,7 @@ class _CLIPEncoderBase(FrozenTeacher):
         batch_size: int = 256,
         normalize: bool = True,
         cache_dir: str | os.PathLike | None = None,
+        verbose: int = 0,
     ) -> None:
         self.model = model
         self.pretrained = pretrained
@@ -163,6 +166,7 @@ class _CLIPEncoderBase(FrozenTeacher):
         self.batch_size = batch_size
         self.normalize = normalize
         self.cache_dir = cache_dir
+        self.verbose = verbose
 
     @property
     def teacher_id(self) -> str:
@@ -239,16 +243,23 @@ class _CLIPEncoderBase(FrozenTeacher):
         raise NotImplementedError
 
     def _encode_batches(
-        self, items: list[Any], encode: Callable[[list[Any]], torch.Tensor]
+        self, items: list[Any], encode: Callable[[int, list[Any]], torch.Tensor], unit: str
     ) -> np.ndarray:
+        """Embed ``items`` batch by batch; ``encode(start, batch)`` runs the model."""
         batch_size = int(self.batch_size)
         out = np.empty((len(items), self.embedding_dim_), dtype=np.float32)
-        with torch.inference_mode(), eval_mode(self.model_):
+        with (
+            torch.inference_mode(),
+            eval_mode(self.model_),
+            self._progress(len(items), unit) as bar,
+        ):
             for start in range(0, len(items), batch_size):
-                emb = encode(items[start : start + batch_size]).float()
+                batch = items[start : start + batch_size]
+                emb = encode(start, batch).float()
                 if self.normalize:
                     emb = F.normalize(emb, dim=-1)
                 out[start : start + batch_size] = emb.cpu().numpy()
+                bar.update(len(batch))
         return out
 
 
@@ -274,6 +285,18 @@ class CLIPTextEncoder(_CLIPEncoderBase):
         Whether to L2-normalise each embedding.
     cache_dir : str or path-like, default=None
         Download cache for pretrained weights; see :func:`load_clip`.
+    truncation : {"warn", "raise", "ignore"}, default="warn"
+        What to do with texts longer than ``context_length_`` tokens (77 for CLIP, start and
+        end tokens included), which CLIP's tokenizer truncates: their embeddings ignore the
+        rest, so texts that differ only after the limit get identical embeddings. ``"warn"``
+        embeds them truncated and warns with their number and the first one; ``"raise"``
+        raises a ``ValueError`` naming the first one, its token count and the limit, before
+        anything is embedded; ``"ignore"`` embeds them truncated without counting them.
+    verbose : int, default=0
+        0 prints nothing: no progress bar, and the progress bars and log lines of open_clip,
+        transformers and huggingface_hub are silenced while the model loads and embeds (and
+        restored afterwards). 1 or more shows a progress bar over the texts and lets those
+        libraries print.
 
     Attributes
     ----------
@@ -285,6 +308,9 @@ class CLIPTextEncoder(_CLIPEncoderBase):
         Dimension of the embeddings.
     context_length_ : int
         Maximum number of tokens per text, start and end tokens included.
+    n_truncated_ : int or None
+        Number of texts of the last ``transform`` longer than ``context_length_``; None with
+        ``truncation="ignore"``.
 
     Notes
     -----
@@ -296,6 +322,10 @@ class CLIPTextEncoder(_CLIPEncoderBase):
     model and tokenizer; they are reloaded on the next ``transform``, which needs the weights
     where the pickle is loaded. A model object passed as ``model`` is a parameter and is
     pickled, cloned and deep-copied with the estimator; it is moved to ``device`` in place.
+
+    Counting truncated texts costs nothing for texts shorter than the context: only the texts
+    that fill it are tokenized again. With ``truncation="raise"`` every text is tokenized
+    once more before embedding, so that the error comes before the work.
 
     Examples
     --------
@@ -311,6 +341,33 @@ class CLIPTextEncoder(_CLIPEncoderBase):
     """
 
     _required_method = "encode_text"
+    _parameter_constraints: dict[str, list[Any]] = {
+        **_CLIPEncoderBase._parameter_constraints,
+        **TRUNCATION_CONSTRAINTS,
+    }
+
+    def __init__(
+        self,
+        model: str | torch.nn.Module = "ViT-B-32",
+        *,
+        pretrained: str | os.PathLike | None = "openai",
+        device: str | torch.device = "cpu",
+        batch_size: int = 256,
+        normalize: bool = True,
+        cache_dir: str | os.PathLike | None = None,
+        truncation: str = "warn",
+        verbose: int = 0,
+    ) -> None:
+        super().__init__(
+            model,
+            pretrained=pretrained,
+            device=device,
+            batch_size=batch_size,
+            normalize=normalize,
+            cache_dir=cache_dir,
+            verbose=verbose,
+        )
+        self.truncation = truncation
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -323,9 +380,32 @@ class CLIPTextEncoder(_CLIPEncoderBase):
         context_length = getattr(tokenizer, "context_length", None)
         self.context_length_ = int(context_length or getattr(model, "context_length", 77))
         device = check_device(self.device)
+        empty = tokenizer([""])
+        # The id that pads a short text's tokens; a text whose last position holds another
+        # id fills the context and may have been truncated.
+        self._pad_id = int(empty[0, -1])
         with torch.inference_mode(), eval_mode(model):
-            probe = model.encode_text(tokenizer([""]).to(device))
+            probe = model.encode_text(empty.to(device))
         self.embedding_dim_ = int(probe.shape[-1])
+
+    def _truncated_in(self, batch: list[str], tokens: torch.Tensor, start: int) -> list[int]:
+        """Indices (from ``start``) of the texts of ``batch`` that ``tokens`` truncated.
+
+        Only the texts that fill the context are tokenized again, one token longer: they
+        were truncated when that longer context is full too. Texts shorter than the context
+        cost nothing.
+        """
+        full = torch.nonzero(tokens[:, -1] != self._pad_id).flatten().tolist()
+        if not full:
+            return []
+        longer = self.tokenizer_([batch[i] for i in full], context_length=self.context_length_ + 1)
+        return [start + i for i, row in zip(full, longer) if int(row[-1]) != self._pad_id]
+
+    def _count_tokens(self, text: str) -> int:
+        """Number of tokens of ``text``, start and end tokens included, without truncation."""
+        # A byte-level BPE token covers at least one UTF-8 byte (at most 4 per character).
+        tokens = self.tokenizer_([text], context_length=4 * len(text) + 8)[0]
+        return int(torch.nonzero(tokens != self._pad_id).max()) + 1
 
     def transform(self, X: Iterable[str]) -> np.ndarray:
         """Embed texts with the CLIP text tower.
@@ -339,14 +419,43 @@ class CLIPTextEncoder(_CLIPEncoderBase):
         -------
         embeddings : ndarray of shape (n_texts, embedding_dim_), dtype float32
             L2-normalised when ``normalize`` is True.
+
+        Raises
+        ------
+        InputError
+            ``X`` is a bare string or holds a non-string item.
+        ValueError
+            An empty text; with ``truncation="raise"``, a text longer than
+            ``context_length_`` tokens; an embedding holding NaN or infinity (broken weights).
+
+        Warns
+        -----
+        UserWarning
+            With ``truncation="warn"``, when texts were truncated (their number and the first).
         """
         self._validate_params()
         texts = check_texts(X)
-        self._ensure_loaded()
-        device = check_device(self.device)
-        return self._encode_batches(
-            texts, lambda batch: self.model_.encode_text(self.tokenizer_(batch).to(device))
-        )
+        truncated: list[int] | None = None if self.truncation == "ignore" else []
+        with self._quiet():
+            self._ensure_loaded()
+            device = check_device(self.device)
+            if self.truncation == "raise":
+                # Fail before embedding anything: one tokenization pass to find long texts.
+                step = int(self.batch_size)
+                for start in range(0, len(texts), step):
+                    batch = texts[start : start + step]
+                    truncated += self._truncated_in(batch, self.tokenizer_(batch), start)
+                self._report_truncation(truncated, texts, lambda i: self._count_tokens(texts[i]))
+
+            def encode(start: int, batch: list[str]) -> torch.Tensor:
+                tokens = self.tokenizer_(batch)
+                if self.truncation == "warn":
+                    truncated.extend(self._truncated_in(batch, tokens, start))
+                return self.model_.encode_text(tokens.to(device))
+
+            out = self._encode_batches(texts, encode, "text")
+        self._report_truncation(truncated, texts, lambda i: self._count_tokens(texts[i]))
+        return check_embeddings(out, texts, type(self).__name__)
 
 
 class CLIPImageEncoder(_CLIPEncoderBase):
@@ -371,6 +480,9 @@ class CLIPImageEncoder(_CLIPEncoderBase):
         Whether to L2-normalise each embedding.
     cache_dir : str or path-like, default=None
         Download cache for pretrained weights; see :func:`load_clip`.
+    verbose : int, default=0
+        0 prints nothing (third-party progress bars and log lines are silenced while the
+        model loads and embeds); 1 or more shows a progress bar over the images.
 
     Attributes
     ----------
@@ -430,7 +542,8 @@ class CLIPImageEncoder(_CLIPEncoderBase):
         Raises
         ------
         TypeError, ValueError, FileNotFoundError
-            For an item that is not an image; the message names its index.
+            For an item that is not an image, or whose embedding holds NaN or infinity
+            (broken weights); the message names its index.
         """
         self._validate_params()
         items = check_image_items(X)
@@ -438,8 +551,10 @@ class CLIPImageEncoder(_CLIPEncoderBase):
         device = check_device(self.device)
         indices = list(range(len(items)))
 
-        def encode(batch: list[int]) -> torch.Tensor:
+        def encode(start: int, batch: list[int]) -> torch.Tensor:
             pixels = torch.stack([self.preprocess_(to_rgb_image(items[i], i)) for i in batch])
             return self.model_.encode_image(pixels.to(device))
 
-        return self._encode_batches(indices, encode)
+        with self._quiet():
+            out = self._encode_batches(indices, encode, "image")
+        return check_embeddings(out, items, type(self).__name__)

