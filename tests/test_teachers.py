@@ -901,14 +901,16 @@ def test_verbose_0_leaves_an_unconfigured_root_logger_unconfigured(tiny_arch, ca
     import logging
 
     root = logging.getLogger()
-    saved = root.handlers[:]
+    saved = root.handlers[:], root.level
     root.handlers.clear()
+    root.setLevel(logging.WARNING)  # as in a fresh process (other tests may change it)
     try:
         clip_teachers._load_clip_shared.cache_clear()
         CLIPTextEncoder(tiny_arch, pretrained=None).fit()
         assert root.handlers == [] and root.filters == []
     finally:
-        root.handlers[:] = saved
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
     err = capsys.readouterr().err  # Python's last-resort handler still prints our warning
     assert "random weights" in err and "No pretrained weights loaded" not in err
 
