@@ -23,15 +23,16 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import Pipeline
 
-from ipaclip import teachers
 from ipaclip.teachers import (
     RANDOM_WEIGHTS_SEED,
     CLIPImageEncoder,
     CLIPTextEncoder,
     SentenceTransformerEncoder,
+    _hub,
     load_clip,
     resolve_teacher,
 )
+from ipaclip.teachers import clip as clip_teachers
 from tests.fixtures import (
     TINY_CONTEXT_LENGTH,
     TINY_IMAGE_SIZE,
@@ -116,6 +117,7 @@ def test_text_encoder_is_case_insensitive_like_clip_tokenizer():
     np.testing.assert_allclose(X[0], X[1], atol=1e-6)
 
 
+@pytest.mark.filterwarnings("ignore:1 of 2 texts is longer than:UserWarning")
 def test_text_encoder_truncates_long_texts_to_context_length():
     long_text = " ".join(["word"] * 200)
     enc = tiny_clip_text_encoder().fit()
@@ -271,11 +273,11 @@ def test_local_dir_errors(local_dir, tmp_path):
 
 
 def test_random_weights_are_seeded_and_reproducible(tiny_arch, caplog):
-    teachers._load_clip_shared.cache_clear()
+    clip_teachers._load_clip_shared.cache_clear()
     with caplog.at_level("WARNING", logger="ipaclip.teachers"):
         first = CLIPTextEncoder(tiny_arch, pretrained=None).transform(TEXTS)
     assert "random weights" in caplog.text
-    teachers._load_clip_shared.cache_clear()
+    clip_teachers._load_clip_shared.cache_clear()
     second = CLIPTextEncoder(tiny_arch, pretrained=None).transform(TEXTS)
     np.testing.assert_array_equal(first, second)
     with torch.random.fork_rng(devices=[]):
@@ -331,7 +333,7 @@ def test_hanging_network_is_abandoned_within_seconds(no_cache, monkeypatch):
         release.wait(60)
         raise OSError("released")
 
-    monkeypatch.setattr(teachers.socket, "create_connection", hang)
+    monkeypatch.setattr(_hub.socket, "create_connection", hang)
     start = time.perf_counter()
     try:
         with pytest.raises(RuntimeError) as info:
@@ -395,7 +397,7 @@ def test_minilm_normalize_false_and_name_alias(minilm):
 def test_minilm_rejects_bad_text_input(minilm):
     with pytest.raises(ValueError, match="str object received"):
         minilm.transform("a dog")
-    with pytest.raises(ValueError, match=r"Text item 1 \(''\) is empty"):
+    with pytest.raises(ValueError, match=r"Item 1 is '': an empty or whitespace-only text"):
         minilm.transform(["a", ""])
 
 
@@ -514,18 +516,31 @@ def test_teacher_id_changes_when_object_weights_change():
         ("a dog", ValueError, "Iterable over raw text documents expected, str object"),
         (b"a dog", ValueError, "bytes object received"),
         (None, TypeError, "None received"),
-        (5, TypeError, "int object received"),
-        (["a", None], TypeError, r"Text item 1 \(None\) is NoneType"),
-        (["a", "b", ""], ValueError, r"Text item 2 \(''\) is empty"),
-        (["a", "  \t"], ValueError, r"Text item 1 \('  \\t'\) is empty or whitespace"),
-        (["a", b"b"], TypeError, r"Text item 1 .*bytes.*decode"),
-        (["a", 3.5], TypeError, r"Text item 1 \(3\.5\) is float"),
-        (np.array([["a", "b"]]), ValueError, r"2-D ndarray of shape \(1, 2\)"),
+        (5, TypeError, "Expected an iterable of texts, got int"),
+        (["a", None], TypeError, r"Item 1 is None \(NoneType\), not a string"),
+        (["a", "b", ""], ValueError, r"Item 2 is '': an empty or whitespace-only text"),
+        (["a", "  \t"], ValueError, r"Item 1 is '  \\t': an empty or whitespace-only"),
+        (["a", b"b"], TypeError, r"Item 1 .*bytes.*decode"),
+        (["a", 3.5], TypeError, r"Item 1 is 3\.5 \(float\), not a string"),
+        (np.array([["a", "b"]]), ValueError, r"1-D array of texts, got an array of shape \(1, 2\)"),
     ],
 )
 def test_text_bad_input_names_the_item(X, error, pattern):
     with pytest.raises(error, match=pattern):
         tiny_clip_text_encoder().transform(X)
+
+
+def test_text_input_goes_through_the_shared_validation(minilm):
+    from ipaclip._validation import InputError
+
+    for encoder in (tiny_clip_text_encoder(), minilm):
+        with pytest.raises(InputError, match=r"Wrap a single text in a list: \['a dog'\]") as info:
+            encoder.transform("a dog")
+        assert isinstance(info.value, TypeError) and isinstance(info.value, ValueError)
+    pd = pytest.importorskip("pandas")
+    enc = tiny_clip_text_encoder()
+    frame = pd.DataFrame({"text": TEXTS[:3]})
+    np.testing.assert_array_equal(enc.transform(frame), enc.transform(TEXTS[:3]))
 
 
 def test_image_bad_input_names_the_item(tmp_path):
@@ -575,6 +590,39 @@ def test_bad_device_and_model_type():
         SentenceTransformerEncoder(model=42).fit()
 
 
+@pytest.mark.parametrize(
+    ("params", "pattern"),
+    [
+        ({"normalize": "yes"}, r"normalize must be .*bool.*; got 'yes'"),
+        ({"batch_size": 8.0}, r"batch_size must be a positive integer; got 8\.0"),
+        ({"device": 0}, r"device must be .*'str'.*; got 0"),
+    ],
+)
+def test_bad_parameters_name_the_parameter_and_estimator(params, pattern):
+    with pytest.raises(ValueError, match=pattern + r" \(parameter of CLIPTextEncoder\)"):
+        tiny_clip_text_encoder(**params).transform(["a"])
+    with pytest.raises(ValueError, match=pattern + r" \(parameter of CLIPImageEncoder\)"):
+        tiny_clip_image_encoder(**params).fit()
+    if "device" not in params:
+        with pytest.raises(ValueError, match=pattern + r" \(parameter of SentenceTransformer"):
+            SentenceTransformerEncoder(**params).transform(["a"])
+
+
+def test_numpy_integer_batch_size_is_accepted():
+    # GridSearchCV hands out numpy integers.
+    X = tiny_clip_text_encoder(batch_size=np.int64(2)).transform(TEXTS)
+    np.testing.assert_allclose(X, tiny_clip_text_encoder().transform(TEXTS), atol=1e-6)
+
+
+def test_constructors_are_keyword_only_after_the_model():
+    assert CLIPTextEncoder("ViT-B-32", pretrained=None).pretrained is None
+    for cls in (CLIPTextEncoder, CLIPImageEncoder):
+        with pytest.raises(TypeError, match="positional argument"):
+            cls("ViT-B-32", "openai")
+    with pytest.raises(TypeError, match="positional argument"):
+        SentenceTransformerEncoder(None, "cpu")
+
+
 # --------------------------------------------------------------------------------------
 # scikit-learn contract
 # --------------------------------------------------------------------------------------
@@ -583,7 +631,16 @@ def test_bad_device_and_model_type():
 def test_get_params_set_params_and_clone():
     enc = tiny_clip_text_encoder(batch_size=3)
     params = enc.get_params()
-    assert set(params) == {"model", "pretrained", "device", "batch_size", "normalize", "cache_dir"}
+    assert set(params) == {
+        "model",
+        "pretrained",
+        "device",
+        "batch_size",
+        "normalize",
+        "cache_dir",
+        "truncation",
+        "verbose",
+    }
     assert params["batch_size"] == 3 and params["pretrained"] is None
     enc.fit()
     copy = clone(enc)
@@ -598,6 +655,8 @@ def test_get_params_set_params_and_clone():
         "device",
         "batch_size",
         "normalize",
+        "truncation",
+        "verbose",
     }
 
 
@@ -669,3 +728,235 @@ def test_sklearn_tags():
     assert tags.requires_fit is False
     assert tags.input_tags.string is True and tags.input_tags.two_d_array is False
     assert SentenceTransformerEncoder().__sklearn_tags__().input_tags.string is True
+
+
+# --------------------------------------------------------------------------------------
+# Package layout
+# --------------------------------------------------------------------------------------
+
+
+def test_bundled_minilm_path_is_public_and_old_private_name_warns():
+    from ipaclip import teachers
+    from ipaclip.teachers import bundled_minilm_path
+
+    assert (bundled_minilm_path() / "vocab.txt").is_file()
+    with pytest.warns(FutureWarning, match="use ipaclip.teachers.bundled_minilm_path"):
+        old = teachers._bundled_minilm_path
+    assert old is bundled_minilm_path
+    with pytest.raises(AttributeError, match="no attribute 'no_such_name'"):
+        teachers.no_such_name  # noqa: B018
+
+
+# --------------------------------------------------------------------------------------
+# Truncation of long texts
+# --------------------------------------------------------------------------------------
+
+# The tiny CLIP's context is 32 tokens, start and end included: "a " * 30 fills it exactly.
+FITS = "a " * (TINY_CONTEXT_LENGTH - 2)
+TOO_LONG = "a " * (TINY_CONTEXT_LENGTH - 1)  # 33 tokens
+
+
+def test_clip_truncation_warns_with_count_and_first_item():
+    enc = tiny_clip_text_encoder()
+    texts = ["short", FITS, TOO_LONG, TOO_LONG + "b c d", "x"]
+    with pytest.warns(UserWarning) as record:
+        X = enc.transform(texts)
+    assert len(record) == 1
+    message = str(record[0].message)
+    assert "2 of 5 texts are longer than the 32-token limit of CLIPTextEncoder" in message
+    assert "First: item 2 ('a a a" in message and "33 tokens" in message
+    assert "truncation='ignore'" in message and "truncation='raise'" in message
+    assert record[0].filename == __file__  # points at the caller of transform
+    assert enc.n_truncated_ == 2
+    # What the warning is about: two texts that differ after the limit, one embedding.
+    np.testing.assert_allclose(X[2], X[3], atol=1e-6)
+    np.testing.assert_allclose(X, _expected_text(tiny_clip(), texts), atol=1e-6)
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 256])
+def test_clip_truncation_count_does_not_depend_on_batches(batch_size):
+    texts = [TOO_LONG, "a", FITS, TOO_LONG, "b", TOO_LONG]
+    enc = tiny_clip_text_encoder(batch_size=batch_size)
+    with pytest.warns(UserWarning, match=r"3 of 6 texts are longer.*First: item 0 "):
+        enc.transform(texts)
+    assert enc.n_truncated_ == 3
+
+
+def test_clip_truncation_raise_names_item_tokens_and_limit_before_embedding(monkeypatch):
+    enc = tiny_clip_text_encoder(truncation="raise").fit()
+    calls = []
+    monkeypatch.setattr(enc.model_, "encode_text", lambda tokens: calls.append(tokens))
+    pattern = (
+        r"Text item 1 \('a a a .*'\) has 37 tokens, more than the 32-token limit of "
+        r"CLIPTextEncoder \(special tokens included\)\. \(1 more text is too long\.\) "
+        r"Shorten or split it, or pass truncation='warn' or 'ignore'"
+    )
+    with pytest.raises(ValueError, match=pattern):
+        enc.transform(["fine", TOO_LONG + "b c d e", FITS, TOO_LONG])
+    assert calls == []  # nothing was embedded
+
+
+def test_clip_truncation_ignore_and_short_texts_are_silent(recwarn):
+    enc = tiny_clip_text_encoder(truncation="ignore")
+    enc.transform([TOO_LONG, "a"])
+    assert enc.n_truncated_ is None
+    enc.set_params(truncation="warn").transform([FITS, "a dog"])
+    assert enc.n_truncated_ == 0
+    assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
+    with pytest.raises(ValueError, match="truncation must be one of 'ignore', 'raise', 'warn'"):
+        enc.set_params(truncation="cut").transform(["a"])
+
+
+def test_minilm_truncation_counts_word_pieces(minilm):
+    limit = minilm.context_length_
+    assert limit == 256
+    fits, too_long = "word " * (limit - 2), "word " * (limit - 1)  # + [CLS] and [SEP]
+    enc = clone(minilm)
+    with pytest.warns(UserWarning) as record:
+        X = enc.transform(["a dog", fits, too_long, too_long + "cat"])
+    assert len(record) == 1
+    assert str(record[0].message).startswith(
+        "2 of 4 texts are longer than the 256-token limit of SentenceTransformerEncoder"
+    )
+    assert "First: item 2 ('word word" in str(record[0].message)
+    assert "257 tokens" in str(record[0].message)
+    assert enc.n_truncated_ == 2
+    np.testing.assert_allclose(X[2], X[3], atol=1e-6)
+    with pytest.raises(ValueError, match=r"Text item 1 .* has 301 tokens, more than the 256-tok"):
+        enc.set_params(truncation="raise").transform(["a dog", "word " * 299])
+    enc.set_params(truncation="ignore").transform([too_long])
+    assert enc.n_truncated_ is None
+
+
+# --------------------------------------------------------------------------------------
+# verbose: quiet by default, a progress bar on request
+# --------------------------------------------------------------------------------------
+
+
+def _third_party_output_state() -> tuple:
+    import logging
+
+    from huggingface_hub.utils import are_progress_bars_disabled
+    from transformers.utils import logging as transformers_logging
+
+    root = logging.getLogger()
+    names = ("transformers", "sentence_transformers", "huggingface_hub", "open_clip")
+    return (
+        transformers_logging.is_progress_bar_enabled(),
+        are_progress_bars_disabled(),
+        tuple(logging.getLogger(n).level for n in names),
+        tuple(root.handlers),
+        tuple(root.filters),
+    )
+
+
+def test_minilm_verbose_0_prints_nothing_while_loading_and_embedding(capfd):
+    from ipaclip.teachers import sentence_transformers as st_teachers
+
+    before = _third_party_output_state()
+    st_teachers._load_sentence_transformer.cache_clear()  # load for real, with its bars
+    capfd.readouterr()
+    X = SentenceTransformerEncoder(verbose=0).fit().transform(["a dog", "a cat"])
+    out, err = capfd.readouterr()
+    assert X.shape == (2, 384)
+    assert (out, err) == ("", "")
+    assert _third_party_output_state() == before  # settings restored afterwards
+
+    SentenceTransformerEncoder(verbose=1).transform(["a dog", "a cat"])
+    out, err = capfd.readouterr()
+    assert "Batches" in err and "100%" in err
+
+
+def test_clip_verbose_0_prints_nothing_and_verbose_1_shows_a_bar(tiny_arch, checkpoint, capfd):
+    clip_teachers._load_clip_shared.cache_clear()
+    capfd.readouterr()
+    CLIPTextEncoder(tiny_arch, pretrained=str(checkpoint)).fit().transform(TEXTS)
+    CLIPImageEncoder(tiny_arch, pretrained=str(checkpoint)).transform(_arrays(2))
+    assert capfd.readouterr() == ("", "")
+
+    CLIPTextEncoder(tiny_arch, pretrained=str(checkpoint), verbose=1, batch_size=2).transform(
+        TEXTS
+    )
+    err = capfd.readouterr().err
+    assert "CLIPTextEncoder: 100%" in err and f"{len(TEXTS)}/{len(TEXTS)}" in err
+    CLIPImageEncoder(tiny_arch, pretrained=str(checkpoint), verbose=True).transform(_arrays(3))
+    assert "CLIPImageEncoder: 100%" in capfd.readouterr().err
+
+
+def test_verbose_0_drops_open_clip_root_logger_chatter_but_keeps_ours(tiny_arch, caplog):
+    caplog.set_level("INFO")
+    clip_teachers._load_clip_shared.cache_clear()
+    CLIPTextEncoder(tiny_arch, pretrained=None).fit()
+    assert "random weights" in caplog.text  # ipaclip's own warning stays
+    assert not [r for r in caplog.records if r.name == "root"]
+    caplog.clear()
+    clip_teachers._load_clip_shared.cache_clear()
+    CLIPTextEncoder(tiny_arch, pretrained=None, verbose=1).fit()
+    assert [r for r in caplog.records if r.name == "root"]  # open_clip's, let through
+
+
+def test_verbose_0_leaves_an_unconfigured_root_logger_unconfigured(tiny_arch, capsys):
+    # open_clip logs with logging.info(...), which would call logging.basicConfig() and
+    # leave a stderr handler on the root logger for the rest of the process.
+    import logging
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    root.handlers.clear()
+    root.setLevel(logging.WARNING)  # as in a fresh process (other tests may change it)
+    try:
+        clip_teachers._load_clip_shared.cache_clear()
+        CLIPTextEncoder(tiny_arch, pretrained=None).fit()
+        assert root.handlers == [] and root.filters == []
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+    err = capsys.readouterr().err  # Python's last-resort handler still prints our warning
+    assert "random weights" in err and "No pretrained weights loaded" not in err
+
+
+@pytest.mark.parametrize("verbose", [-1, 1.5, "yes"])
+def test_bad_verbose_names_the_parameter(verbose):
+    with pytest.raises(ValueError, match=r"verbose must be an integer >= 0; got"):
+        tiny_clip_text_encoder(verbose=verbose).transform(["a"])
+
+
+# --------------------------------------------------------------------------------------
+# Other checks: broken weights, devices, sentence-transformers folders
+# --------------------------------------------------------------------------------------
+
+
+def test_nan_embeddings_are_refused_naming_the_item():
+    model = tiny_clip()
+    with torch.no_grad():
+        model.text_projection[0, 0] = float("nan")
+        model.visual.proj[0, 0] = float("nan")
+    pattern = (
+        r"CLIPTextEncoder produced a NaN or infinite embedding for item 0 \('a dog'\) "
+        r"\(2 of 2 items in all\).*Check the checkpoint"
+    )
+    with pytest.raises(ValueError, match=pattern):
+        CLIPTextEncoder(model, pretrained=None).transform(["a dog", "a cat"])
+    with pytest.raises(ValueError, match=r"CLIPImageEncoder .* item 0 \(a ndarray\)"):
+        CLIPImageEncoder(model, pretrained=None).transform(_arrays(2))
+
+
+def test_cuda_device_index_beyond_the_visible_devices(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    pattern = r"device='cuda:3' .* only 1 CUDA device is visible here \(cuda:0 to cuda:0\)"
+    with pytest.raises(ValueError, match=pattern):
+        tiny_clip_text_encoder(device="cuda:3").fit()
+    with pytest.raises(ValueError, match=pattern):
+        SentenceTransformerEncoder(device="cuda:3").fit()
+
+
+def test_sentence_transformer_folders_are_checked(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"holds no sentence-transformers model"):
+        SentenceTransformerEncoder(str(tmp_path)).fit()
+    (tmp_path / "weights.bin").write_bytes(b"")
+    with pytest.raises(FileNotFoundError, match=r"is a file; pass the folder"):
+        SentenceTransformerEncoder(str(tmp_path / "weights.bin")).fit()
+    # A spec naming a missing folder fails where it is written, not at fit.
+    with pytest.raises(FileNotFoundError, match=r"no such folder"):
+        resolve_teacher(f"sentence-transformers:{tmp_path / 'missing'}")
