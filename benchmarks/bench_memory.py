@@ -11,7 +11,7 @@ inputs), and its peak (``ru_maxrss``) after ``fit``. The figure is the growth of
 memory between the two sizes over the growth of the inputs: it stays a small constant when
 the estimator keeps O(tokens) integer ids and gathers features per batch, and it would be
 far larger if a padded ``(N, L, F)`` float tensor of the corpus were built (its size is
-reported beside). ``ipaclip.estimator._Data`` keeps ``ids``/``offsets`` and pads one batch of
+reported beside). ``ipaclip._batches.SequenceData`` keeps ``ids``/``offsets`` and pads one batch of
 row ids at a time; the features are gathered from the small token table inside the module.
 
 To keep the run short, the single epoch is cut to its first batches (every O(N) structure
@@ -62,7 +62,7 @@ def _phase_peak_mib() -> float:
 
 def _worker(n: int, ipa_file: Path, out_file: Path, max_batches: int) -> None:
     """Build ``n`` phrases and targets, featurise, fit, and write the RSS figures as JSON."""
-    import ipaclip.estimator as estimator_module
+    import ipaclip._training as training_module
     from benchmarks._common import current_rss_mib, peak_rss_mib
     from ipaclip import PhonemeEmbedder
     from ipaclip.estimator import PronunciationEncoder
@@ -80,14 +80,14 @@ def _worker(n: int, ipa_file: Path, out_file: Path, max_batches: int) -> None:
     featurise_peak = _phase_peak_mib()
     with_seqs = current_rss_mib()
 
-    original = estimator_module.length_bucketed_batches
+    original = training_module.length_bucketed_batches
 
     def first_batches(lengths, batch_size, rng, *args, **kwargs):
         batches = original(lengths, batch_size, rng, *args, **kwargs)
         return batches if rng is None else batches[:max_batches]
 
     if max_batches > 0:
-        estimator_module.length_bucketed_batches = first_batches
+        training_module.length_bucketed_batches = first_batches
     est = PronunciationEncoder(
         width=32, layers=1, heads=2, epochs=1, batch_size=256, random_state=0, device="cpu"
     )

@@ -15,6 +15,14 @@ DELAY_S = 2.0
 
 
 class _Silent:
+    """Stands in for a tqdm bar at ``verbose=0``."""
+
+    def __enter__(self) -> _Silent:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        pass
+
     def update(self, n: int = 1) -> None:
         pass
 

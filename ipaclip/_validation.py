@@ -95,8 +95,16 @@ def _describe(constraint: Any) -> str:
         )
     if isinstance(constraint, StrOptions | Options):
         return "one of " + ", ".join(repr(o) for o in sorted(constraint.options, key=str))
-    text = str(constraint)
-    return {"None": "None", "boolean": "a bool", "callable": "a callable"}.get(text, text)
+    # scikit-learn's named constraints ("boolean", "verbose", ...) describe themselves in
+    # terms of Python types; say it in words.
+    named = {
+        "_Booleans": "a bool",
+        "_VerboseHelper": "an integer >= 0 or a bool",
+        "_Callables": "a callable",
+        "_NoneConstraint": "None",
+        "_RandomStates": "an integer, a numpy RandomState or None",
+    }
+    return named.get(type(constraint).__name__, str(constraint))
 
 
 def check_params(

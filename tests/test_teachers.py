@@ -867,7 +867,12 @@ def test_minilm_verbose_0_prints_nothing_while_loading_and_embedding(capfd):
     assert "Batches" in err and "100%" in err
 
 
-def test_clip_verbose_0_prints_nothing_and_verbose_1_shows_a_bar(tiny_arch, checkpoint, capfd):
+def test_clip_verbose_0_prints_nothing_and_verbose_1_shows_a_bar(
+    tiny_arch, checkpoint, capfd, monkeypatch
+):
+    import ipaclip._progress
+
+    monkeypatch.setattr(ipaclip._progress, "DELAY_S", 0.0)  # show bars for tiny steps too
     clip_teachers._load_clip_shared.cache_clear()
     capfd.readouterr()
     CLIPTextEncoder(tiny_arch, pretrained=str(checkpoint)).fit().transform(TEXTS)
@@ -917,7 +922,7 @@ def test_verbose_0_leaves_an_unconfigured_root_logger_unconfigured(tiny_arch, ca
 
 @pytest.mark.parametrize("verbose", [-1, 1.5, "yes"])
 def test_bad_verbose_names_the_parameter(verbose):
-    with pytest.raises(ValueError, match=r"verbose must be an integer >= 0; got"):
+    with pytest.raises(ValueError, match=r"verbose must be an integer >= 0 or a bool; got"):
         tiny_clip_text_encoder(verbose=verbose).transform(["a"])
 
 

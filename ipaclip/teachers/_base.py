@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from ipaclip._progress import make_bar
 from ipaclip._validation import (
     Integral,
     Interval,
@@ -27,7 +28,7 @@ from ipaclip._validation import (
     check_string_items,
     describe_item,
 )
-from ipaclip.teachers._progress import progress_bar, quiet_third_party
+from ipaclip.teachers._quiet import quiet_third_party
 
 
 def check_device(device: str | torch.device) -> torch.device:
@@ -86,15 +87,8 @@ def eval_mode(module: torch.nn.Module) -> Iterator[None]:
             module.train()
 
 
-class _StrictIntInterval(Interval):
-    """An integer interval that, unlike scikit-learn's, refuses bools (``batch_size=True``)."""
-
-    def is_satisfied_by(self, val: Any) -> bool:
-        return not isinstance(val, bool | np.bool_) and super().is_satisfied_by(val)
-
-
 #: Constraint of a positive integer parameter such as ``batch_size`` (numpy ints pass).
-POSITIVE_INT = _StrictIntInterval(Integral, 1, None, closed="left")
+POSITIVE_INT = Interval(Integral, 1, None, closed="left")  # bools are refused by check_params
 
 
 def check_texts(X: Any) -> list[str]:
@@ -163,7 +157,7 @@ class FrozenTeacher(ParamsMixin, TransformerMixin, BaseEstimator):
 
     def _progress(self, total: int, unit: str) -> Any:
         """A tqdm bar over ``total`` items, shown when ``verbose`` is 1 or more."""
-        return progress_bar(total, type(self).__name__, unit, self.verbose)
+        return make_bar(total, type(self).__name__, self.verbose, unit=unit)
 
     def _report_truncation(
         self, truncated: list[int] | None, texts: list[str], count_tokens: Callable[[int], int]
@@ -220,7 +214,7 @@ COMMON_CONSTRAINTS: dict[str, list[Any]] = {
     "device": [str, torch.device],
     "batch_size": [POSITIVE_INT],
     "normalize": ["boolean"],
-    "verbose": [Interval(Integral, 0, None, closed="left")],  # bools are Integral too
+    "verbose": ["verbose"],
 }
 
 #: Constraint of the text teachers' ``truncation`` policy.

@@ -1,4 +1,4 @@
-"""What a teacher prints: a progress bar at ``verbose >= 1``, nothing at ``verbose=0``.
+"""Third-party output while a teacher works: nothing at ``verbose=0``.
 
 Loading and running a teacher goes through transformers, huggingface_hub,
 sentence-transformers and open_clip, which print progress bars of their own ("Loading
@@ -124,10 +124,3 @@ def quiet_third_party(verbose: Any) -> Iterator[None]:
                 for undo in reversed(_undo):
                     undo()
                 _undo.clear()
-
-
-def progress_bar(total: int, desc: str, unit: str, verbose: Any) -> Any:
-    """A tqdm bar over ``total`` items, shown when ``verbose`` is 1 or more."""
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit=unit, disable=not verbose)
