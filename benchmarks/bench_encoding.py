@@ -64,13 +64,23 @@ def _open_clip_text(est, device: str):
 def run(quick: bool = False, repeats: int = 3) -> list[dict]:
     import logging
 
+    # open_clip warns "no pretrained weights" on the root logger; quiet it for this run only.
+    root = logging.getLogger()
+    saved_level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        return _run(quick, repeats)
+    finally:
+        root.setLevel(saved_level)
+
+
+def _run(quick: bool, repeats: int) -> list[dict]:
     import torch
     import torch.nn.functional as F
     from sklearn.pipeline import Pipeline
 
     from ipaclip import IPATransformer
 
-    logging.getLogger().setLevel(logging.ERROR)  # open_clip warns "no pretrained weights"
     n_words, n_captions = (40, 20) if quick else (1000, 300)
     words = cmudict_words(n_words, seed=1)
     caps = captions(cmudict_words(500, seed=2), n_captions, seed=2)
