@@ -27,6 +27,9 @@ from ipaclip._io import atomic_folder, recover_folder
 from ipaclip.nn import EncoderConfig
 
 __all__ = [
+    "CARD_NAME",
+    "MODEL_FILES",
+    "render_model_card",
     "CONFIG_NAME",
     "FORMAT",
     "FORMAT_VERSION",
@@ -41,6 +44,9 @@ FORMAT_VERSION = 2
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 LEXICON_NAME = "lexicon.json"
+CARD_NAME = "README.md"
+#: Every file a model folder may hold (what is downloaded from a hub repository).
+MODEL_FILES = (CONFIG_NAME, WEIGHTS_NAME, LEXICON_NAME, CARD_NAME)
 #: Largest config.json / lexicon.json read (bytes): far above any real model's.
 MAX_JSON_BYTES = 64 * 2**20
 _BLOCK = re.compile(r"^blocks\.(\d+)\.")
@@ -71,8 +77,12 @@ def write_model(
     tensors: dict[str, torch.Tensor],
     config: dict,
     lexicon: dict[str, str] | None = None,
+    card: str | None = None,
 ) -> Path:
-    """Write a model folder atomically; ``config`` gains the format keys and the checksum."""
+    """Write a model folder atomically; ``config`` gains the format keys and the checksum.
+
+    ``card`` is a model card written as ``README.md`` (documentation: not checksummed).
+    """
     from safetensors.torch import save_file
 
     folder = Path(folder)
@@ -91,7 +101,51 @@ def write_model(
             "covers": [CONFIG_NAME] + [p.name for p in files],
         }
         (tmp / CONFIG_NAME).write_text(json.dumps(config, indent=2, ensure_ascii=False), "utf-8")
+        if card is not None:
+            (tmp / CARD_NAME).write_text(card, "utf-8")
     return folder
+
+
+def render_model_card(config: dict) -> str:
+    """A Hugging Face model card (``README.md``) describing a saved encoder's config."""
+    enc, teacher = config["encoder_config"], config["teacher"]
+    history = config.get("history") or []
+    last = history[-1] if history else {}
+    g2p = config.get("g2p") or {}
+    lines = [
+        "---",
+        "library_name: ipaclip",
+        "tags:",
+        "- ipa-clip",
+        "- pronunciation",
+        "- ipaclip",
+        "---",
+        "",
+        "# ipaclip pronunciation encoder",
+        "",
+        "An IPA-CLIP pronunciation encoder (Matsuhira et al., 2023): a Transformer over IPA "
+        "phoneme features, distilled so that the pronunciation of a text lands where the "
+        "teacher embeds the text.",
+        "",
+        f"- teacher: `{teacher.get('id')}` ({teacher.get('dim')}-d)",
+        f"- phoneme embedding: `{enc['embedding']}`; width {enc['width']} x {enc['layers']} "
+        f"layers, {enc['heads']} heads, pooling `{enc['pooling']}`",
+        f"- phoneme vocabulary: {len(config.get('vocabulary', []))} segments",
+        f"- G2P: {g2p.get('backend', '?')} `{g2p.get('language', '?')}`"
+        if g2p
+        else "- G2P: none saved",
+        f"- trained for {len(history)} epochs (last train cosine "
+        f"{last.get('train_cosine', float('nan')):.3f})",
+        f"- ipaclip {config.get('ipaclip_version')}",
+        "",
+        "```python",
+        "from ipaclip import PronunciationEncoder",
+        'encoder = PronunciationEncoder.from_pretrained("ORG/NAME")  # or a local folder',
+        'Z = encoder.encode(["quick", "kwik"])',
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------------------

@@ -26,7 +26,15 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils.validation import check_is_fitted
 
 from ipaclip._batches import SequenceData, embed_rows
-from ipaclip._persistence import LEXICON_NAME, build_estimator, read_model, write_model
+from ipaclip._hub import HUB_PREFIX, HubMixin
+from ipaclip._persistence import (
+    LEXICON_NAME,
+    MODEL_FILES,
+    build_estimator,
+    read_model,
+    render_model_card,
+    write_model,
+)
 from ipaclip._progress import progress
 from ipaclip._targets import check_target_array, embed_texts, is_embeddings, teacher_id
 from ipaclip._training import Checkpoint, EarlyStopping, ProgressBar, Trainer, TrainSettings
@@ -68,7 +76,7 @@ def _jsonable(value) -> bool:
 
 
 class PronunciationEncoder(
-    ParamsMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+    HubMixin, ParamsMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
 ):
     """Pronunciation encoder distilled from a frozen text encoder (IPA-CLIP).
 
@@ -194,6 +202,8 @@ class PronunciationEncoder(
     >>> len(enc.history_)
     3
     """
+
+    _hub_files = MODEL_FILES
 
     _parameter_constraints: dict = {
         "teacher": [str, HasMethods(["transform"]), None],
@@ -685,7 +695,7 @@ class PronunciationEncoder(
     # ------------------------------------------------------------------------------------
     # persistence
     # ------------------------------------------------------------------------------------
-    def save(self, path: str | os.PathLike, *, g2p=None) -> Path:
+    def save(self, path: str | os.PathLike, *, g2p=None, model_card: bool = False) -> Path:
         """Write ``model.safetensors`` and ``config.json`` to the folder ``path``.
 
         The config records the architecture, the phoneme vocabulary and featuriser settings,
@@ -722,7 +732,8 @@ class PronunciationEncoder(
             "g2p": g2p_params,
             "history": self.history_,
         }
-        return write_model(path, tensors, config, lexicon)
+        card = render_model_card(config) if model_card else None
+        return write_model(path, tensors, config, lexicon, card)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> PronunciationEncoder:
@@ -730,5 +741,7 @@ class PronunciationEncoder(
 
         The G2P settings, if saved, come back as ``g2p_`` (an :class:`~ipaclip.IPATransformer`).
         """
+        if isinstance(path, str) and path.startswith(HUB_PREFIX):
+            return cls.from_pretrained(path)
         config, tensors, lexicon = read_model(path)
         return build_estimator(cls, Path(path), config, tensors, lexicon)

@@ -23,12 +23,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import Pipeline
 
+from ipaclip import _hub
 from ipaclip.teachers import (
     RANDOM_WEIGHTS_SEED,
     CLIPImageEncoder,
     CLIPTextEncoder,
     SentenceTransformerEncoder,
-    _hub,
     load_clip,
     resolve_teacher,
 )

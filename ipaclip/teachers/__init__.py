@@ -21,7 +21,7 @@ and saved configurations.
 Modules: ``clip`` (the CLIP teachers and :func:`load_clip`), ``sentence_transformers``
 (:class:`SentenceTransformerEncoder`), and the private ``_spec`` (:func:`resolve_teacher`),
 ``_base`` (what every teacher shares), ``_clip_loading`` (open_clip from each weight source),
-``_hub`` (offline detection, hub cache, digests) and ``_images`` (image items).
+``_images`` (image items); offline detection, the hub cache and digests are in ``ipaclip._hub``.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from typing import Any
 
 import torch
 
-from ipaclip.teachers._hub import (
+from ipaclip._hub import (
     has_hf_hub,
     hf_cached_file,
     hub_endpoint,

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ipaclip._hub import directory_digest, file_digest, state_dict_digest
 from ipaclip._validation import check_params
 from ipaclip.teachers._base import (
     COMMON_CONSTRAINTS,
@@ -38,7 +39,6 @@ from ipaclip.teachers._clip_loading import (
     prepare_model_object,
     preprocess_for,
 )
-from ipaclip.teachers._hub import directory_digest, file_digest, state_dict_digest
 from ipaclip.teachers._images import check_image_items, to_rgb_image
 
 __all__ = ["RANDOM_WEIGHTS_SEED", "CLIPImageEncoder", "CLIPTextEncoder", "load_clip"]

@@ -17,6 +17,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from ipaclip._hub import (
+    directory_digest,
+    hf_cached_file,
+    hub_endpoint,
+    unreachable_reason,
+)
 from ipaclip._validation import check_params
 from ipaclip.teachers._base import (
     COMMON_CONSTRAINTS,
@@ -25,12 +31,6 @@ from ipaclip.teachers._base import (
     check_device,
     check_embeddings,
     check_texts,
-)
-from ipaclip.teachers._hub import (
-    directory_digest,
-    hf_cached_file,
-    hub_endpoint,
-    unreachable_reason,
 )
 
 __all__ = ["SentenceTransformerEncoder", "bundled_minilm_path"]
