@@ -32,6 +32,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ipaclip._edit_distance import (
+    edit_distances,
+    normalise_distances,
+    pad_codes,
+    substitution_costs,
+)
 from ipaclip._validation import check_string_items
 from ipaclip.inventory import get_inventory
 
@@ -44,7 +50,8 @@ __all__ = [
     "segments",
 ]
 
-#: Pairs per numpy step of the batched dynamic programme (bounds memory to a few MB per row).
+#: Pairs per numpy step of the batched dynamic programme (bounds memory to a few MB per row;
+#: the programme itself is :func:`ipaclip._edit_distance.edit_distances`, shared with training).
 CHUNK_SIZE = 65_536
 
 
@@ -113,83 +120,6 @@ def segments(ipa: str) -> list[str]:
     return [inv.segments[c] for c in segment_codes([ipa])[0]]
 
 
-# --------------------------------------------------------------------------------------------
-# The batched dynamic programme
-# --------------------------------------------------------------------------------------------
-def _substitution_costs(codes: Sequence[np.ndarray]) -> tuple[dict[int, int], np.ndarray]:
-    """Local ids for the segments used, and the (U, U) matrix of their substitution costs."""
-    used = np.unique(np.concatenate([np.asarray(c, dtype=np.int64) for c in codes] + [[0]]))
-    feats = get_inventory().features[used].astype(np.int8)
-    cost = (feats[:, None, :] != feats[None, :, :]).mean(axis=-1)
-    return {int(c): k for k, c in enumerate(used)}, cost
-
-
-def _pad(seqs: Sequence[np.ndarray], local: dict[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    lengths = np.array([len(s) for s in seqs], dtype=np.int64)
-    out = np.zeros((len(seqs), max(int(lengths.max(initial=0)), 1)), dtype=np.int64)
-    for i, s in enumerate(seqs):
-        out[i, : len(s)] = [local[int(c)] for c in s]
-    return out, lengths
-
-
-def _edit_distances(
-    a: np.ndarray,
-    la: np.ndarray,
-    b: np.ndarray,
-    lb: np.ndarray,
-    ii: np.ndarray,
-    jj: np.ndarray,
-    cost: np.ndarray,
-) -> np.ndarray:
-    """Raw feature edit distance between row ``ii[k]`` of ``a`` and row ``jj[k]`` of ``b``.
-
-    ``a``/``b`` are padded local segment ids, ``la``/``lb`` their lengths. Pairs are sorted by
-    length so that each chunk's table is small; padding never reaches a cell that is read out,
-    since cell (i, j) depends only on cells (<= i, <= j).
-    """
-    n = len(ii)
-    out = np.empty(n, dtype=np.float64)
-    if n == 0:
-        return out
-    u = cost.shape[0]
-    flat_cost = cost.ravel()
-    pla, plb = la[ii], lb[jj]
-    order = np.lexsort((plb, pla))
-    for start in range(0, n, CHUNK_SIZE):
-        idx = order[start : start + CHUNK_SIZE]
-        cla, clb = pla[idx], plb[idx]
-        ma, mb = int(cla.max()), int(clb.max())
-        ca = a[ii[idx], :ma]
-        cb_t = np.ascontiguousarray(b[jj[idx], :mb].T)  # (mb, m)
-        m = len(idx)
-        res = np.empty(m, dtype=np.float64)
-        rows = np.arange(m)
-        prev = np.repeat(np.arange(mb + 1, dtype=np.float64)[:, None], m, axis=1)
-        done = cla == 0
-        res[done] = prev[clb[done], rows[done]]
-        cur = np.empty_like(prev)
-        for i in range(1, ma + 1):
-            base = ca[:, i - 1] * u
-            cur[0] = i
-            for j in range(1, mb + 1):
-                sub = prev[j - 1] + flat_cost[base + cb_t[j - 1]]
-                np.minimum(sub, prev[j] + 1.0, out=sub)
-                np.minimum(sub, cur[j - 1] + 1.0, out=cur[j])
-            done = cla == i
-            if done.any():
-                res[done] = cur[clb[done], rows[done]]
-            prev, cur = cur, prev
-        out[idx] = res
-    return out
-
-
-def _finish(raw: np.ndarray, la: np.ndarray, lb: np.ndarray, normalize: bool) -> np.ndarray:
-    if not normalize:
-        return raw
-    longest = np.maximum(la, lb).astype(np.float64)
-    return np.divide(raw, longest, out=np.zeros_like(raw), where=longest > 0)
-
-
 def paired_feature_edit_distance(
     a_ipas: Sequence[str], b_ipas: Sequence[str], *, normalize: bool = True
 ) -> np.ndarray:
@@ -221,11 +151,12 @@ def paired_feature_edit_distance(
         )
     if not a_codes:
         return np.zeros(0)
-    local, cost = _substitution_costs(a_codes + b_codes)
-    a, la = _pad(a_codes, local)
-    b, lb = _pad(b_codes, local)
+    local, cost = substitution_costs(a_codes + b_codes)
+    a, la = pad_codes(a_codes, local)
+    b, lb = pad_codes(b_codes, local)
     idx = np.arange(len(a_codes))
-    return _finish(_edit_distances(a, la, b, lb, idx, idx, cost), la, lb, normalize)
+    raw = edit_distances(a, la, b, lb, idx, idx, cost, CHUNK_SIZE)
+    return normalise_distances(raw, la, lb, normalize)
 
 
 def feature_edit_distance(a_ipa: str, b_ipa: str, normalize: bool = True) -> float:
@@ -312,15 +243,15 @@ def pairwise_feature_edit_distance(
     out = np.zeros((n, m), dtype=np.float64)
     if n == 0 or m == 0:
         return out
-    local, cost = _substitution_costs(row_codes + ([] if symmetric else col_codes))
-    a, la = _pad(row_codes, local)
-    b, lb = (a, la) if symmetric else _pad(col_codes, local)
+    local, cost = substitution_costs(row_codes + ([] if symmetric else col_codes))
+    a, la = pad_codes(row_codes, local)
+    b, lb = (a, la) if symmetric else pad_codes(col_codes, local)
     if symmetric:
         ii, jj = np.triu_indices(n, k=1)
     else:
         ii, jj = (x.ravel() for x in np.indices((n, m)))
-    raw = _edit_distances(a, la, b, lb, ii, jj, cost)
-    out[ii, jj] = _finish(raw, la[ii], lb[jj], normalize)
+    raw = edit_distances(a, la, b, lb, ii, jj, cost, CHUNK_SIZE)
+    out[ii, jj] = normalise_distances(raw, la[ii], lb[jj], normalize)
     if symmetric:
         out[jj, ii] = out[ii, jj]
     return out
