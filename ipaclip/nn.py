@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ipaclip.inventory import FEATURE_NAMES
+from ipaclip.ngrams import MAX_ORDER, check_code_range, ngram_codes
 from ipaclip.phonemes import CHANNEL_NAMES
 
 __all__ = [
@@ -61,6 +62,21 @@ class EncoderConfig:
         Dimension of the projection: the teacher's embedding dimension.
     dropout : float
         Dropout in attention and MLP during training.
+    ngram_max : int
+        0: no n-gram bag. Otherwise the longest phoneme n-gram (orders 2 .. ``ngram_max``,
+        the item boundaries as a symbol; see :mod:`ipaclip.ngrams`): the mean of the learned
+        vectors of an item's known n-grams is added to the pooled vector before the
+        projection, a fastText-style bag beside the Transformer. It lets the encoder learn a
+        vector per *word* quickly (the teacher's word targets are arbitrary), while the
+        Transformer keeps the geometry phonetic.
+    ngram_vocab_size : int
+        Number of known n-grams (those seen in fit, kept sorted in the ``ngram_codes``
+        buffer and saved with the weights); unknown n-grams contribute nothing.
+    ngram_class_count : int
+        0: phoneme n-grams only. Otherwise the number of sound classes (the
+        ``class_codes`` buffer) over which the same windows are coded a second time
+        (``"ipa"`` only): an articulatory prior for the bag, so that a phoneme swapped for a
+        near one keeps the class n-grams.
     """
 
     embedding: str = "ipa"
@@ -75,6 +91,9 @@ class EncoderConfig:
     pooling: str = "eos"
     output_dim: int = 512
     dropout: float = 0.0
+    ngram_max: int = 0
+    ngram_vocab_size: int = 0
+    ngram_class_count: int = 0
 
     def __post_init__(self) -> None:
         if self.embedding not in ("ipa", "onehot"):
@@ -91,6 +110,38 @@ class EncoderConfig:
             raise ValueError(f"vocab_size={self.vocab_size!r}; expected >= 0.")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout={self.dropout!r}; expected 0 <= dropout < 1.")
+        self._check_ngrams()
+
+    def _check_ngrams(self) -> None:
+        sizes = {
+            k: getattr(self, k) for k in ("ngram_max", "ngram_vocab_size", "ngram_class_count")
+        }
+        for name, value in sizes.items():
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name}={value!r}; expected an int >= 0.")
+        if not self.ngram_max:
+            if self.ngram_vocab_size or self.ngram_class_count:
+                raise ValueError(
+                    "ngram_vocab_size and ngram_class_count must be 0 when ngram_max is 0 (no "
+                    f"n-gram bag); got {self.ngram_vocab_size} and {self.ngram_class_count}."
+                )
+            return
+        if not 2 <= self.ngram_max <= MAX_ORDER:
+            raise ValueError(f"ngram_max={self.ngram_max!r}; expected 0 or 2 .. {MAX_ORDER}.")
+        if self.ngram_vocab_size < 1:
+            raise ValueError("ngram_vocab_size must be >= 1 when ngram_max is set.")
+        if self.ngram_class_count and self.embedding != "ipa":
+            raise ValueError(
+                "ngram_class_count needs embedding='ipa' (classes come from features)."
+            )
+        try:
+            check_code_range(self.vocab_size, self.ngram_max)
+            check_code_range(self.ngram_class_count, self.ngram_max)
+        except ValueError as exc:
+            raise ValueError(
+                f"vocab_size={self.vocab_size} / ngram_class_count={self.ngram_class_count} "
+                f"with ngram_max={self.ngram_max}: {exc}"
+            ) from None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -138,6 +189,11 @@ class EncoderConfig:
         for i in range(self.layers):
             shapes.update({f"blocks.{i}.{k}": v for k, v in block.items()})
         shapes["ln_final.weight"] = shapes["ln_final.bias"] = (w,)
+        if self.ngram_max:
+            shapes["ngrams.weight"] = (self.ngram_vocab_size + 1, w)
+            shapes["ngram_codes"] = (self.ngram_vocab_size,)
+            if self.ngram_class_count:
+                shapes["class_codes"] = (self.ngram_class_count,)
         return shapes
 
     def save(self, path: str | Path) -> None:
@@ -238,6 +294,18 @@ class PronunciationTransformer(nn.Module):
         )
         self.ln_final = nn.LayerNorm(config.width)
         self.projection = nn.Parameter(torch.empty(config.width, config.output_dim))
+        self.ngrams = None
+        if config.ngram_max:
+            n = config.ngram_vocab_size
+            # Zero vectors: a new n-gram starts by changing nothing. The last row is the
+            # "unknown" padding row and stays zero.
+            self.ngrams = nn.Embedding(n + 1, config.width, padding_idx=n)
+            nn.init.zeros_(self.ngrams.weight)
+            self.register_buffer("ngram_codes", torch.full((n,), -1, dtype=torch.long))
+            if config.ngram_class_count:
+                self.register_buffer(
+                    "class_codes", torch.full((config.ngram_class_count,), -1, dtype=torch.long)
+                )
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -279,7 +347,51 @@ class PronunciationTransformer(nn.Module):
         else:
             weights = valid.to(x.dtype) / lengths[:, None].to(x.dtype)
             pooled = torch.einsum("bn,bnw->bw", weights, x)
+        if self.ngrams is not None:
+            pooled = pooled + self.ngram_bag(table, row_vocab, ids, lengths)
         return pooled @ self.projection
+
+    def set_ngrams(self, codes: torch.Tensor, class_codes: torch.Tensor | None = None) -> None:
+        """Give the known n-grams and sound classes (from :func:`ipaclip.ngrams.ngram_vocabulary`).
+
+        ``codes`` must be sorted and distinct, at most ``ngram_vocab_size`` of them (unused
+        slots never match a code); ``class_codes`` sorted, exactly ``ngram_class_count``.
+        """
+        if self.ngrams is None:
+            raise ValueError("This encoder has no n-gram bag (its config has ngram_max=0).")
+        n = self.config.ngram_vocab_size
+        if len(codes) > n:
+            raise ValueError(f"{len(codes)} n-gram codes do not fit in ngram_vocab_size={n}.")
+        with torch.no_grad():
+            self.ngram_codes.fill_(torch.iinfo(torch.long).max)
+            self.ngram_codes[: len(codes)] = codes.to(self.ngram_codes.device)
+            if self.config.ngram_class_count:
+                if class_codes is None or len(class_codes) != self.config.ngram_class_count:
+                    raise ValueError(
+                        f"class_codes must hold {self.config.ngram_class_count} sound classes."
+                    )
+                self.class_codes.copy_(class_codes)
+
+    def ngram_bag(
+        self, table: torch.Tensor, row_vocab: torch.Tensor, ids: torch.Tensor, lengths: torch.Tensor
+    ) -> torch.Tensor:
+        """Mean of the vectors of each item's known n-grams, ``(batch, width)`` (0 if none)."""
+        cfg = self.config
+        codes = ngram_codes(
+            table,
+            row_vocab,
+            ids,
+            lengths,
+            vocab_size=cfg.vocab_size,
+            max_order=cfg.ngram_max,
+            class_codes=self.class_codes if cfg.ngram_class_count else None,
+        )
+        n = cfg.ngram_vocab_size
+        index = torch.searchsorted(self.ngram_codes, codes).clamp_max(n - 1)
+        known = (self.ngram_codes[index] == codes) & (codes >= 0)
+        index = torch.where(known, index, torch.full_like(index, n))
+        count = known.sum(1, keepdim=True).clamp_min(1).to(self.ngrams.weight.dtype)
+        return self.ngrams(index).sum(1) / count
 
     def phoneme_vectors(self, table: torch.Tensor, row_vocab: torch.Tensor) -> torch.Tensor:
         """The input embedding of each table row (what evaluation 1 compares to the IPA chart)."""
