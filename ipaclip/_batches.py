@@ -27,21 +27,33 @@ class SequenceData:
         The encoder's phonemes; row ``r`` gets index ``1 + vocabulary.index(symbol)``, or 0
         for special tokens, tones and phonemes outside the vocabulary.
     device : torch.device
+    table, symbols : optional
+        A token table (and its symbols) to use instead of ``seqs``'s: the same rows first,
+        then rows a :class:`~ipaclip.augment.PhoneticAugmenter` added for perturbed copies.
     """
 
-    def __init__(self, seqs: PhonemeSequences, vocabulary, device: torch.device) -> None:
+    def __init__(
+        self,
+        seqs: PhonemeSequences,
+        vocabulary,
+        device: torch.device,
+        table: np.ndarray | None = None,
+        symbols=None,
+    ) -> None:
         index = {s: i + 1 for i, s in enumerate(vocabulary)}
-        self.table = torch.from_numpy(np.ascontiguousarray(seqs.table)).to(device)
+        table = seqs.table if table is None else table
+        self.symbols = tuple(seqs.symbols if symbols is None else symbols)
+        self.table = torch.from_numpy(np.ascontiguousarray(table)).to(device)
         self.row_vocab = torch.tensor(
-            [index.get(s, 0) for s in seqs.symbols], dtype=torch.long, device=device
+            [index.get(s, 0) for s in self.symbols], dtype=torch.long, device=device
         )
         self.ids = seqs.ids
         self.offsets = seqs.offsets
         self.lengths = seqs.lengths
         self.device = device
 
-    def batch(self, index: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        """Padded row ids ``(b, max_len)`` and lengths ``(b,)`` of the items at ``index``."""
+    def batch_arrays(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Padded row ids ``(b, max_len)`` and lengths ``(b,)`` of the items at ``index``, numpy."""
         lengths = self.lengths[index]
         width = int(lengths.max())
         starts = self.offsets[index]
@@ -49,15 +61,28 @@ class SequenceData:
         valid = grid < lengths[:, None]
         pos = np.where(valid, starts[:, None] + grid, 0)
         ids = np.where(valid, self.ids[pos], 0)
-        return (
-            torch.from_numpy(ids.astype(np.int64)).to(self.device),
-            torch.from_numpy(lengths.astype(np.int64)).to(self.device),
-        )
+        return ids.astype(np.int64), lengths.astype(np.int64)
+
+    def batch(self, index: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """Padded row ids ``(b, max_len)`` and lengths ``(b,)`` of the items at ``index``."""
+        ids, lengths = self.batch_arrays(index)
+        return torch.from_numpy(ids).to(self.device), torch.from_numpy(lengths).to(self.device)
 
     def encode(self, module: torch.nn.Module, index: np.ndarray) -> torch.Tensor:
         """``module``'s outputs for the items at ``index``."""
         ids, lengths = self.batch(index)
         return module(self.table, self.row_vocab, ids, lengths)
+
+    def encode_ids(self, module: torch.nn.Module, ids: np.ndarray, lengths: np.ndarray):
+        """``module``'s outputs for padded row ids of this table (items need not be rows of
+        the dataset: perturbed copies, swaps); the padding is trimmed to the longest item."""
+        width = int(lengths.max())
+        return module(
+            self.table,
+            self.row_vocab,
+            torch.from_numpy(np.ascontiguousarray(ids[:, :width])).to(self.device),
+            torch.from_numpy(np.asarray(lengths, dtype=np.int64)).to(self.device),
+        )
 
 
 def length_bucketed_batches(

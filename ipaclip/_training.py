@@ -10,6 +10,10 @@ is not the loop itself (progress, early stopping, checkpoints) is a :class:`Call
   (weights, optimiser, step, history, RNG state, every callback's state); on start, resumes
   from a checkpoint of the same run.
 
+What a step encodes and the loss terms beyond the teacher's are the :class:`Objective`'s
+(:mod:`ipaclip._objective`): augmented copies, near/far swaps, the phonetic prior, the
+gallery and the learnable temperature.
+
 The trainer works on a *copy* of the module: the estimator adopts the result only when
 training succeeded.
 """
@@ -17,6 +21,8 @@ training succeeded.
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import logging
 import os
 import sys
@@ -31,12 +37,21 @@ import torch.nn.functional as F
 
 from ipaclip._batches import SequenceData, autocast, embed_rows, length_bucketed_batches
 from ipaclip._io import atomic_file
+from ipaclip._objective import Objective, StepBatch
 from ipaclip._progress import make_bar
 from ipaclip.distributed import DistributedContext
 from ipaclip.losses import distillation_loss
 from ipaclip.nn import cosine_schedule
 
-__all__ = ["Callback", "Checkpoint", "EarlyStopping", "ProgressBar", "TrainSettings", "Trainer"]
+__all__ = [
+    "Callback",
+    "Checkpoint",
+    "EarlyStopping",
+    "ProgressBar",
+    "TrainSettings",
+    "Trainer",
+    "run_fingerprint",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +76,7 @@ class TrainSettings:
     seed: int = 0
     partial: bool = False
     epochs_before: int = 0  # epochs trained by earlier fits (warm start, partial_fit)
+    ngram_lr_scale: float = 1.0  # the n-gram vectors' learning rate is lr times this
 
 
 class Callback:
@@ -97,13 +113,19 @@ class Trainer:
     settings: TrainSettings
     callbacks: list[Callback] = field(default_factory=list)
     dist: DistributedContext | None = None
+    objective: Objective | None = None
 
     def __post_init__(self) -> None:
         s = self.settings
         self.device = self.data.device
+        if self.objective is None:
+            self.objective = Objective(
+                s.loss_weights, s.temperature, self.data, self.targets, self.train_idx
+            )
         self.optimizer = torch.optim.AdamW(
-            self.module.parameters(), lr=float(s.lr), weight_decay=float(s.weight_decay)
+            self.param_groups(), lr=float(s.lr), weight_decay=float(s.weight_decay)
         )
+        self.step_rng = np.random.default_rng([s.seed, s.epochs_before])
         self.steps_per_epoch = -(-len(self.train_idx) // s.batch_size)
         self.total_steps = self.steps_per_epoch * s.epochs
         self.warmup_steps = 0 if s.partial else int(round(float(s.warmup) * self.total_steps))
@@ -141,6 +163,9 @@ class Trainer:
         t0 = time.perf_counter()
         self.module.train()
         rng = np.random.default_rng([s.seed, s.epochs_before + epoch])
+        # Perturbations and swaps draw from their own stream, reseeded every epoch: a run
+        # resumed from a checkpoint (written at an epoch's end) draws the same ones.
+        self.step_rng = np.random.default_rng([s.seed, s.epochs_before + epoch, 1])
         lengths = self.data.lengths[self.train_idx]
         loss_sum = cos_sum = 0.0
         seen = 0
@@ -161,6 +186,8 @@ class Trainer:
             "seconds": seconds,
             "samples_per_second": seen / seconds,
         }
+        if self.objective.logit_scale is not None:
+            record["logit_scale"] = float(self.objective.logit_scale().detach())
         if len(self.val_idx):
             record["val_cosine"] = self.evaluate(self.val_idx)
         return record
@@ -169,12 +196,17 @@ class Trainer:
         """One optimiser step on the items ``rows``; their loss and mean cosine."""
         s = self.settings
         for group in self.optimizer.param_groups:
-            group["lr"] = float(s.lr) * self.lr_factor()
+            group["lr"] = float(s.lr) * self.lr_factor() * group.get("lr_scale", 1.0)
+        batch = self.objective.make_batch(self.data, rows, self.step_rng)
         with autocast(self.device, s.precision):
-            z = self.embed(rows)
+            z, triplets = self.objective.split(self.embed_batch(batch), batch)
             loss, cos = distillation_loss(
-                z.float(), self.targets[rows], s.loss_weights, float(s.temperature)
+                z.float(),
+                self.targets[batch.rows],
+                s.loss_weights,
+                self.objective.contrastive_temperature(),
             )
+            loss = self.objective.add_terms(loss, z.float(), triplets, batch)
         if not torch.isfinite(loss):
             # The module is a working copy: the estimator keeps its pre-fit state.
             raise FloatingPointError(
@@ -186,6 +218,12 @@ class Trainer:
         # DDP averages gradients; each process's loss covers the whole global batch but
         # reaches only its shard, so the sum over processes is the full gradient.
         (loss if self.dist is None else loss * self.dist.world_size).backward()
+        if self.dist is not None:
+            # The objective's own parameters (the logit scale) are outside DDP: every process
+            # already has their whole gradient, times the world size.
+            for p in self.objective.parameters():
+                if p.grad is not None:
+                    p.grad.div_(self.dist.world_size)
         if s.grad_clip:
             torch.nn.utils.clip_grad_norm_(self.module.parameters(), float(s.grad_clip))
         self.optimizer.step()
@@ -201,11 +239,35 @@ class Trainer:
             return min(1.0, (self.step + 1) / max(1, self.warmup_steps))
         return cosine_schedule(self.step, self.total_steps, self.warmup_steps)
 
-    def embed(self, rows: np.ndarray) -> torch.Tensor:
-        """Student embeddings of the batch ``rows`` (gathered from the shards under DDP)."""
-        if self.dist is not None:
-            return self.dist.embed_global(lambda r: self.data.encode(self.train_module, r), rows)
-        return self.data.encode(self.train_module, rows)
+    def param_groups(self) -> list[dict]:
+        """AdamW groups: the encoder; its n-gram vectors (``lr * ngram_lr_scale``: each gets
+        a gradient only from the few words that contain it); the objective's logit scale
+        (no weight decay, as CLIP's)."""
+        ngrams = getattr(self.module, "ngrams", None)
+        sparse = [] if ngrams is None else list(ngrams.parameters())
+        skip = {id(p) for p in sparse}
+        groups = [{"params": [p for p in self.module.parameters() if id(p) not in skip]}]
+        if sparse:
+            groups.append({"params": sparse, "lr_scale": float(self.settings.ngram_lr_scale)})
+        extra = list(self.objective.parameters())
+        if extra:
+            groups.append({"params": extra, "weight_decay": 0.0})
+        return groups
+
+    def embed_batch(self, batch: StepBatch) -> torch.Tensor:
+        """Student outputs of every sequence of ``batch`` (gathered from the shards under DDP).
+
+        Under DDP each process encodes a strided share of the sequences (originals, copies
+        and swaps alike) and gathers the others' without a gradient.
+        """
+        if self.dist is None:
+            return self.data.encode_ids(self.train_module, batch.ids, batch.lengths)
+
+        def encode(positions: np.ndarray) -> torch.Tensor:
+            ids, lengths = batch.ids[positions], batch.lengths[positions]
+            return self.data.encode_ids(self.train_module, ids, lengths)
+
+        return self.dist.embed_global(encode, np.arange(len(batch.ids)))
 
     def evaluate(self, index: np.ndarray) -> float:
         """Mean cosine of the student to the targets over the items ``index``."""
@@ -335,6 +397,7 @@ class Checkpoint(Callback):
             logger.warning("Ignoring %s: it belongs to another model, data or settings.", self.path)
             return
         trainer.module.load_state_dict(state["module"])
+        trainer.objective.load_state_dict(state.get("objective", {}))
         trainer.optimizer.load_state_dict(state["optimizer"])
         trainer.step = state["step"]
         trainer.epoch = state["epoch"] + 1
@@ -357,6 +420,7 @@ class Checkpoint(Callback):
             "epoch": trainer.epoch - 1,
             "step": trainer.step,
             "module": trainer.module.state_dict(),
+            "objective": trainer.objective.state_dict(),
             "optimizer": trainer.optimizer.state_dict(),
             "history": trainer.history,
             "stop": trainer.stop,
@@ -368,3 +432,27 @@ class Checkpoint(Callback):
         }
         with atomic_file(self.path) as tmp:
             torch.save(state, tmp)
+
+
+def run_fingerprint(
+    config, params: dict, seed: int, seqs, targets: np.ndarray, module, start_epoch: int
+) -> str:
+    """Identity of a training run, for checkpoints: what it learns from and starts with.
+
+    ``config`` is the encoder's :class:`~ipaclip.nn.EncoderConfig` (with its n-gram sizes),
+    ``params`` the estimator's JSON parameters that change the result, ``start_epoch`` the
+    epochs trained before (a warm start or partial_fit begins from other weights, after other
+    epochs, than the run that wrote an earlier checkpoint).
+    """
+    h = hashlib.sha256()
+    h.update(json.dumps(config.to_dict(), sort_keys=True).encode())
+    h.update(json.dumps(params, sort_keys=True, default=str).encode())
+    h.update(str(seed).encode())
+    h.update(np.ascontiguousarray(seqs.ids).tobytes())
+    h.update(np.ascontiguousarray(seqs.offsets).tobytes())
+    h.update(targets.tobytes())
+    h.update(str(start_epoch).encode())
+    for name, tensor in sorted(module.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()

@@ -1,0 +1,216 @@
+"""What one training step encodes and optimises beyond the teacher terms.
+
+The teacher terms (:func:`ipaclip.losses.distillation_loss`) need only the batch's outputs
+and targets. The recipe's other terms need more, built once per fit by :class:`Objective`:
+
+* ``"triplet"``: a near and a far single-phoneme swap of the first ``triplet_items`` items
+  (:meth:`~ipaclip.augment.PhoneticAugmenter.swap_pairs`), encoded in the same pass;
+* ``"prior"``: one minus the feature edit distance of the batch's pairs
+  (:class:`~ipaclip._edit_distance.BatchPhoneticSimilarity`);
+* ``"gallery"``: every distinct training target, and each item's positives in it;
+* ``augment``: perturbed copies of the batch's items, with their items' targets;
+* ``learn_temperature``: the learnable logit scale (a parameter of this module, so the
+  trainer gives it to the optimiser and its checkpoints).
+
+A step is :meth:`Objective.make_batch` (numpy ids of every sequence to encode; the same on
+every process of a distributed run, since the RNG and the rows are) -> the trainer encodes
+them (sharded under DDP) -> :meth:`Objective.add_terms`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from ipaclip._batches import SequenceData
+from ipaclip._edit_distance import BatchPhoneticSimilarity
+from ipaclip.losses import LogitScale, gallery_infonce, phonetic_prior_loss, triplet_margin_loss
+
+__all__ = ["Objective", "StepBatch"]
+
+
+@dataclass
+class StepBatch:
+    """The sequences one step encodes: ``n_scored`` with targets, then triplet blocks.
+
+    Attributes
+    ----------
+    rows : ndarray
+        Dataset row (target) of each of the first ``n_scored`` sequences.
+    ids, lengths : ndarray
+        Padded row ids ``(N, L)`` and lengths of every sequence: the scored ones, then the
+        triplet anchors, near swaps and far swaps (``len(triplet_ok)`` each).
+    n_scored : int
+    triplet_ok : ndarray of bool
+        Which triplet anchors had a swappable phoneme (the others are ignored).
+    """
+
+    rows: np.ndarray
+    ids: np.ndarray
+    lengths: np.ndarray
+    n_scored: int
+    triplet_ok: np.ndarray
+
+
+class Objective(nn.Module):
+    """The loss terms beyond the teacher terms, and what they need (built once per fit).
+
+    Parameters
+    ----------
+    weights : dict of str to float
+        The loss (:func:`ipaclip.losses.parse_loss`).
+    temperature : float
+        Of the contrastive and gallery terms (the initial one when learned).
+    data : SequenceData
+        The training data (with the augmenter's extra rows, if any).
+    targets : Tensor
+        Teacher targets of every dataset row.
+    train_idx : ndarray
+        The rows trained on (the gallery is their distinct targets).
+    augmenter : PhoneticAugmenter, optional
+        Fitted on ``data``'s table; needed by ``"triplet"`` and by augmentation.
+    learn_temperature : bool
+    triplet_items : int
+    triplet_margin : float
+    prior_items : int or None
+    prior_per_row : bool
+    """
+
+    def __init__(
+        self,
+        weights: dict[str, float],
+        temperature: float,
+        data: SequenceData,
+        targets: torch.Tensor,
+        train_idx: np.ndarray,
+        augmenter=None,
+        *,
+        learn_temperature: bool = False,
+        triplet_items: int = 64,
+        triplet_margin: float = 0.1,
+        prior_items: int | None = None,
+        prior_per_row: bool = False,
+    ) -> None:
+        super().__init__()
+        if "triplet" in weights and augmenter is None:
+            raise ValueError("The 'triplet' term needs an augmenter (its swap sampler).")
+        self.weights = dict(weights)
+        self.temperature = float(temperature)
+        self.logit_scale = LogitScale(temperature) if learn_temperature else None
+        self.augmenter = augmenter
+        self.copies = None if augmenter is None or augmenter.mode == "none" else augmenter.mode
+        self.triplet_items = int(triplet_items)
+        self.triplet_margin = float(triplet_margin)
+        self.prior_items = prior_items
+        self.prior_per_row = bool(prior_per_row)
+        self.similarity = BatchPhoneticSimilarity(data.symbols) if "prior" in weights else None
+        if "gallery" in weights:
+            self.gallery, self.item_positives = _gallery(data, targets, train_idx)
+
+    # -- the batch -------------------------------------------------------------------------
+    def make_batch(
+        self, data: SequenceData, rows: np.ndarray, rng: np.random.Generator
+    ) -> StepBatch:
+        """The padded ids of everything one step encodes for the dataset items ``rows``."""
+        ids, lengths = data.batch_arrays(rows)
+        scored_rows = rows
+        if self.copies is not None:
+            new_ids, new_lengths = self.augmenter(ids, lengths, rng)
+            if self.copies == "replace":
+                ids, lengths = new_ids, new_lengths
+            else:  # each item followed by its perturbed copy
+                width = max(ids.shape[1], new_ids.shape[1])
+                both = np.zeros((2 * len(rows), width), dtype=np.int64)
+                both[0::2, : ids.shape[1]] = ids
+                both[1::2, : new_ids.shape[1]] = new_ids
+                ids, lengths = both, np.stack([lengths, new_lengths], 1).reshape(-1)
+                scored_rows = np.repeat(rows, 2)
+        n = len(ids)
+        ok = np.zeros(0, dtype=bool)
+        if "triplet" in self.weights:
+            base, base_lengths = data.batch_arrays(rows[: self.triplet_items])
+            near, far, ok = self.augmenter.swap_pairs(base, base_lengths, rng)
+            blocks = [ids, base, near, far]
+            width = max(block.shape[1] for block in blocks)
+            out = np.zeros((n + 3 * len(base), width), dtype=np.int64)
+            start = 0
+            for block in blocks:
+                out[start : start + len(block), : block.shape[1]] = block
+                start += len(block)
+            ids = out
+            lengths = np.concatenate([lengths, base_lengths, base_lengths, base_lengths])
+        return StepBatch(scored_rows, ids, lengths, n, ok)
+
+    # -- the terms -------------------------------------------------------------------------
+    def contrastive_temperature(self) -> float | torch.Tensor:
+        """The temperature of the contrastive term (a tensor when learned)."""
+        return self.temperature if self.logit_scale is None else 1.0 / self.logit_scale()
+
+    def split(self, z: torch.Tensor, batch: StepBatch) -> tuple[torch.Tensor, tuple | None]:
+        """The outputs of the scored sequences, and the triplets' (anchor, near, far) or None.
+
+        The triplet views are taken first: autograd sums the gradients of the views in the
+        reverse order of their creation, and this order is the recipe study's, so that the
+        study's runs are reproduced bit for bit.
+        """
+        n, ok = batch.n_scored, batch.triplet_ok
+        triplets = None
+        if ok.any():
+            m = len(ok)
+            keep = torch.from_numpy(ok).to(z.device)
+            triplets = tuple(z[n + j * m : n + (j + 1) * m][keep] for j in range(3))
+        return (z if len(z) == n else z[:n]), triplets
+
+    def add_terms(
+        self, loss: torch.Tensor, z: torch.Tensor, triplets: tuple | None, batch: StepBatch
+    ) -> torch.Tensor:
+        """``loss`` (the teacher terms) plus the weighted gallery, triplet and prior terms.
+
+        ``z`` and ``triplets`` are the outputs :meth:`split` returns.
+        """
+        if "gallery" in self.weights:
+            scale = 1.0 / self.temperature if self.logit_scale is None else self.logit_scale()
+            r = torch.from_numpy(np.asarray(batch.rows)).to(z.device)
+            term = gallery_infonce(z, self.gallery, self.item_positives[r], scale)
+            loss = loss + self.weights["gallery"] * term
+        if "triplet" in self.weights and triplets is not None:
+            term = triplet_margin_loss(*triplets, self.triplet_margin)
+            loss = loss + self.weights["triplet"] * term
+        if "prior" in self.weights:
+            m = len(z) if self.prior_items is None else min(len(z), int(self.prior_items))
+            sim = self.similarity(batch.ids[:m], batch.lengths[:m])
+            sim_t = torch.from_numpy(sim).to(z.device)
+            term = phonetic_prior_loss(z[:m], sim_t, per_row=self.prior_per_row)
+            loss = loss + self.weights["prior"] * term
+        return loss
+
+
+def _gallery(
+    data: SequenceData, targets: torch.Tensor, train_idx: np.ndarray
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Distinct training targets; each item's positives: its own and its homophones' rows.
+
+    Homophones (items with the same token ids) cannot be told apart by the student, so all
+    their targets count as positives (padded with -1).
+    """
+    idx = np.asarray(train_idx)
+    rows = targets[idx].cpu().numpy()
+    _, first, target_of = np.unique(rows, axis=0, return_index=True, return_inverse=True)
+    target_of = target_of.reshape(-1)
+    gallery = targets[idx[first]]
+    keys = [data.ids[data.offsets[i] : data.offsets[i] + data.lengths[i]].tobytes() for i in idx]
+    _, group = np.unique(np.array(keys, dtype=object), return_inverse=True)
+    members: dict[int, set] = {}
+    for g, t in zip(group.reshape(-1).tolist(), target_of.tolist()):
+        members.setdefault(g, set()).add(t)
+    width = max(len(m) for m in members.values())
+    positives = np.full((len(data.lengths), width), -1, dtype=np.int64)
+    for i, g, t in zip(idx.tolist(), group.reshape(-1).tolist(), target_of.tolist()):
+        others = sorted(members[g] - {t})
+        positives[i, : 1 + len(others)] = [t, *others]
+    if width == 1:
+        positives = positives[:, 0]
+    return gallery, torch.from_numpy(positives).to(targets.device)
