@@ -28,6 +28,7 @@ from ipaclip.nn import EncoderConfig
 
 __all__ = [
     "CARD_NAME",
+    "save_estimator",
     "MODEL_FILES",
     "render_model_card",
     "CONFIG_NAME",
@@ -146,6 +147,49 @@ def render_model_card(config: dict) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def save_estimator(
+    est: Any, params: dict, path: str | os.PathLike, g2p: Any, model_card: bool
+) -> Path:
+    """Write a fitted PronunciationEncoder ``est`` (its JSON ``params``) as a model folder."""
+    from ipaclip._version import __version__
+    from ipaclip.g2p import load_lexicon
+
+    tensors = {k: v.detach().cpu().contiguous() for k, v in est.module_.state_dict().items()}
+    params = dict(params)
+    if not isinstance(est.teacher, str):
+        params["teacher"] = est.teacher_id_
+    params["checkpoint_dir"] = params["target_cache_dir"] = None  # paths stay local
+    embedder = est.phoneme_embedder_
+    lexicon, g2p_params = None, None
+    if g2p is not None:
+        g2p_params = {k: v for k, v in g2p.get_params().items() if _jsonable(v)}
+        lexicon = load_lexicon(g2p.lexicon) or None
+        g2p_params["lexicon"] = LEXICON_NAME if lexicon else None
+    config = {
+        "ipaclip_version": __version__,
+        "encoder_config": est.config_.to_dict(),
+        "estimator_params": params,
+        "vocabulary": list(est.vocabulary_),
+        "phoneme_embedder": None
+        if embedder is None
+        else {"params": embedder.get_params(), "vocabulary": list(embedder.vocabulary_)},
+        "teacher": {"id": est.teacher_id_, "dim": est.embedding_dim_},
+        "layout": None if est.layout_ is None else est.layout_.to_dict(),
+        "g2p": g2p_params,
+        "history": est.history_,
+    }
+    card = render_model_card(config) if model_card else None
+    return write_model(path, tensors, config, lexicon, card)
+
+
+def _jsonable(value: Any) -> bool:
+    try:
+        json.dumps(value)
+        return True
+    except TypeError:
+        return False
 
 
 # ----------------------------------------------------------------------------------------
@@ -282,7 +326,23 @@ def read_model(folder: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor]
                 f"{weights_path}: tensor {name!r} holds NaN or infinite values; the model is "
                 "broken (retrain it, or load an earlier save)."
             )
+    _check_codes(tensors, weights_path)
     return config, tensors, lexicon
+
+
+def _check_codes(tensors: dict[str, torch.Tensor], where: Path) -> None:
+    """The n-gram bag's lookup tables must be sorted, distinct, non-negative integers."""
+    for name in ("ngram_codes", "class_codes"):
+        codes = tensors.get(name)
+        if codes is None:
+            continue
+        if codes.dtype != torch.int64:
+            raise ValueError(f"{where}: tensor {name!r} must hold int64 codes, not {codes.dtype}.")
+        if len(codes) and (codes[0] < 0 or (codes[1:] <= codes[:-1]).any()):
+            raise ValueError(
+                f"{where}: tensor {name!r} must hold sorted, distinct, non-negative codes; "
+                "the model is corrupted."
+            )
 
 
 # ----------------------------------------------------------------------------------------
@@ -359,6 +419,9 @@ def build_estimator(cls: type, folder: Path, config: dict, tensors: dict, lexico
 
     params = dict(config.get("estimator_params") or {})
     params["checkpoint_dir"] = params["target_cache_dir"] = None  # never restore local paths
+    # Parameters newer than the model take the value it was trained with (no n-gram bag
+    # before ipaclip had one), so get_params describes the model and a clone refits it.
+    params.setdefault("ngrams", encoder.ngram_max)
     est = _make(cls, params, "estimator_params", folder)
     emb = config.get("phoneme_embedder")
     embedder = None
