@@ -112,12 +112,15 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument(
         "--tasks",
         default="all",
-        help="comma-separated tasks (fidelity, geometry, human, nonwords, respell, pwesuite) "
-        "or 'all' (default)",
+        help="comma-separated tasks (fidelity, geometry, human, nonwords, respell, pwesuite, "
+        "triplets) or 'all' (default)",
     )
     ev.add_argument("--out", help="write the full results as JSON to this file")
     ev.add_argument("--n-words", type=int, default=1000, help="CMUdict words (default 1000)")
     ev.add_argument("--n-nonwords", type=int, default=200, help="nonwords (default 200)")
+    ev.add_argument(
+        "--n-triplets", type=int, default=1000, help="nonwords for triplets (default 1000)"
+    )
     ev.add_argument("--n-respell", type=int, default=200, help="words to respell (default 200)")
     ev.add_argument(
         "--fuse-weight", type=float, default=0.5, help="pronunciation share of fused queries"
@@ -279,6 +282,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             tasks=tasks,
             n_words=args.n_words,
             n_nonwords=args.n_nonwords,
+            n_triplets=args.n_triplets,
             n_respell=args.n_respell,
             fuse_weight=args.fuse_weight,
             random_state=args.seed,

@@ -1,4 +1,5 @@
-"""Evaluation of pronunciation encoders: the paper's four evaluations and PWESuite's tasks.
+"""Evaluation of pronunciation encoders: the paper's four evaluations, PWESuite's tasks and
+minimal-pair triplets.
 
 Every function here takes *embedding functions* (``Callable[[list[str]], ndarray]`` returning
 L2-normalised rows), so the same code scores a CLIP text encoder, a pronunciation encoder, or
@@ -73,6 +74,11 @@ _LAZY: dict[str, tuple[str, str]] = {
     "EvaluationContext": ("tasks", "EvaluationContext"),
     "register_task": ("tasks", "register_task"),
     "HUMAN_SIMILARITY_PUBLISHED": ("human", "PUBLISHED"),
+    "minimal_pair_triplets": ("triplets", "minimal_pair_triplets"),
+    "nonword_triplets": ("triplets", "nonword_triplets"),
+    "triplet_accuracy": ("triplets", "triplet_accuracy"),
+    "ENGLISH_PHONEMES": ("triplets", "ENGLISH_PHONEMES"),
+    "FOREIGN_PHONEMES": ("triplets", "FOREIGN_PHONEMES"),
 }
 
 __all__ = sorted(_LAZY)

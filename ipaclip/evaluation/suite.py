@@ -26,6 +26,9 @@ table rows it contributes; adding a task touches that module only):
 ``"pwesuite"``
     :func:`~ipaclip.evaluation.pwesuite.evaluate_pwesuite` (articulatory distance, retrieval,
     sound analogies, rhyme).
+``"triplets"``
+    :mod:`~ipaclip.evaluation.triplets`: minimal-pair triplets on seeded nonwords, with the
+    near phoneme English or foreign (pronunciation only).
 
 :func:`format_results` prints the numbers as one table (rows: task and metric; columns: the
 three query types); ``metrics=SUMMARY_METRICS`` keeps the rows of the README's table.
@@ -78,6 +81,7 @@ _POSITIVE = [Interval(Integral, 1, None, closed="left")]
 _CONSTRAINTS: dict[str, list[Any]] = {
     "n_words": [Interval(Integral, 3, None, closed="left")],
     "n_nonwords": [Interval(Integral, 3, None, closed="left")],
+    "n_triplets": _POSITIVE,
     "n_respell": _POSITIVE,
     "respell_candidates": _POSITIVE,
     "n_permutations": _POSITIVE,
@@ -161,6 +165,7 @@ def evaluate_model(
     words: Sequence[str] | None = None,
     n_words: int = 1000,
     n_nonwords: int = 200,
+    n_triplets: int = 1000,
     n_respell: int = 200,
     respell_candidates: int = 60,
     n_permutations: int = 999,
@@ -199,6 +204,9 @@ def evaluate_model(
         CMUdict words for ``"fidelity"``, the respelling gallery and ``"pwesuite"``.
     n_nonwords : int, default=200
         Nonwords for ``"nonwords"`` (all pairs are scored).
+    n_triplets : int, default=1000
+        Nonwords that ``"triplets"`` swaps a phoneme of (one triplet per nonword and
+        condition, fewer where no phoneme can be swapped).
     n_respell : int, default=200
         Words (the first of the ``n_words`` sample) that ``"respell"`` tries to respell.
     respell_candidates : int, default=60
@@ -263,6 +271,7 @@ def evaluate_model(
     settings = {
         "n_words": n_words,
         "n_nonwords": n_nonwords,
+        "n_triplets": n_triplets,
         "n_respell": n_respell,
         "respell_candidates": respell_candidates,
         "n_permutations": n_permutations,

@@ -358,3 +358,45 @@ def pwesuite(ctx: EvaluationContext) -> dict:
     for result in out.values():
         result["summary"] = pwesuite_summary(result)
     return out
+
+
+@register_task(
+    "triplets",
+    rows={
+        "accuracy (English)": ("native", "accuracy"),
+        "accuracy (foreign)": ("foreign", "accuracy"),
+    },
+    summary=("accuracy (English)", "accuracy (foreign)"),
+    needs_teacher=False,
+)
+def triplets(ctx: EvaluationContext) -> dict:
+    """Minimal-pair triplets on seeded nonwords (:mod:`.triplets`): is a one-feature swap
+    nearer than a far swap? The foreign near phonemes are those the encoder never saw."""
+    from ipaclip.evaluation.nonwords import generate_nonwords
+    from ipaclip.evaluation.triplets import (
+        FOREIGN_PHONEMES,
+        minimal_pair_triplets,
+        triplet_accuracy,
+    )
+
+    s = ctx.settings
+    seen = set(getattr(ctx.encoder, "vocabulary_", ()))
+    foreign = [p for p in FOREIGN_PHONEMES if p not in seen]
+    scores: dict[str, Any] = {}
+    info: dict[str, Any] = {"n_foreign_candidates": len(foreign)}
+    for step in ctx.track(["generate", "native", "foreign"]):
+        if step == "generate":
+            nonwords = generate_nonwords(s["n_triplets"], s["random_state"])
+            bases = ctx.ipa(nonwords)
+            info["n_bases"] = len(bases)
+            continue
+        if step == "foreign" and not foreign:
+            logger.warning("The encoder has seen every foreign phoneme; no foreign triplets.")
+            continue
+        found = minimal_pair_triplets(
+            bases, condition=step, random_state=s["random_state"], foreign=foreign
+        )
+        info[f"examples_{step}"] = [[t["base"], t["near"], t["far"]] for t in found[:5]]
+        if found:
+            scores[step] = triplet_accuracy(ctx.embed_ipa, found)
+    return {"pronunciation": scores, "info": info}
