@@ -33,14 +33,21 @@ class _UsageError(Exception):
 
 
 def _literal(text: str):
-    """A command-line value as None, bool, int, float or str.
+    """A command-line value as None, bool, int, float, a JSON object or list, or str.
 
     Examples
     --------
     >>> [_literal(v) for v in ("none", "True", "3", "2e-3", "cosine+mse")]
     [None, True, 3, 0.002, 'cosine+mse']
+    >>> _literal('{"substitute": 0.2}')  # e.g. --augment
+    {'substitute': 0.2}
     """
     low = text.strip().lower()
+    if low[:1] in ("{", "["):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            return text
     if low in ("none", "null"):
         return None
     if low in ("true", "false"):

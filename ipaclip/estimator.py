@@ -48,7 +48,6 @@ from ipaclip._validation import (
     HasMethods,
     Interval,
     InvalidParameterError,
-    Options,
     ParamsMixin,
     StrOptions,
     check_string_items,
@@ -268,7 +267,7 @@ class PronunciationEncoder(
         "causal": ["boolean"],
         "pooling": [StrOptions({"eos", "mean"})],
         "dropout": [Interval(Real, 0, 1, closed="left")],
-        "ngrams": [Interval(Integral, 2, MAX_ORDER, closed="both"), Options(Integral, {0})],
+        "ngrams": [Interval(Integral, 0, MAX_ORDER, closed="both")],
         "ngram_classes": ["boolean", StrOptions({"auto"})],
         "ngram_lr_scale": [Interval(Real, 0, None, closed="neither")],
         "loss": [str, dict],
@@ -430,6 +429,11 @@ class PronunciationEncoder(
             raise InvalidParameterError(
                 f"width={self.width} is not divisible by heads={self.heads}; choose heads "
                 "that divide width."
+            )
+        if self.ngrams == 1:
+            raise InvalidParameterError(
+                "ngrams must be 0 (no n-gram bag) or an integer in [2, 5]; got 1 (parameter of "
+                "PronunciationEncoder): the bag's n-grams have orders 2 .. ngrams."
             )
         use_classes(self.ngram_classes, self.embedding)
         make_augmenter(self.augment, weights, int(self.context_length))  # checks its params

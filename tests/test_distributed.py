@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -200,3 +201,44 @@ def test_parallel_g2p_runs_through_the_callers_joblib_backend():
     with joblib.parallel_config(backend="threading"):
         assert IPATransformer(n_jobs=4, batch_size=1, cache=False).fit_transform(words) == expected
     assert _CountingBackend.tasks == 0  # another backend chosen: the counter is not involved
+
+
+# The default recipe (n-gram bag with sound classes, cosine+contrastive+3*triplet+3*prior),
+# and every opt-in on top of it (appended phonetic copies, gallery, learned temperature):
+# the sequences that are not rows of the dataset (copies, near/far swaps) are sharded too.
+RECIPES = [
+    {"width": 32, "layers": 1, "heads": 2, "epochs": 2, "batch_size": 5, "device": "cpu"},
+    {
+        "width": 32, "layers": 1, "heads": 2, "epochs": 2, "batch_size": 5, "device": "cpu",
+        "loss": "cosine+contrastive+3*triplet+3*prior+gallery", "learn_temperature": True,
+        "augment": {"substitute": 0.3, "delete": 0.2, "insert": 0.2, "unstress": 0.3},
+        "validation_fraction": 0.1, "prior_items": 4, "triplet_items": 3,
+    },
+]  # fmt: skip
+
+
+def test_torchrun_default_recipe_and_opt_ins_match_one_process(tmp_path):
+    X, y = _problem()
+    (tmp_path / "ipa.txt").write_text("\n".join(X) + "\n", "utf-8")
+    np.save(tmp_path / "y.npy", y)
+    params = [{**p, "random_state": 0} for p in RECIPES]
+    (tmp_path / "params.json").write_text(json.dumps(params), "utf-8")
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--nnodes=1", "--nproc_per_node=2",
+        "--master_addr=127.0.0.1", f"--master_port={_free_port()}",
+        str(REPO / "tests" / "ddp_runner.py"), str(tmp_path),
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for i, p in enumerate(params):
+        parallel = PronunciationEncoder.load(tmp_path / f"model{i}")
+        single = PronunciationEncoder(**p).fit(X, y)
+        assert parallel.config_ == single.config_ and single.config_.ngram_class_count > 0
+        np.testing.assert_allclose(parallel.transform(X), single.transform(X), atol=1e-4)
+        for a, b in zip(parallel.history_, single.history_):
+            assert a["loss"] == pytest.approx(b["loss"], rel=1e-5)
+            if p.get("learn_temperature"):
+                assert a["logit_scale"] == pytest.approx(b["logit_scale"], rel=1e-5)
+        other = PronunciationEncoder(**{**p, "random_state": 1}).fit(X, y)
+        assert np.abs(other.transform(X) - single.transform(X)).max() > 1e-2
