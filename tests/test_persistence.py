@@ -49,6 +49,17 @@ def test_a_model_saved_by_ipaclip_0_1_0_still_loads():
     assert enc.g2p_.language == "en-us"
 
 
+def test_a_format_2_model_saved_before_the_ngram_bag_still_loads():
+    folder = DATA / "model_format2_no_ngrams"
+    assert "ngram_max" not in json.loads((folder / "config.json").read_text())["encoder_config"]
+    enc = PronunciationEncoder.load(folder)
+    assert enc.ngrams == 0 and enc.config_.ngram_max == 0
+    ipa = (DATA / "model_format2_no_ngrams_ipa.txt").read_text("utf-8").splitlines()
+    np.testing.assert_allclose(
+        enc.transform(ipa), np.load(DATA / "model_format2_no_ngrams_expected.npy"), atol=1e-6
+    )
+
+
 def test_round_trip_writes_format_2_with_a_checksum_over_everything(saved):
     config = json.loads((saved / "config.json").read_text())
     assert config["format_version"] == 2
@@ -82,6 +93,9 @@ def test_checksum_is_mandatory_and_covers_config_and_vocabulary(saved):
         ("output_dim", 10**9, "projection"),
         ("vocab_size", 10**9, "vocab_size"),
         ("mlp_ratio", 10**6, "mlp"),
+        ("ngram_vocab_size", 10**9, "ngram"),
+        ("ngram_class_count", 10**9, "ngram_class_count"),
+        ("ngram_max", 99, "ngram_max"),
     ],
 )
 def test_huge_sizes_are_refused_before_anything_is_allocated(
@@ -176,3 +190,13 @@ def test_saving_over_a_model_keeps_it_loadable_until_the_new_one_is_complete(tmp
         _fit(random_state=1).save(folder)
     np.testing.assert_array_equal(PronunciationEncoder.load(folder).transform(IPA), before)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]  # nothing left over
+
+
+def test_unsorted_ngram_codes_are_refused_even_with_a_recomputed_checksum(saved):
+    tensors = load_file(str(saved / "model.safetensors"))
+    assert len(tensors["ngram_codes"]) > 1  # the default recipe has an n-gram bag
+    tensors["ngram_codes"] = tensors["ngram_codes"].flip(0).contiguous()
+    save_file(tensors, str(saved / "model.safetensors"))
+    _resign(saved, json.loads((saved / "config.json").read_text()))
+    with pytest.raises(ValueError, match="'ngram_codes' must hold sorted, distinct"):
+        PronunciationEncoder.load(saved)
