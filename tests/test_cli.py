@@ -147,6 +147,8 @@ def test_fit_from_a_text_file_and_stdin_saves_a_loadable_model(tmp_path, monkeyp
         (["--lr", "fast"], "lr must be a number"),
         (["--language", "xx-nope"], "Unknown language"),
         (["--out", "{file}"], "exists and is not a folder"),
+        (["--augment", "{{substitute: 0.2"], "augment must be"),  # not JSON: a string
+        (["--augment", '{{"bogus": 1}}'], "not a valid set of PhoneticAugmenter parameters"),
     ],
 )
 def test_fit_errors_exit_2_before_any_work(extra, message, tmp_path, capsys):
@@ -158,6 +160,20 @@ def test_fit_errors_exit_2_before_any_work(extra, message, tmp_path, capsys):
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "m").exists()
+
+
+def test_fit_reads_json_options(tmp_path):
+    (tmp_path / "words.txt").write_text("\n".join(sample_words(12, random_state=4)), "utf-8")
+    argv = ["fit", str(tmp_path / "words.txt"), "--out", str(tmp_path / "m"), "--quiet"]
+    argv += ["--width", "16", "--layers", "1", "--heads", "2", "--epochs", "1"]
+    argv += ["--augment", '{"substitute": 0.3, "unstress": 0.5}', "--loss", '{"cosine": 1}']
+    assert main(argv) == 0
+    enc = PronunciationEncoder.load(tmp_path / "m")
+    assert enc.loss == {"cosine": 1}
+    assert {k: enc.augment[k] for k in ("substitute", "unstress")} == {
+        "substitute": 0.3,
+        "unstress": 0.5,
+    }
 
 
 def test_g2p_and_embed_read_standard_input(model_dir, monkeypatch, capsys):
