@@ -1,16 +1,22 @@
 """ipaclip demo: distil a pronunciation encoder from the offline teacher, on CMUdict words.
 
 Run with ``make demo`` (or ``python examples/demo.py --help``). On 2 CPU cores the default
-budget takes a few minutes. It
+budget (about 19,000 common English words, the default recipe's 8 epochs) takes about five
+minutes. It
 
-1. samples English words from CMUdict and transcribes them to IPA with espeak-ng;
-2. distils a :class:`~ipaclip.PronunciationEncoder` from the teacher's embeddings of the
-   words' spellings (the teacher is all-MiniLM-L6-v2, which ships offline; it is *not* CLIP);
-3. saves the model, reloads it and checks the reload gives identical embeddings;
-4. prints fidelity on held-out words (mean cosine to the teacher, and R@1 of each held-out
-   pronunciation retrieving its own word's teacher embedding), and the same on training words;
-5. shows the nearest real words for respellings and nonwords (``fotograf``, ``blick``) from
-   the pronunciation encoder and, for contrast, from the teacher reading the spelling.
+1. takes the common CMUdict words (whole entries of MiniLM's WordPiece vocabulary), holds
+   1,000 of them out, and transcribes them to IPA with espeak-ng;
+2. distils a :class:`~ipaclip.PronunciationEncoder` with the library's default recipe from
+   the teacher's embeddings of the words' spellings (the teacher is all-MiniLM-L6-v2, which
+   ships offline; it is *not* CLIP);
+3. saves the model, reloads it and checks the reload gives identical embeddings, and draws
+   the training curve;
+4. scores it as issue #10 does: R@1 of 2,000 training words' pronunciations among their
+   teacher embeddings; R@1 of the 1,000 held-out words among 2,000 (those and 1,000 training
+   words); then, from :func:`ipaclip.evaluation.evaluate_model`, minimal-pair triplets,
+   nonword geometry and the Vitz & Winkler human judgements, beside the teacher reading the
+   spelling;
+5. shows the nearest real words for respellings and a nonword (``fotograf``, ``blick``).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import logging
 import os
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -30,18 +37,19 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # Respellings (with the words they sound like, added to the gallery) and a nonword (blick).
 QUERIES = ["fotograf", "nite", "kwik", "fone", "skool", "elefant", "bizness", "sircle", "blick"]
 INTENDED = ["photograph", "night", "quick", "phone", "school", "elephant", "business", "circle"]
+N_EVAL = 2_000  # gallery size of both retrieval scores
 
 
-def cmudict_sample(n: int, seed: int, common: bool = True) -> list[str]:
-    """``n`` distinct lower-case alphabetic CMUdict words of 3 to 12 letters, seeded.
+def demo_words(n_test: int, n_train: int | None, seed: int) -> tuple[list[str], list[str]]:
+    """Held-out and training words: every common CMUdict word of 3 to 12 letters (about
+    20,000), in a seeded order; the first ``n_test`` are held out."""
+    from ipaclip.datasets import common_words, load_cmudict, sample_words
 
-    CMUdict is full of surnames and rare words. With ``common``, only words that are whole
-    entries of the bundled MiniLM's WordPiece vocabulary are kept (about 20k words): a cheap,
-    offline frequency filter (:func:`ipaclip.datasets.common_words`).
-    """
-    from ipaclip.datasets import sample_words
-
-    return sample_words(n, seed, max_length=12, common=common)
+    vocab = common_words()
+    n_common = sum(w in vocab for w in load_cmudict(3, 12))
+    words = sample_words(n_common, seed, max_length=12, common=True)
+    train = words[n_test:] if n_train is None else words[n_test : n_test + n_train]
+    return words[:n_test], train
 
 
 def retrieval_at_1(queries: np.ndarray, gallery: np.ndarray) -> float:
@@ -51,22 +59,21 @@ def retrieval_at_1(queries: np.ndarray, gallery: np.ndarray) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n-train", type=int, default=10_000, help="training words")
+    parser.add_argument("--n-train", type=int, default=None, help="training words (default: all)")
     parser.add_argument("--n-test", type=int, default=1_000, help="held-out words")
-    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--epochs", type=int, default=None, help="default: the estimator's (8)")
     parser.add_argument("--width", type=int, default=256)
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--embedding", choices=["ipa", "onehot"], default="ipa")
     parser.add_argument("--teacher", default="minilm", help="e.g. open_clip:ViT-B-32@openai")
     parser.add_argument("--out", default="demo_model", help="folder the model is saved to")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--all-words", action="store_true", help="sample all of CMUdict, rare words and names too"
-    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 
     from ipaclip import IPATransformer, PronunciationEncoder
+    from ipaclip.evaluation import evaluate_model
+    from ipaclip.evaluation.plots import plot_training_curve
     from ipaclip.teachers import resolve_teacher
 
     t_start = time.perf_counter()
@@ -82,66 +89,96 @@ def main(argv: list[str] | None = None) -> int:
             "    python examples/demo.py --teacher open_clip:ViT-B-32@/path/to/checkpoint.pt\n"
         )
 
-    words = cmudict_sample(args.n_train + args.n_test, args.seed, common=not args.all_words)
-    train, test = words[: args.n_train], words[args.n_train :]
+    test, train = demo_words(args.n_test, args.n_train, args.seed)
+    words = test + train
     g2p = IPATransformer()
     t0 = time.perf_counter()
     ipa = g2p.fit_transform(words)
     print(f"G2P: {len(words):,} CMUdict words to IPA in {time.perf_counter() - t0:.1f} s")
     for w, p in list(zip(words, ipa))[:4]:
         print(f"  {w:>14}  /{p}/")
-    ipa_train, ipa_test = ipa[: args.n_train], ipa[args.n_train :]
+    ipa_test, ipa_train = ipa[: len(test)], ipa[len(test) :]
 
-    encoder = PronunciationEncoder(
-        teacher=teacher,
-        embedding=args.embedding,
-        width=args.width,
-        layers=args.layers,
-        epochs=args.epochs,
-        random_state=args.seed,
-        verbose=1,
-    )
+    params = dict(embedding=args.embedding, width=args.width, layers=args.layers)
+    if args.epochs is not None:
+        params["epochs"] = args.epochs
+    encoder = PronunciationEncoder(teacher=teacher, random_state=args.seed, verbose=1, **params)
     t0 = time.perf_counter()
     encoder.fit(ipa_train, train)
     fit_s = time.perf_counter() - t0
-    print(f"\nDistilled {args.n_train:,} words x {args.epochs} epochs in {fit_s:.0f} s")
+    print(
+        f"\nDistilled {len(train):,} words x {encoder.epochs} epochs in {fit_s:.0f} s "
+        f"(default recipe: loss={encoder.loss}, ngrams={encoder.ngrams})"
+    )
     print("  epoch  loss    train cosine")
     for h in encoder.history_:
-        if h["epoch"] in (1, 2) or h["epoch"] % 5 == 0 or h["epoch"] == len(encoder.history_):
-            print(f"  {h['epoch']:>5}  {h['loss']:.3f}   {h['train_cosine']:.3f}")
+        print(f"  {h['epoch']:>5}  {h['loss']:.3f}   {h['train_cosine']:.3f}")
 
-    folder = encoder.save(args.out, g2p=g2p)
+    folder = Path(encoder.save(args.out, g2p=g2p))
     reloaded = PronunciationEncoder.load(folder)
     same = np.array_equal(reloaded.transform(ipa_test[:64]), encoder.transform(ipa_test[:64]))
-    print(f"\nSaved to {folder}/ (safetensors + config.json); reload identical: {same}")
+    size_mb = sum(p.stat().st_size for p in folder.iterdir()) / 1e6
+    print(f"\nSaved to {folder}/ ({size_mb:.0f} MB); reload identical: {same}")
+    try:
+        curve = plot_training_curve(encoder, folder / "training_curve.png")
+        print(f"Training curve: {curve}")
+    except ImportError:
+        print("Training curve: skipped (pip install 'ipaclip[plot]' for pictures)")
 
-    # Fidelity: pronunciations against the teacher's embeddings of the same words.
-    T_test, Z_test = encoder.embed_targets(test), encoder.transform(ipa_test)
+    # Fidelity, as issue #10 measures it.
     rng = np.random.default_rng(args.seed)
-    sub = rng.choice(args.n_train, size=min(args.n_test, args.n_train), replace=False)
-    T_tr = encoder.embed_targets([train[i] for i in sub])
-    Z_tr = encoder.transform([ipa_train[i] for i in sub])
-    chance = 1.0 / len(test)
-    print(f"\nFidelity (gallery of {len(test):,} words; chance R@1 = {chance:.4f})")
+    n_eval = min(N_EVAL, len(train))
+    seen = rng.choice(len(train), size=n_eval, replace=False)
+    T_seen = encoder.embed_targets([train[i] for i in seen])
+    Z_seen = encoder.transform([ipa_train[i] for i in seen])
+    T_test, Z_test = encoder.embed_targets(test), encoder.transform(ipa_test)
+    gallery = np.concatenate([T_test, T_seen[: N_EVAL - len(test)]])
+    print("\nFidelity: does a pronunciation find its word's teacher embedding?")
     print(
-        f"  held-out words: mean cosine {(Z_test * T_test).sum(1).mean():.3f}, "
-        f"R@1 {retrieval_at_1(Z_test, T_test):.3f}"
+        f"  training words: R@1 {retrieval_at_1(Z_seen, T_seen):.3f} among {len(T_seen):,} "
+        f"(a respelling with the same IPA, 'kwik', finds 'quick'); "
+        f"mean cosine {(Z_seen * T_seen).sum(1).mean():.3f}"
     )
     print(
-        f"  training words: mean cosine {(Z_tr * T_tr).sum(1).mean():.3f}, "
-        f"R@1 {retrieval_at_1(Z_tr, T_tr):.3f}"
+        f"  held-out words: R@1 {retrieval_at_1(Z_test, gallery):.3f} among {len(gallery):,} "
+        f"({len(test):,} unseen + {len(gallery) - len(test):,} seen); "
+        f"mean cosine {(Z_test * T_test).sum(1).mean():.3f}"
     )
 
-    # Nearest real words for respellings and nonwords.
-    gallery = words + [w for w in INTENDED if w not in set(words)]
-    T_all = encoder.embed_targets(gallery)
+    # Phonetics and human judgements, from the evaluation suite.
+    res = evaluate_model(
+        encoder, g2p=g2p, tasks="triplets,nonwords,human", random_state=args.seed, verbose=1
+    )
+    print("\nPhonetics (pronunciation encoder | teacher reading the spelling)")
+    triplets = res["triplets"]["pronunciation"]
+    for cond, label in (("native", "English phonemes"), ("foreign", "foreign phonemes")):
+        if cond in triplets:
+            t = triplets[cond]
+            print(
+                f"  minimal-pair triplets, {label}: {t['accuracy']:.3f} "
+                f"({t['n_triplets']:,} triplets; near swap closer than far swap)"
+            )
+    for task, label in (
+        ("nonwords", "nonword cosine vs feature edit distance, Spearman"),
+        ("human", "Vitz & Winkler word similarity, Pearson r"),
+    ):
+        key = "spearman" if task == "nonwords" else "pearson"
+        ours, text = res[task]["pronunciation"][key], res[task]["text"][key]
+        print(f"  {label}: {ours:.3f} | {text:.3f}")
+
+    # Nearest real words for respellings and a nonword.
+    gallery_words = words + [w for w in INTENDED if w not in set(words)]
+    T_all = encoder.embed_targets(gallery_words)
     q_ipa = g2p.transform(QUERIES)
     Z_q = encoder.transform(q_ipa)
     T_q = encoder.embed_targets(QUERIES)
-    print(f"\nNearest of {len(gallery):,} real words (pronunciation encoder | teacher on spelling)")
+    print(
+        f"\nNearest of {len(gallery_words):,} real words "
+        "(pronunciation encoder | teacher on spelling)"
+    )
     for q, p, z, t in zip(QUERIES, q_ipa, Z_q, T_q):
-        by_sound = ", ".join(gallery[i] for i in np.argsort(-(T_all @ z))[:3])
-        by_text = ", ".join(gallery[i] for i in np.argsort(-(T_all @ t))[:3])
+        by_sound = ", ".join(gallery_words[i] for i in np.argsort(-(T_all @ z))[:3])
+        by_text = ", ".join(gallery_words[i] for i in np.argsort(-(T_all @ t))[:3])
         print(f"  {q:>9} /{p}/: {by_sound:<32} | {by_text}")
     print(f"\nDone in {time.perf_counter() - t_start:.0f} s.")
     return 0

@@ -95,8 +95,11 @@ def test_benchmarks_and_demo_draw_from_the_one_sampler():
         sys.path.remove(str(ROOT / "examples"))
     from benchmarks._common import cmudict_words
 
-    assert demo.cmudict_sample(50, 3) == sample_words(50, 3, max_length=12, common=True)
-    assert demo.cmudict_sample(50, 3, common=False) == sample_words(50, 3, max_length=12)
+    test, train = demo.demo_words(50, 100, 3)
+    n_common = len([w for w in load_cmudict(3, 12) if w in common_words()])
+    pool = sample_words(n_common, 3, max_length=12, common=True)
+    assert test + train == pool[:150] and n_common > 19_000
+    assert demo.demo_words(50, None, 3)[1] == pool[50:]
     assert cmudict_words(50, 3) == sample_words(50, 3, min_length=1, max_length=None)
 
 
