@@ -8,7 +8,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["DELAY_S", "make_bar", "progress"]
+__all__ = ["DELAY_S", "iterate", "make_bar", "progress"]
 
 #: A bar appears only once its step has run this long (tqdm's ``delay``).
 DELAY_S = 2.0
@@ -76,3 +76,13 @@ def progress(
         yield bar
     finally:
         bar.close()
+
+
+def iterate(items: Any, desc: str, verbose: int, *, total: int | None = None) -> Any:
+    """``items`` under a tqdm bar when ``verbose`` (shown once the loop has run
+    :data:`DELAY_S` seconds), else ``items`` themselves."""
+    if not verbose:
+        return items
+    from tqdm.auto import tqdm
+
+    return tqdm(items, total=total, desc=desc, delay=DELAY_S, leave=True)

@@ -322,9 +322,14 @@ def test_a_model_fitted_on_embeddings_needs_teacher(fitted_on_embeddings):
 PWE_SIZES = dict(n_words=30, n_analogies=8, n_rhyme_classes=20, rhyme_test_size=8)
 
 
-def test_progress_one_bar_per_task_with_sub_steps(capsys, caplog):
+def test_progress_one_bar_per_task_with_sub_steps(capsys, caplog, monkeypatch):
     import logging
 
+    import ipaclip._progress as progress_module
+
+    evaluate_model(LetterEncoder(), g2p=identity, tasks="human", verbose=1, **PWE_SIZES)
+    assert capsys.readouterr().err == ""  # a task shorter than 2 s shows no bar
+    monkeypatch.setattr(progress_module, "DELAY_S", 0.0)  # tiny tasks: show at once
     caplog.set_level(logging.INFO, logger="ipaclip")
     evaluate_model(LetterEncoder(), g2p=identity, tasks="human,pwesuite", verbose=1, **PWE_SIZES)
     err = capsys.readouterr().err

@@ -33,8 +33,8 @@ from numbers import Integral
 
 import numpy as np
 from scipy.stats import pearsonr, rankdata, spearmanr
-from tqdm.auto import tqdm
 
+from ipaclip._progress import iterate
 from ipaclip._validation import Interval, StrOptions, check_params
 from ipaclip.evaluation.chart import (
     CONSONANT_CHART,
@@ -169,7 +169,7 @@ def mantel_test(
         perms = (rng.permutation(n) for _ in range(n_permutations))
         total = int(n_permutations)
     count = 0
-    for perm in tqdm(perms, total=total, disable=not verbose, desc="Mantel permutations"):
+    for perm in iterate(perms, "Mantel permutations", verbose, total=total):
         if corr(np.asarray(perm)) >= r - tol:
             count += 1
     p = count / total if exact else (1 + count) / (1 + total)

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
+from ipaclip._progress import iterate
 from ipaclip._validation import check_string_items, describe_item, unit_rows
 from ipaclip.evaluation._common import (
     EmbedFn,
@@ -147,7 +147,7 @@ def multimodal_retrieval(
         n_images=int(images.shape[0]), n_captions=len(texts), fuse_weight=float(fuse_weight)
     )
     positives = np.asarray(owner, dtype=np.int64)
-    for name in tqdm(list(queries), desc="multimodal retrieval", disable=not verbose):
+    for name in iterate(list(queries), "multimodal retrieval", verbose):
         report = retrieval_report(queries[name], images, positives, ks)
         result[name] = {
             key.replace("q2g_", "to_image_").replace("g2q_", "to_caption_"): value
@@ -379,7 +379,7 @@ def zero_shot_classify(
         template=template,
         fuse_weight=float(fuse_weight),
     )
-    for name in tqdm(list(queries), desc="zero-shot", disable=not verbose):
+    for name in iterate(list(queries), "zero-shot", verbose):
         S = image_emb @ queries[name].T
         result[name] = {f"top{int(k)}": recall_at_k(S, truth, int(k)) for k in ks}
     return result

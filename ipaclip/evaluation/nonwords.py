@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 from sklearn.utils import check_random_state
-from tqdm.auto import tqdm
 
+from ipaclip._progress import iterate, progress
 from ipaclip._validation import Interval, check_params, check_string_items
 from ipaclip.datasets import load_cmudict_words as cmudict_words
 from ipaclip.evaluation._common import (
@@ -275,7 +275,7 @@ def generate_nonwords(
     model = _letter_model(int(order))
     found: list[str] = []
     seen: set[str] = set()
-    with tqdm(total=n, desc="nonwords", disable=not verbose) as bar:
+    with progress(n, "nonwords", verbose) as bar:
         for _ in range(tries):
             if len(found) >= n:
                 break
@@ -494,7 +494,7 @@ def nearest_real_words(
         )
     block = max(1, _BLOCK_ELEMENTS // len(g_items))
     out: list[dict[str, Any]] = []
-    for start in tqdm(range(0, len(q_items), block), desc="nearest", disable=not verbose):
+    for start in iterate(range(0, len(q_items), block), "nearest", verbose):
         S = Q[start : start + block] @ G.T
         for r, row in enumerate(S):
             # Exact top k with ties in gallery order: everything at least the k-th largest.

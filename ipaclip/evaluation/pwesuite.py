@@ -50,8 +50,8 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 from scipy.stats import pearsonr, spearmanr
-from tqdm.auto import tqdm
 
+from ipaclip._progress import iterate
 from ipaclip._validation import StrOptions, check_params
 from ipaclip.datasets import ARPABET_TO_IPA, arpabet_to_ipa, cmudict_ipa, load_cmudict, sample_words
 from ipaclip.evaluation._common import (
@@ -166,7 +166,7 @@ def _row_correlations(S: np.ndarray, D: np.ndarray, verbose: int) -> dict:
     n = S.shape[0]
     pear, spear = [], []
     undefined = 0
-    for i in tqdm(range(n), disable=not verbose, desc="Correlations"):
+    for i in iterate(range(n), "Correlations", verbose):
         mask = np.arange(n) != i
         x, y = S[i, mask], -D[i, mask]
         if np.ptp(x) == 0 or np.ptp(y) == 0:
@@ -285,7 +285,7 @@ def evaluate_retrieval(
         raise ValueError(f"Each k must be between 1 and {n - 1}, got {ks}.")
     rank_scores = []
     hits = {k: 0 for k in ks}
-    for i in tqdm(range(n), disable=not verbose, desc="Retrieval"):
+    for i in iterate(range(n), "Retrieval", verbose):
         others = np.flatnonzero(np.arange(n) != i)
         d, s = D[i, others], S[i, others]
         target = int(np.argmin(d))  # first in sample order among ties, as PWESuite's sort

@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 from sklearn.utils import check_random_state
-from tqdm.auto import tqdm
 
+from ipaclip._progress import iterate
 from ipaclip._validation import Interval, check_params, check_string_items, describe_item, unit_rows
 from ipaclip.datasets import load_cmudict_words
 from ipaclip.evaluation._common import (
@@ -271,7 +271,7 @@ def generate_respellings(
     lexicon = load_cmudict_words()
     per_word = [
         respelling_candidates(w, rules=rules, max_edits=max_edits, max_candidates=max_candidates)
-        for w in tqdm(items, desc="respelling candidates", disable=not verbose)
+        for w in iterate(items, "respelling candidates", verbose)
     ]
     flat = [c for cands in per_word for c in cands]
     ipas = call_ipa(ipa, items + flat)
@@ -465,6 +465,6 @@ def respelling_retrieval(
             "fuse_weight": float(fuse_weight),
         }
     )
-    for name in tqdm(list(queries), desc="respelling retrieval", disable=not verbose):
+    for name in iterate(list(queries), "respelling retrieval", verbose):
         result[name] = _retrieval_scores(queries[name], G, positives, ks, block)
     return result

@@ -45,8 +45,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
+from ipaclip._progress import make_bar
 from ipaclip._validation import Interval, check_params, unit_rows
 from ipaclip.evaluation._common import QUERY_TYPES, EmbedFn, IPAFn, to_builtin
 from ipaclip.evaluation.tasks import TASK_REGISTRY, EvaluationContext, result_rows, summary_rows
@@ -335,7 +335,7 @@ def _run_task(context: EvaluationContext, name: str, position: str, verbose: int
     """One task under its own progress bar (one step unless the task tracks its steps)."""
     if not verbose:
         return TASK_REGISTRY[name].evaluate(context)
-    bar = tqdm(total=1, desc=f"evaluate {position} {name}", unit="step", leave=True)
+    bar = make_bar(1, f"evaluate {position} {name}", verbose, unit="step")  # after 2 s
     context.progress = bar
     try:
         out = TASK_REGISTRY[name].evaluate(context)

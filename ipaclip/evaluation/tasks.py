@@ -98,9 +98,8 @@ class EvaluationContext:
             return
         # The suite opens each task's bar with one placeholder step; the first loop replaces it.
         bar.total = len(items) if bar.n == 0 else bar.total + len(items)
-        bar.refresh()
-        for item in items:
-            bar.set_postfix_str(describe(item))
+        for item in items:  # no forced refresh: the bar shows once its task passed 2 s
+            bar.set_postfix_str(describe(item), refresh=False)
             yield item
             bar.update(1)
 
