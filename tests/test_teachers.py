@@ -879,9 +879,7 @@ def test_clip_verbose_0_prints_nothing_and_verbose_1_shows_a_bar(
     CLIPImageEncoder(tiny_arch, pretrained=str(checkpoint)).transform(_arrays(2))
     assert capfd.readouterr() == ("", "")
 
-    CLIPTextEncoder(tiny_arch, pretrained=str(checkpoint), verbose=1, batch_size=2).transform(
-        TEXTS
-    )
+    CLIPTextEncoder(tiny_arch, pretrained=str(checkpoint), verbose=1, batch_size=2).transform(TEXTS)
     err = capfd.readouterr().err
     assert "CLIPTextEncoder: 100%" in err and f"{len(TEXTS)}/{len(TEXTS)}" in err
     CLIPImageEncoder(tiny_arch, pretrained=str(checkpoint), verbose=True).transform(_arrays(3))
