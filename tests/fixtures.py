@@ -146,3 +146,36 @@ def write_tiny_clip_dir(directory: str | os.PathLike, embed_dim: int = 32, seed:
     (folder / "open_clip_config.json").write_text(json.dumps(config))
     save_tiny_clip_checkpoint(folder / "open_clip_pytorch_model.bin", embed_dim, seed)
     return folder
+
+
+def fit_interrupted_then_resumed(make: Any, X: Any, y: Any, checkpoint_dir: Any, monkeypatch: Any):
+    """Fit ``make()`` uninterrupted; then ``make(checkpoint_dir=...)`` killed
+    (KeyboardInterrupt) at its 5th training step, and a fresh ``make(checkpoint_dir=...)``
+    to the end. Return ``(uninterrupted, resumed)``.
+
+    Asserts that the resumed fit did start from the checkpoint (it runs fewer steps than the
+    uninterrupted one), so that equal results cannot come from silently starting over.
+    """
+    import pytest
+
+    import ipaclip._training as training_module
+
+    real = training_module.distillation_loss
+    calls = {"n": 0, "kill_at": None}
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == calls["kill_at"]:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(training_module, "distillation_loss", counted)
+    full = make().fit(X, y)
+    n_full, calls["n"], calls["kill_at"] = calls["n"], 0, 5
+    with pytest.raises(KeyboardInterrupt):
+        make(checkpoint_dir=str(checkpoint_dir)).fit(X, y)
+    calls["n"], calls["kill_at"] = 0, None
+    resumed = make(checkpoint_dir=str(checkpoint_dir)).fit(X, y)
+    monkeypatch.setattr(training_module, "distillation_loss", real)
+    assert 0 < calls["n"] < n_full, "the second fit did not resume from the checkpoint"
+    return full, resumed

@@ -3,6 +3,7 @@ gallery, learnable temperature, minimal-pair triplets; their parameters, saving 
 
 from __future__ import annotations
 
+import functools
 import pickle
 import re
 
@@ -28,6 +29,7 @@ from ipaclip.evaluation.triplets import (
 from ipaclip.losses import gallery_infonce, parse_loss, phonetic_prior_loss, triplet_margin_loss
 from ipaclip.ngrams import ngram_codes, ngram_vocabulary
 from ipaclip.phonemes import PhonemeEmbedder
+from tests.fixtures import fit_interrupted_then_resumed
 
 IPA = ["kˈæt", "dˈɑːɡ", "fˈɪʃ", "bˈɜːd", "hˈɔːs", "mˈaʊs", "ɡˈoʊt", "ʃˈiːp", "lˈaɪən", "tˈaɪɡɚ"]
 OPT_INS = dict(
@@ -354,21 +356,8 @@ def test_resume_is_bit_identical_with_augmentation_gallery_and_learned_temperatu
     tmp_path, monkeypatch
 ):
     params = dict(epochs=4, batch_size=4, validation_fraction=0.2, **OPT_INS)
-    full = small(**params).fit(IPA, _y(1))
-    real = training_module.distillation_loss
-    calls = {"n": 0}
-
-    def killed(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 5:  # in epoch 3 (two steps per epoch)
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(training_module, "distillation_loss", killed)
-    with pytest.raises(KeyboardInterrupt):
-        small(**params, checkpoint_dir=str(tmp_path)).fit(IPA, _y(1))
-    monkeypatch.setattr(training_module, "distillation_loss", real)
-    resumed = small(**params, checkpoint_dir=str(tmp_path)).fit(IPA, _y(1))
+    make = functools.partial(small, **params)
+    full, resumed = fit_interrupted_then_resumed(make, IPA, _y(1), tmp_path, monkeypatch)
     keys = ("loss", "val_cosine", "logit_scale")
     assert [[h[k] for k in keys] for h in resumed.history_] == [
         [h[k] for k in keys] for h in full.history_

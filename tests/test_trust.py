@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 
 import numpy as np
@@ -9,10 +10,10 @@ import pytest
 import torch
 from sklearn.model_selection import GridSearchCV, KFold
 
-import ipaclip._training as training_module
 from ipaclip import PronunciationEncoder
 from ipaclip._targets import DiskStore, TargetMemory, embed_texts
 from ipaclip.cli import main
+from tests.fixtures import fit_interrupted_then_resumed
 
 IPA = [
     "kˈæt", "hˈæt", "bˈæt", "mˈæt", "dˈɑːɡ", "fˈɑːɡ", "lˈɑːɡ", "fɹˈɑːɡ", "fˈɪʃ", "dˈɪʃ",
@@ -156,21 +157,8 @@ def test_checkpoint_dir_does_not_freeze_partial_fit_or_warm_start(tmp_path):
 
 def test_resume_is_bit_identical_with_dropout_and_early_stopping(tmp_path, monkeypatch):
     params = dict(epochs=8, dropout=0.3, validation_fraction=0.25, early_stopping=3, lr=0.02)
-    full = small(**params).fit(IPA, _y(1))
-    real = training_module.distillation_loss
-    calls = {"n": 0}
-
-    def killed(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 5:  # in epoch 3 (two steps per epoch)
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(training_module, "distillation_loss", killed)
-    with pytest.raises(KeyboardInterrupt):
-        small(**params, checkpoint_dir=str(tmp_path)).fit(IPA, _y(1))
-    monkeypatch.setattr(training_module, "distillation_loss", real)
-    resumed = small(**params, checkpoint_dir=str(tmp_path)).fit(IPA, _y(1))
+    make = functools.partial(small, **params)
+    full, resumed = fit_interrupted_then_resumed(make, IPA, _y(1), tmp_path, monkeypatch)
     assert resumed.n_epochs_ == full.n_epochs_  # the patience counter was restored
     assert [h["val_cosine"] for h in resumed.history_] == [h["val_cosine"] for h in full.history_]
     for name, value in full.module_.state_dict().items():
