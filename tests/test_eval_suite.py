@@ -382,3 +382,20 @@ def test_plot_dir_draws_the_summary_and_the_phoneme_map(tiny, tmp_path):
     assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["phoneme_map.png", "summary.png"]
     json.dumps(res)
     assert evaluate_model(enc, g2p=g2p, teacher=teacher, tasks="human", verbose=0)["plots"] == {}
+
+
+def test_evaluate_model_silences_the_encoders_own_bars(capsys, monkeypatch):
+    import ipaclip._progress as progress_module
+
+    monkeypatch.setattr(progress_module, "DELAY_S", 0.0)  # any bar would show at once
+    enc = PronunciationEncoder(width=16, layers=1, heads=2, epochs=1, verbose=0, random_state=0)
+    words = ["cat", "dog", "fish", "bird", "horse", "mouse"]
+    enc.fit(IPATransformer().fit_transform(words), words)
+    enc.set_params(verbose=1)
+    capsys.readouterr()
+    evaluate_model(enc, tasks="human", verbose=0)
+    assert capsys.readouterr().err == ""  # verbose=0: nothing, though the encoder says 1
+    assert enc.verbose == 1  # the caller's encoder is untouched
+    evaluate_model(enc, tasks="human", verbose=1)
+    err = capsys.readouterr().err
+    assert "evaluate [1/1] human" in err and "teacher targets" not in err

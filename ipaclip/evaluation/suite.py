@@ -289,6 +289,7 @@ def evaluate_model(
             f"teacher must have a transform(list_of_str) method; got {type(teacher).__name__}."
         )
     _check_teacher_known(encoder, teacher, task_list)
+    encoder = _quiet(encoder)
     if plot_dir is not None:
         from ipaclip.evaluation.plots import require_matplotlib
 
@@ -361,6 +362,19 @@ def _check_teacher_known(encoder: Any, teacher: Any, task_list: list[str]) -> No
             "Pass teacher= (an object with transform(list_of_str) that embeds text into the "
             "targets' space), or run only tasks=['geometry']."
         )
+
+
+def _quiet(encoder: Any) -> Any:
+    """``encoder`` without bars of its own: a shallow copy with ``verbose=0`` (the fitted
+    weights are shared, the caller's object is untouched); the suite's ``verbose`` alone
+    decides what is shown, one bar per task."""
+    if not getattr(encoder, "verbose", 0) or not hasattr(encoder, "set_params"):
+        return encoder
+    # Not copy.copy: pickling's __getstate__ would drop the loaded teacher (seconds to reload).
+    quiet = object.__new__(type(encoder))
+    quiet.__dict__.update(vars(encoder))
+    quiet.set_params(verbose=0)
+    return quiet
 
 
 def _default_name(encoder: Any) -> str:
