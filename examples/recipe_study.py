@@ -39,6 +39,8 @@ is the library's default now (``--list`` checks it).
     # final confirmation (test split, 256 x 4, 8 epochs, 2 threads, ~2-4 min a recipe):
     python examples/recipe_study.py --tag final --split test --threads 2 --width 256 \\
         --layers 4 --epochs 8 --embedding ipa --recipe default --recipe recommended
+    # a larger corpus at the same budget: all of CMUdict (~115k words) for 1 epoch
+    python examples/recipe_study.py --recipe recommended --corpus all --epochs 1 --tag corpus
     # any run of the study (# of examples/recipe_study/ALL_RUNS.md), with its settings:
     python examples/recipe_study.py --rerun 65 --tag rerun
     python examples/recipe_study.py --reference --split test     # teacher-on-spelling values
@@ -165,30 +167,66 @@ def check_recommended_is_default() -> list[str]:
 # --------------------------------------------------------------------------------------------
 # data
 # --------------------------------------------------------------------------------------------
-def corpus() -> dict:
-    """Common CMUdict words, their IPA (espeak-ng en-us) and MiniLM embeddings (cached)."""
+def corpus(kind: str = "common") -> dict:
+    """Common CMUdict words, their IPA (espeak-ng en-us) and MiniLM embeddings (cached).
+
+    ``kind="all"`` appends every other CMUdict word of 3 to 12 letters (rare words and
+    names, about 96,000 more), after the common ones: the held-out splits stay the same.
+    """
     path = CACHE / "corpus.npz"
     if not path.is_file():
-        from ipaclip import IPATransformer
         from ipaclip.datasets import sample_words
-        from ipaclip.teachers import resolve_teacher
 
         words = sample_words(N_WORDS, 0, max_length=12, common=True)
-        ipa = IPATransformer().fit_transform(words)
-        T = np.asarray(resolve_teacher("minilm").transform(words), dtype=np.float32)
-        T /= np.linalg.norm(T, axis=1, keepdims=True)
-        CACHE.mkdir(parents=True, exist_ok=True)
-        np.savez(path, words=np.array(words), ipa=np.array(ipa), T=T)
+        _save_corpus(path, words)
     d = np.load(path)
-    return {"words": list(d["words"]), "ipa": list(d["ipa"]), "T": d["T"]}
+    data = {"words": list(d["words"]), "ipa": list(d["ipa"]), "T": d["T"]}
+    if kind == "all":
+        path = CACHE / "corpus_rare.npz"
+        if not path.is_file():
+            from ipaclip.datasets import load_cmudict
+
+            common = set(data["words"])
+            rare = [w for w in load_cmudict(3, 12) if w.isalpha() and w not in common]
+            _save_corpus(path, rare)
+        d = np.load(path)
+        data = {
+            "words": data["words"] + list(d["words"]),
+            "ipa": data["ipa"] + list(d["ipa"]),
+            "T": np.concatenate([data["T"], d["T"]]),
+        }
+    return data
+
+
+def _save_corpus(path: Path, words: list[str]) -> None:
+    from ipaclip import IPATransformer
+    from ipaclip.teachers import resolve_teacher
+
+    ipa = IPATransformer().fit_transform(words)
+    T = np.asarray(resolve_teacher("minilm").transform(words), dtype=np.float32)
+    T /= np.linalg.norm(T, axis=1, keepdims=True)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    np.savez(path, words=np.array(words), ipa=np.array(ipa), T=T)
 
 
 def splits(n_total: int, n_train: int | None) -> dict[str, np.ndarray]:
-    perm = np.random.default_rng(SPLIT_SEED).permutation(n_total)
-    train = perm[2 * N_HELDOUT :]
+    """Held-out splits of the common words; training: the other common words, then (with
+    ``--corpus all``) the rare ones, shuffled in. ``eval_pool``: the common training words
+    (training R@1 is scored on them whatever the corpus)."""
+    perm = np.random.default_rng(SPLIT_SEED).permutation(N_WORDS)
+    common_train = perm[2 * N_HELDOUT :]
+    train = common_train
+    if n_total > N_WORDS:
+        rare = np.arange(N_WORDS, n_total)
+        train = np.random.default_rng(SPLIT_SEED + 2).permutation(np.concatenate([train, rare]))
     if n_train is not None:
         train = train[:n_train]
-    return {"dev": perm[:N_HELDOUT], "test": perm[N_HELDOUT : 2 * N_HELDOUT], "train": train}
+    return {
+        "dev": perm[:N_HELDOUT],
+        "test": perm[N_HELDOUT : 2 * N_HELDOUT],
+        "train": train,
+        "eval_pool": common_train if n_total > N_WORDS else train,
+    }
 
 
 def probes(split: str, train_vocab: set[str]) -> dict:
@@ -244,8 +282,9 @@ def evaluate(embed, data: dict, idx: dict, split: str, probe: dict) -> dict:
 
     ipa, T = data["ipa"], data["T"]
     rng = np.random.default_rng(SPLIT_SEED + 1)
-    train_eval = rng.choice(idx["train"], size=min(N_TRAIN_EVAL, len(idx["train"])), replace=False)
-    seen = rng.choice(idx["train"], size=min(N_SEEN, len(idx["train"])), replace=False)
+    pool = idx["eval_pool"]
+    train_eval = rng.choice(pool, size=min(N_TRAIN_EVAL, len(pool)), replace=False)
+    seen = rng.choice(pool, size=min(N_SEEN, len(pool)), replace=False)
     held = idx[split]
     Zt = embed([ipa[i] for i in train_eval])
     Zh = embed([ipa[i] for i in held])
@@ -327,6 +366,7 @@ def run(name: str, params: dict, args, data: dict, idx: dict, probe: dict) -> di
         "recipe": name,
         "split": args.split,
         "n_train": int(len(train)),
+        "corpus": args.corpus,
         "threads": args.threads,
         "tag": args.tag,
         "source": "main",
@@ -486,6 +526,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--n-train", type=int, default=None, help="first n training words")
     parser.add_argument("--split", choices=["dev", "test"], default="dev")
+    parser.add_argument(
+        "--corpus", choices=["common", "all"], default="common",
+        help="train on the common words, or on all of CMUdict (3-12 letters) but the held-out",
+    )  # fmt: skip
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--tag", default="")
@@ -548,9 +592,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run_all(runs: list[tuple[str, dict]], args) -> None:
-    data = corpus()
+    data = corpus(args.corpus)
     idx = splits(len(data["words"]), args.n_train)
-    full_train = splits(len(data["words"]), None)["train"]
+    full_train = splits(N_WORDS, None)["train"]  # the probes' vocabulary: common words
     probe = probes(args.split, corpus_vocabulary([data["ipa"][i] for i in full_train]))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     if args.reference:
