@@ -18,6 +18,24 @@ from pathlib import Path
 __all__ = ["atomic_file", "atomic_folder", "recover_folder", "write_atomic"]
 
 
+def _umask() -> int:
+    """The process's umask (read by setting it, then putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _ordinary_modes(path: Path) -> None:
+    """Give ``path`` (a file, or a folder's files) the mode an ordinary ``open()`` gives.
+
+    Some writers create files 0600 (safetensors does), which would make a saved model
+    unreadable to the user's group.
+    """
+    mode = 0o666 & ~_umask()
+    for file in [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]:
+        os.chmod(file, mode)
+
+
 def _sibling(path: Path, kind: str, token: str) -> Path:
     return path.with_name(f".{path.name}.{kind}-{os.getpid()}-{token}")
 
@@ -75,6 +93,7 @@ def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
     tmp = _sibling(path, "tmp", uuid.uuid4().hex[:8])
     try:
         yield tmp
+        _ordinary_modes(tmp)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -123,6 +142,7 @@ def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
     tmp.mkdir()
     try:
         yield tmp
+        _ordinary_modes(tmp)
     except BaseException:
         _remove(tmp)
         raise

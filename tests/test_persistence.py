@@ -200,3 +200,18 @@ def test_unsorted_ngram_codes_are_refused_even_with_a_recomputed_checksum(saved)
     _resign(saved, json.loads((saved / "config.json").read_text()))
     with pytest.raises(ValueError, match="'ngram_codes' must hold sorted, distinct"):
         PronunciationEncoder.load(saved)
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600)])
+def test_saved_files_get_the_mode_the_umask_gives(tmp_path, umask, mode):
+    # safetensors creates its files 0600: a model saved for a group must stay readable to it.
+    import os
+    import stat
+
+    old = os.umask(umask)
+    try:
+        folder = _fit().save(tmp_path / "m")
+    finally:
+        os.umask(old)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()}
+    assert modes and set(modes.values()) == {mode}, modes

@@ -18,10 +18,8 @@ leaves nothing behind.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from numbers import Real
 from pathlib import Path
@@ -31,6 +29,7 @@ import numpy as np
 from scipy.spatial.distance import pdist
 from scipy.stats import spearmanr
 
+from ipaclip._io import atomic_file
 from ipaclip._validation import StrOptions, check_params
 from ipaclip.evaluation._common import QUERY_TYPES
 from ipaclip.evaluation.chart import (
@@ -78,15 +77,8 @@ def _save(fig: Any, path: str | os.PathLike) -> Path:
     """Write ``fig`` as a PNG to ``path`` atomically; nothing is left behind on failure."""
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format="png", dpi=120, bbox_inches="tight")
-        os.replace(tmp, out)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with atomic_file(out) as tmp, open(tmp, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=120, bbox_inches="tight")
     return out
 
 
