@@ -20,6 +20,7 @@ training succeeded.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
@@ -27,6 +28,7 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -147,12 +149,13 @@ class Trainer:
             cb.on_train_begin(self)
         if self.dist is not None:
             self.dist.check_same(self.epoch, "the epoch to resume from")
-        while self.epoch < self.settings.epochs and not self.stop:
-            record = self.run_epoch(self.epoch)
-            self.history.append(record)
-            self.epoch += 1
-            for cb in self.callbacks:
-                cb.on_epoch_end(self, record)
+        with deterministic_on_cpu(self.device):
+            while self.epoch < self.settings.epochs and not self.stop:
+                record = self.run_epoch(self.epoch)
+                self.history.append(record)
+                self.epoch += 1
+                for cb in self.callbacks:
+                    cb.on_epoch_end(self, record)
         for cb in self.callbacks:
             cb.on_train_end(self)
         return self.history
@@ -432,6 +435,27 @@ class Checkpoint(Callback):
         }
         with atomic_file(self.path) as tmp:
             torch.save(state, tmp)
+
+
+@contextlib.contextmanager
+def deterministic_on_cpu(device: torch.device) -> Iterator[None]:
+    """On the CPU, torch's deterministic algorithms while training (the setting is restored).
+
+    Without them, two fits with the same ``random_state`` and 2 threads differed by about
+    1e-5 (some backward ops accumulate in thread order); with them they are bit-identical,
+    and a 6,000-word epoch at 256 x 4 took the same time (9.5 s against 9.5-10.2 s). GPUs are
+    left alone: their deterministic kernels cost time and need cuBLAS settings.
+    """
+    if device.type != "cpu":
+        yield
+        return
+    before = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before, warn_only=warn_only)
 
 
 def run_fingerprint(

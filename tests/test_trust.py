@@ -195,3 +195,26 @@ def test_a_layout_mismatch_at_transform_is_refused_by_name(tmp_path):
         loaded.transform(other)
     with pytest.raises(ValueError, match="another layout"):
         enc.set_params(warm_start=True).fit(other, _y())
+
+
+def test_fits_with_two_threads_are_bit_identical_and_leave_torch_settings_alone():
+    # Some backward ops accumulate in thread order unless torch's deterministic algorithms
+    # are on: two such fits used to differ by ~1e-5 at this size.
+    from ipaclip import IPATransformer
+    from ipaclip.datasets import sample_words
+
+    words = sample_words(2000, random_state=0, max_length=12, common=True)
+    ipa = IPATransformer().fit_transform(words)
+    y = np.random.default_rng(0).normal(size=(len(words), 32)).astype(np.float32)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        fits = [
+            PronunciationEncoder(width=64, layers=1, heads=4, epochs=1, random_state=0).fit(ipa, y)
+            for _ in range(2)
+        ]
+    finally:
+        torch.set_num_threads(threads)
+    for name, value in fits[0].module_.state_dict().items():
+        assert torch.equal(value, fits[1].module_.state_dict()[name]), name
+    assert not torch.are_deterministic_algorithms_enabled()  # restored after fit
