@@ -28,15 +28,16 @@ from ipaclip.nn import EncoderConfig
 
 __all__ = [
     "CARD_NAME",
-    "save_estimator",
-    "MODEL_FILES",
-    "render_model_card",
     "CONFIG_NAME",
     "FORMAT",
     "FORMAT_VERSION",
     "LEXICON_NAME",
+    "MODEL_FILES",
     "WEIGHTS_NAME",
+    "jsonable",
     "read_model",
+    "render_model_card",
+    "save_estimator",
     "write_model",
 ]
 
@@ -164,7 +165,7 @@ def save_estimator(
     embedder = est.phoneme_embedder_
     lexicon, g2p_params = None, None
     if g2p is not None:
-        g2p_params = {k: v for k, v in g2p.get_params().items() if _jsonable(v)}
+        g2p_params = {k: v for k, v in g2p.get_params().items() if jsonable(v)}
         lexicon = load_lexicon(g2p.lexicon) or None
         g2p_params["lexicon"] = LEXICON_NAME if lexicon else None
     config = {
@@ -184,7 +185,8 @@ def save_estimator(
     return write_model(path, tensors, config, lexicon, card)
 
 
-def _jsonable(value: Any) -> bool:
+def jsonable(value: Any) -> bool:
+    """Whether ``value`` can be written to a model's JSON config as it is."""
     try:
         json.dumps(value)
         return True

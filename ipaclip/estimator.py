@@ -11,7 +11,6 @@ teacher's space. The training engine is :mod:`ipaclip._training`, the losses
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import os
 from collections.abc import Sequence
@@ -26,7 +25,13 @@ from sklearn.utils.validation import check_is_fitted
 
 from ipaclip._batches import SequenceData, embed_rows
 from ipaclip._hub import HUB_PREFIX, HubMixin
-from ipaclip._persistence import MODEL_FILES, build_estimator, read_model, save_estimator
+from ipaclip._persistence import (
+    MODEL_FILES,
+    build_estimator,
+    jsonable,
+    read_model,
+    save_estimator,
+)
 from ipaclip._progress import progress
 from ipaclip._recipe import (
     augment_params,
@@ -71,14 +76,6 @@ def _resolve_device(device: str) -> torch.device:
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     return local_device(torch.device(device))
-
-
-def _jsonable(value) -> bool:
-    try:
-        json.dumps(value)
-        return True
-    except TypeError:
-        return False
 
 
 class PronunciationEncoder(
@@ -546,7 +543,7 @@ class PronunciationEncoder(
         """The parameters as JSON values (an augmenter object as its parameters)."""
         params = self.get_params(deep=False)
         params["augment"] = augment_params(self.augment)
-        return {k: v for k, v in params.items() if _jsonable(v)}
+        return {k: v for k, v in params.items() if jsonable(v)}
 
     def _fit(self, X, y, *, epochs: int, warm: bool, partial: bool = False):
         weights = self._check_params()
