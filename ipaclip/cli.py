@@ -176,17 +176,19 @@ def _output_file(path: str | None, option: str) -> Path | None:
     out = Path(path)
     if out.is_dir():
         raise _UsageError(f"{option} {path!r} is a folder; give a file name.")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise _UsageError(f"cannot create the folder of {option} {path!r}: {exc}") from exc
-    return out
+    return _with_parent(path, option)
 
 
 def _output_folder(path: str, option: str) -> Path:
     out = Path(path)
     if out.exists() and not out.is_dir():
         raise _UsageError(f"{option} {path!r} exists and is not a folder.")
+    return _with_parent(path, option)
+
+
+def _with_parent(path: str, option: str) -> Path:
+    """``path`` once its parent folder exists (created if need be)."""
+    out = Path(path)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
