@@ -122,25 +122,16 @@ class Objective(nn.Module):
             if self.copies == "replace":
                 ids, lengths = new_ids, new_lengths
             else:  # each item followed by its perturbed copy
-                width = max(ids.shape[1], new_ids.shape[1])
-                both = np.zeros((2 * len(rows), width), dtype=np.int64)
-                both[0::2, : ids.shape[1]] = ids
-                both[1::2, : new_ids.shape[1]] = new_ids
-                ids, lengths = both, np.stack([lengths, new_lengths], 1).reshape(-1)
+                order = np.arange(2 * len(rows)).reshape(2, -1).T.reshape(-1)  # 0, n, 1, n+1..
+                ids = _stack_padded([ids, new_ids])[order]
+                lengths = np.concatenate([lengths, new_lengths])[order]
                 scored_rows = np.repeat(rows, 2)
         n = len(ids)
         ok = np.zeros(0, dtype=bool)
         if "triplet" in self.weights:
             base, base_lengths = data.batch_arrays(rows[: self.triplet_items])
             near, far, ok = self.augmenter.swap_pairs(base, base_lengths, rng)
-            blocks = [ids, base, near, far]
-            width = max(block.shape[1] for block in blocks)
-            out = np.zeros((n + 3 * len(base), width), dtype=np.int64)
-            start = 0
-            for block in blocks:
-                out[start : start + len(block), : block.shape[1]] = block
-                start += len(block)
-            ids = out
+            ids = _stack_padded([ids, base, near, far])
             lengths = np.concatenate([lengths, base_lengths, base_lengths, base_lengths])
         return StepBatch(scored_rows, ids, lengths, n, ok)
 
@@ -186,6 +177,16 @@ class Objective(nn.Module):
             term = phonetic_prior_loss(z[:m], sim_t, per_row=self.prior_per_row)
             loss = loss + self.weights["prior"] * term
         return loss
+
+
+def _stack_padded(blocks: list[np.ndarray]) -> np.ndarray:
+    """The rows of padded id blocks of different widths, one block after another."""
+    out = np.zeros((sum(len(b) for b in blocks), max(b.shape[1] for b in blocks)), np.int64)
+    start = 0
+    for block in blocks:
+        out[start : start + len(block), : block.shape[1]] = block
+        start += len(block)
+    return out
 
 
 def _gallery(
