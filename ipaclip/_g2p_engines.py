@@ -13,6 +13,7 @@ import functools
 import logging
 import math
 import os
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Iterable, Sequence
@@ -22,12 +23,20 @@ from joblib import Parallel, delayed, effective_n_jobs
 from joblib.parallel import BACKENDS as JOBLIB_BACKENDS
 from joblib.parallel import get_active_backend
 
-__all__ = ["CACHE_SIZE", "PARALLEL_MIN_TEXTS", "LRUCache", "available_languages", "read"]
+__all__ = [
+    "CACHE_BYTES",
+    "PARALLEL_MIN_TEXTS",
+    "LRUCache",
+    "available_languages",
+    "read",
+    "unread_characters",
+]
 
 logger = logging.getLogger(__name__)
 
-#: Most readings kept by the process-wide cache (all configurations together).
-CACHE_SIZE = 200_000
+#: Most bytes of texts and readings kept by the process-wide cache (all configurations
+#: together), as :func:`entry_bytes` counts them.
+CACHE_BYTES = 64 * 2**20
 
 #: Fewest texts (not yet cached) that ``n_jobs != 1`` reads through joblib when joblib's
 #: backend is a local process pool (loky, joblib's default, or multiprocessing); fewer are read
@@ -160,6 +169,24 @@ def load(config: tuple) -> None:
         _epitran_backend(language)
 
 
+#: Whether a configuration reads a character as nothing, asked once per process.
+_UNREAD: dict[tuple[tuple, str], bool] = {}
+
+
+def unread_characters(config: tuple, chars: Iterable[str]) -> list[str]:
+    """Those of ``chars`` that the engine of ``config`` reads as nothing (empty output).
+
+    Each character is read alone, once per process and configuration, in one engine call
+    for all the new ones.
+    """
+    chars = list(dict.fromkeys(chars))
+    todo = [ch for ch in chars if (config, ch) not in _UNREAD]
+    if todo:
+        for ch, ipa in zip(todo, _g2p_chunk(config, todo)):
+            _UNREAD[config, ch] = not ipa.strip()
+    return [ch for ch in chars if _UNREAD[config, ch]]
+
+
 def _g2p_chunk(config: tuple, texts: list[str]) -> list[str]:
     """Phonemise a chunk of cleaned texts with one backend (runs in joblib workers)."""
     backend, language, with_stress, tie = config
@@ -176,8 +203,37 @@ def _g2p_chunk(config: tuple, texts: list[str]) -> list[str]:
 # --------------------------------------------------------------------------------------------
 # Cache
 # --------------------------------------------------------------------------------------------
+def entry_bytes(key: Hashable, value: object) -> int:
+    """What one cache entry keeps resident: its key's and value's strings and containers.
+
+    Strings and tuples (of strings, bools, ...) are measured with ``sys.getsizeof``, the
+    tuple's items included; anything else counts its own ``sys.getsizeof``. The entry's
+    share of the dictionary (about 100 bytes) is added.
+
+    Examples
+    --------
+    >>> entry_bytes(("cfg", "a" * 1000), "b" * 1000) > 2000
+    True
+    """
+    return _ENTRY_OVERHEAD + _sizeof(key) + _sizeof(value)
+
+
+_ENTRY_OVERHEAD = 100
+
+
+def _sizeof(obj: object) -> int:
+    if isinstance(obj, tuple):
+        return sys.getsizeof(obj) + sum(_sizeof(item) for item in obj)
+    return sys.getsizeof(obj)
+
+
 class LRUCache:
-    """A bounded, thread-safe mapping that forgets its least recently used entries.
+    """A thread-safe mapping bounded by bytes that forgets its least recently used entries.
+
+    The bound is on what the entries keep resident (:func:`entry_bytes`: texts and their
+    readings), not on their number: a bound of 200,000 entries let 150 texts of 100 kB keep
+    15 MB resident. An entry larger than the whole bound is not kept; the caller still has
+    its value.
 
     Why not ``functools.lru_cache``: it memoises one call at a time, while the G2P reads all
     the texts a batch misses in one engine call (espeak is many times faster on a batch than
@@ -185,20 +241,28 @@ class LRUCache:
     that. Lookups copy their hits into a dict of the caller's own, so no eviction (by another
     thread, or by the caller's own insert) can take away a value the caller still needs.
 
+    Parameters
+    ----------
+    maxbytes : int
+        Most bytes kept (:func:`entry_bytes` summed over the entries).
+
     Examples
     --------
-    >>> cache = LRUCache(maxsize=2)
-    >>> cache.put_many([("a", 1), ("b", 2)])
-    >>> cache.get_many(["a"])  # "a" is now the most recently used
-    {'a': 1}
-    >>> cache.put_many([("c", 3)])  # evicts "b"
-    >>> sorted(cache.get_many(["a", "b", "c"]))
-    ['a', 'c']
+    >>> cache = LRUCache(maxbytes=3 * entry_bytes("a", "x" * 100))
+    >>> cache.put_many([("a", "x" * 100), ("b", "y" * 100), ("c", "z" * 100)])
+    >>> sorted(cache.get_many(["a"]))  # "a" is now the most recently used
+    ['a']
+    >>> cache.put_many([("d", "w" * 100)])  # evicts "b"
+    >>> sorted(cache.get_many(["a", "b", "c", "d"]))
+    ['a', 'c', 'd']
+    >>> cache.nbytes <= cache.maxbytes
+    True
     """
 
-    def __init__(self, maxsize: int) -> None:
-        self.maxsize = maxsize
-        self._data: OrderedDict = OrderedDict()
+    def __init__(self, maxbytes: int) -> None:
+        self.maxbytes = maxbytes
+        self.nbytes = 0
+        self._data: OrderedDict = OrderedDict()  # key -> (value, bytes)
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -211,25 +275,37 @@ class LRUCache:
             for key in keys:
                 if key in self._data:
                     self._data.move_to_end(key)
-                    out[key] = self._data[key]
+                    out[key] = self._data[key][0]
         return out
 
     def put_many(self, items: Iterable[tuple[Hashable, object]]) -> None:
-        """Insert or refresh ``(key, value)`` pairs, then evict down to ``maxsize``."""
+        """Insert or refresh ``(key, value)`` pairs, evicting down to ``maxbytes`` as it goes.
+
+        Eviction runs after each insert, so a call larger than the bound never holds more
+        than the bound (plus the entry being inserted) at any time.
+        """
         with self._lock:
             for key, value in items:
-                self._data[key] = value
-                self._data.move_to_end(key)
-            while len(self._data) > self.maxsize:
-                self._data.popitem(last=False)
+                size = entry_bytes(key, value)
+                old = self._data.pop(key, None)
+                if old is not None:
+                    self.nbytes -= old[1]
+                if size > self.maxbytes:
+                    continue
+                self._data[key] = (value, size)
+                self.nbytes += size
+                while self.nbytes > self.maxbytes:
+                    _, (_, freed) = self._data.popitem(last=False)
+                    self.nbytes -= freed
 
     def clear(self) -> None:
         with self._lock:
             self._data.clear()
+            self.nbytes = 0
 
 
 #: The readings of this process, keyed by ``(configuration, text)``.
-CACHE = LRUCache(CACHE_SIZE)
+CACHE = LRUCache(CACHE_BYTES)
 
 
 # --------------------------------------------------------------------------------------------

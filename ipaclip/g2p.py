@@ -6,7 +6,10 @@ based) and ``"ipa"`` (input that is already IPA, validated) are the alternatives
 lexicon is consulted before any backend.
 
 What is removed from a text before G2P (punctuation, by default) is counted, never silently
-dropped; what cannot be pronounced (emoji, symbols) is an error that names the item.
+dropped; what cannot be pronounced (emoji, symbols) is an error that names the item. Letters
+and digits are read in their plain form (fullwidth ``ｃａｔ`` and mathematical ``𝐜𝐚𝐭`` as
+``cat``, ``٦٦`` as ``66``), counted; a letter the voice reads as nothing is counted and
+logged.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from pathlib import Path
 
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from ipaclip._g2p_engines import available_languages, load, read
+from ipaclip._g2p_engines import available_languages, load, read, unread_characters
 from ipaclip._validation import (
     Integral,
     Interval,
@@ -35,7 +38,7 @@ from ipaclip._validation import (
     check_string_items,
     describe_item,
 )
-from ipaclip.scripts import letter_script, route_voice, voice_scripts
+from ipaclip.scripts import letter_script, plain_form, route_voice, voice_scripts
 
 __all__ = ["IPATransformer", "available_languages", "load_lexicon", "resolve_g2p"]
 
@@ -89,7 +92,8 @@ class IPATransformer(ParamsMixin, TransformerMixin, BaseEstimator):
         whitespace; use another string only for display.
     numbers : {"expand", "raise"}, default="expand"
         ``"expand"`` lets the backend read digits as number words in the language (``"42"`` →
-        /fɔːɹti tuː/); ``"raise"`` rejects items with digits.
+        /fɔːɹti tuː/), digits of every script included (``"٤٢"``, ``"４２"`` and ``"४२"`` are
+        read as ``"42"``); ``"raise"`` rejects items with digits, naming the digit.
     punctuation : {"strip", "raise"}, default="strip"
         Punctuation carries no phonemes: ``"strip"`` removes it (apostrophes and hyphens inside
         words are kept) and counts what was removed in ``report_``; ``"raise"`` rejects it.
@@ -126,15 +130,29 @@ class IPATransformer(ParamsMixin, TransformerMixin, BaseEstimator):
         Most texts per backend call and per joblib task.
     cache : bool, default=True
         Memoise transcriptions per configuration within the process, in a thread-safe cache
-        that forgets the least recently used of its 200,000 entries, so repeated texts cost
-        nothing.
+        that forgets the least recently used entries beyond 64 MiB of texts and readings
+        (``ipaclip._g2p_engines.CACHE_BYTES``), so repeated texts cost nothing.
 
     Attributes
     ----------
     report_ : dict
         Set by ``fit_transform``: counts of items, unique texts, lexicon hits, stripped
-        punctuation and symbols (by character), language switches (texts) and script
-        mismatches (words, by script).
+        punctuation and symbols (by character), normalized letters and digits (by
+        character), characters read as nothing (``"unread"``, by character), language
+        switches (texts) and script mismatches (words, by script).
+
+    Notes
+    -----
+    Before reading, every text is put in Unicode NFC, and letters and digits that have a
+    plain form are replaced by it, each counted by character in ``report_["normalized"]``:
+    compatibility characters take their NFKC form (fullwidth ``ｃａｔ``, mathematical
+    ``𝐜𝐚𝐭``, ligatures such as ``ﬁ``, superscript and circled digits), and decimal digits of
+    every script become ASCII digits (``unicodedata.decimal``), so ``numbers="expand"``
+    reads them as number words. Symbols keep their ``symbols`` policy (``™`` stays an
+    error). espeak reads a few letters and numbers as nothing at all (Latin extended
+    letters such as ``ꜣ``, the okina ``ʻ``, Ethiopic numbers ``፩``, fractions ``⅕``): each
+    such character is found by asking the voice that reads it once per process, counted in
+    ``report_["unread"]`` and named in a logged warning, never lost silently.
 
     Examples
     --------
@@ -276,6 +294,8 @@ class IPATransformer(ParamsMixin, TransformerMixin, BaseEstimator):
             "n_unique": 0,
             "lexicon_hits": 0,
             "stripped": Counter(),
+            "normalized": Counter(),
+            "unread": Counter(),
             "language_switches": 0,
             "script_mismatches": Counter(),
         }
@@ -306,6 +326,7 @@ class IPATransformer(ParamsMixin, TransformerMixin, BaseEstimator):
             plans[phrase] = self._plan(phrase, scripts, first[text], text, report)
             for config, run in plans[phrase]:
                 runs[config][run] = None
+        self._count_unread(source, scripts, report)
         readings = {config: self._read(config, list(texts)) for config, texts in runs.items()}
 
         ipa_of: dict[str, str] = {}
@@ -340,6 +361,8 @@ class IPATransformer(ParamsMixin, TransformerMixin, BaseEstimator):
         self._report_switches(switched, espeak_switched, report)
         if report["stripped"]:
             logger.info("Removed before G2P (not pronounced): %s", dict(report["stripped"]))
+        if report["normalized"]:
+            logger.info("Read in their plain form: %s", dict(report["normalized"]))
         return [ipa_of[cleaned[t]] for t in items], report
 
     def _plan(
@@ -457,9 +480,82 @@ class IPATransformer(ParamsMixin, TransformerMixin, BaseEstimator):
     def _prepare(self, text: str, index: int, report: dict) -> str:
         """Clean one text (see ``punctuation``, ``symbols``, ``numbers``) for the backend."""
         text = unicodedata.normalize("NFC", text)
+        if not text.isascii():
+            text = self._plain_forms(text, index, report)
         if _SAFE_RE.search(text):
             text = self._clean(text, index, report)
         return " ".join(text.split())
+
+    def _plain_forms(self, text: str, index: int, report: dict) -> str:
+        """Letters and digits in their plain form (see Notes), counted by character."""
+        chars = list(text)
+        changed = False
+        for i, ch in enumerate(chars):
+            if ch.isascii() or unicodedata.category(ch)[0] not in "LN":
+                continue
+            plain = plain_form(ch)
+            if plain is None:
+                continue
+            if self.numbers == "raise" and unicodedata.category(ch)[0] == "N":
+                raise ValueError(
+                    f"Item {index} ({describe_item(text)}) contains the digit {ch!r} "
+                    f"({unicodedata.name(ch, 'unnamed')}); pass numbers='expand' to have it "
+                    "read as a number word, or spell it out."
+                )
+            chars[i] = plain
+            report["normalized"][ch] += 1
+            changed = True
+        return unicodedata.normalize("NFC", "".join(chars)) if changed else text
+
+    def _count_unread(self, source: dict[str, str], scripts, report: dict) -> None:
+        """Count (and log) the letters and numbers each phrase's voice reads as nothing.
+
+        espeak drops some characters without a trace (``ꜣ``, ``ʻ``, ``፩``). Each character is
+        asked of the voice that will read it (the phrase's, or the one its script is routed
+        to) once per process; words taken from the lexicon are not read, so not asked.
+        """
+        main = self._config()
+        lexicon = self._lexicon_map
+        wanted: dict[tuple, Counter] = defaultdict(Counter)
+        for phrase in source:
+            if phrase.isascii():
+                continue
+            for word in phrase.split():
+                if word.lower() in lexicon:
+                    continue
+                for ch in word:
+                    if ch.isascii() or unicodedata.category(ch)[0] not in "LN":
+                        continue
+                    config = self._reader(ch, scripts, main)
+                    if config is not None:
+                        wanted[config][ch] += 1
+        for config, counts in wanted.items():
+            for ch in unread_characters(config, counts):
+                report["unread"][ch] += counts[ch]
+        if report["unread"]:
+            named = ", ".join(
+                f"{ch!r} ({unicodedata.name(ch, 'unnamed')}) x{n}"
+                for ch, n in report["unread"].items()
+            )
+            logger.warning(
+                "The %s backend reads %d character(s) as nothing, so they are not "
+                "pronounced (counted in report_['unread']): %s.",
+                self.backend,
+                sum(report["unread"].values()),
+                named,
+            )
+
+    def _reader(self, ch: str, scripts, main: tuple) -> tuple | None:
+        """The configuration that reads ``ch`` (None: its script is an error elsewhere)."""
+        script = letter_script(ch)
+        if scripts is None or script is None or script in scripts:
+            return main
+        if self.script_mismatch == "spell":
+            return main
+        voice = route_voice(script)
+        if self.script_mismatch == "raise" or voice is None:
+            return None
+        return ("espeak", voice, bool(self.with_stress), bool(self.tie))
 
     def _apply_lexicon(self, phrase: str, words: list[str]) -> tuple[list[str], int, bool]:
         """Put lexicon pronunciations in place of the backend's, word by word.

@@ -1,5 +1,6 @@
-"""Writing systems: the script of a text's letters, the scripts a G2P voice reads, and the
-voice that reads a script another voice cannot.
+"""Writing systems: the script of a text's letters, the scripts a G2P voice reads, the
+voice that reads a script another voice cannot, and the plain form of a letter or digit
+(``plain_form``: ``ｃ`` and ``𝐜`` are ``c``, ``٦`` is ``6``).
 
 An espeak-ng voice given letters of a script its language does not use either switches to a
 voice that reads them (and marks the switch with a language flag, which ipaclip counts) or
@@ -29,6 +30,7 @@ from ipaclip._g2p_engines import _g2p_chunk
 
 __all__ = [
     "letter_script",
+    "plain_form",
     "probe_voice_scripts",
     "route_voice",
     "voice_scripts",
@@ -90,6 +92,31 @@ def letter_script(ch: str) -> str | None:
     if match is None:  # a script not in KNOWN_SCRIPTS: named after the letter ("KHUDAWADI")
         return unicodedata.name(ch, "unknown").split()[0].title()
     return None if match.lastgroup == "_neutral" else match.lastgroup
+
+
+def plain_form(ch: str) -> str | None:
+    """The plain form of a letter or number, or None when it has none (or is one).
+
+    :class:`~ipaclip.IPATransformer` reads every letter and number in its plain form.
+
+    A decimal digit of any script is its ASCII digit; another character whose NFKC form is
+    made of letters, digits and marks only is that form (``ｃ`` → ``c``, ``𝐜`` → ``c``,
+    ``ﬁ`` → ``fi``, ``²`` → ``2``). ``½`` (NFKC ``1⁄2``, with a fraction slash) keeps its form.
+
+    Examples
+    --------
+    >>> [plain_form(c) for c in "٦६６𝐜ｃ½a"]
+    ['6', '6', '6', 'c', 'c', None, None]
+    """
+    digit = unicodedata.decimal(ch, None)
+    if digit is not None:
+        return None if ch.isascii() else str(digit)
+    plain = unicodedata.normalize("NFKC", ch)
+    if plain == ch or not plain:
+        return None
+    if not all(unicodedata.category(c)[0] in "LMN" for c in plain):
+        return None
+    return "".join(str(unicodedata.decimal(c, "")) or c for c in plain)
 
 
 @functools.cache

@@ -6,6 +6,7 @@ import json
 import logging
 import pickle
 import sys
+import unicodedata
 
 import numpy as np
 import pandas as pd
@@ -159,6 +160,81 @@ def test_numbers_expand_or_raise():
     assert ipa(["42"]) == ["fˈɔː͡ɹɾi tˈuː"]
     with pytest.raises(ValueError, match=r"Item 1 \('room 101'\) contains the digit '1'"):
         ipa(["cat", "room 101"], numbers="raise")
+
+
+@pytest.mark.parametrize("digits", ["٦٦", "६६", "６６", "𝟔𝟔", "۶۶", "๖๖"])
+def test_digits_of_every_script_are_read_as_numbers(digits):
+    # #17.9: 'route ٦٦' was read as 'route': espeak drops digits it has no reading for.
+    g2p = IPATransformer()
+    assert g2p.fit_transform([f"route {digits}"]) == ["ɹˈa͡ʊt sˈɪksti sˈɪks"]
+    assert g2p.report_["normalized"] == {digits[0]: 2}
+    assert g2p.report_["unread"] == {}
+
+
+def test_a_non_ascii_digit_with_numbers_raise_is_named():
+    with pytest.raises(ValueError, match=r"Item 1 \('route ٦٦'\) contains the digit '٦' \(ARABIC"):
+        ipa(["cat", "route ٦٦"], numbers="raise")
+
+
+@pytest.mark.parametrize("text", ["ｃａｔ", "𝐜𝐚𝐭", "𝒄𝒂𝒕", "ℂ𝔸𝕋"])
+def test_fullwidth_and_mathematical_letters_read_as_plain_letters(text):
+    # #17.9: they were spelled out as letter names with their code points.
+    g2p = IPATransformer()
+    assert g2p.fit_transform([text]) == ipa(["cat"]) == ["kˈæt"]
+    assert g2p.report_["normalized"] == {ch: 1 for ch in text}
+
+
+def test_plain_forms_keep_symbols_and_fractions_under_their_policies():
+    assert ipa(["½"]) == ["ɐ hˈæf"]  # NFKC '1⁄2' has a fraction slash: read as it is
+    with pytest.raises(ValueError, match=r"contains '™' \(TRADE MARK SIGN\)"):
+        ipa(["brand™"])  # a symbol, not a letter: symbols='raise' still holds
+    g2p = IPATransformer()
+    assert g2p.fit_transform(["ﬁsh", "x²", "①"]) == ["fˈɪʃ", "ˈɛks tˈuː", "wˈʌn"]
+    assert g2p.report_["normalized"] == {"ﬁ": 1, "²": 1, "①": 1}
+
+
+def test_characters_the_voice_reads_as_nothing_are_counted_and_warned(caplog):
+    with caplog.at_level(logging.WARNING, logger="ipaclip.g2p"):
+        g2p = IPATransformer()
+        out = g2p.fit_transform(["Hawaiʻi", "ꜣ cat", "cat ⅕"])
+    assert out[1] == out[2] == "kˈæt"
+    assert g2p.report_["unread"] == {"ʻ": 1, "ꜣ": 1, "⅕": 1}
+    assert "reads 3 character(s) as nothing" in caplog.text
+    assert "'ꜣ' (LATIN SMALL LETTER EGYPTOLOGICAL ALEF)" in caplog.text
+    with caplog.at_level(logging.WARNING, logger="ipaclip.g2p"):
+        caplog.clear()
+        assert IPATransformer().fit_transform(["route ٦٦", "ｃａｔ"])
+    assert "as nothing" not in caplog.text
+
+
+BLOCKS = {  # where espeak's en-us voice drops characters without a trace
+    "Arabic-Indic digits": (0x0660, 0x066A),
+    "Ethiopic numbers": (0x1369, 0x137D),
+    "Number Forms": (0x2150, 0x2190),
+    "Enclosed Alphanumerics": (0x2460, 0x2500),
+    "Latin Extended-D": (0xA720, 0xA800),
+    "Fullwidth": (0xFF10, 0xFF5B),
+    "Mathematical digits": (0x1D7CE, 0x1D800),
+}
+
+
+def test_no_letter_or_number_vanishes_uncounted():
+    # Every letter or number espeak reads as nothing is either read in a plain form or
+    # counted, in blocks where espeak drops some (found by reading each character alone).
+    config = IPATransformer()._config()
+    chars = [
+        chr(cp)
+        for lo, hi in BLOCKS.values()
+        for cp in range(lo, hi)
+        if chr(cp).isprintable() and unicodedata.category(chr(cp))[0] in "LN"
+    ]
+    dropped = {ch for ch, out in zip(chars, engines._g2p_chunk(config, chars)) if not out}
+    assert len(dropped) > 100  # the blocks do hold characters espeak drops
+    g2p = IPATransformer(language_switch="ignore")
+    g2p.fit_transform([f"cat {ch}" for ch in chars])
+    report = g2p.report_
+    assert dropped <= set(report["normalized"]) | set(report["unread"])
+    assert not set(report["normalized"]) & set(report["unread"])
 
 
 def test_punctuation_strip_counts_or_raises():
@@ -474,37 +550,107 @@ def test_numpy_integers_are_accepted():
 WORDS = [f"{a} {b}" for a in ("red", "blue", "green", "old") for b in ("cat", "dog", "fish")]
 
 
+def _bytes_for(n_entries: int) -> int:
+    """A byte bound that holds at least ``n_entries`` of the WORDS readings."""
+    config = IPATransformer()._config()
+    readings = IPATransformer(cache=False).fit_transform(WORDS)
+    return n_entries * max(engines.entry_bytes((config, w), r) for w, r in zip(WORDS, readings))
+
+
 def test_cache_filled_past_its_bound_in_one_call(monkeypatch):
     # Regression: the full cache was cleared in the middle of a call, which then looked up
     # the texts it had found there before: KeyError.
     expected = IPATransformer(cache=False).fit_transform(WORDS)
-    monkeypatch.setattr(engines, "CACHE", engines.LRUCache(maxsize=4))
+    monkeypatch.setattr(engines, "CACHE", engines.LRUCache(maxbytes=_bytes_for(4)))
     g2p = IPATransformer()
     assert g2p.fit_transform(WORDS[:3]) == expected[:3]
     assert g2p.transform(WORDS + WORDS[:3]) == expected + expected[:3]  # 3 hits + 9 misses
-    assert len(engines.CACHE) == 4
+    assert 4 <= len(engines.CACHE) < len(WORDS)
+    assert engines.CACHE.nbytes <= engines.CACHE.maxbytes
 
 
 def test_cache_from_several_threads(monkeypatch):
     from concurrent.futures import ThreadPoolExecutor
 
     expected = dict(zip(WORDS, IPATransformer(cache=False).fit_transform(WORDS)))
-    monkeypatch.setattr(engines, "CACHE", engines.LRUCache(maxsize=5))
+    monkeypatch.setattr(engines, "CACHE", engines.LRUCache(maxbytes=_bytes_for(5)))
     rng = np.random.default_rng(0)
     batches = [list(rng.choice(WORDS, size=8)) for _ in range(24)]
     with ThreadPoolExecutor(max_workers=4) as pool:
         outputs = list(pool.map(IPATransformer().fit_transform, batches))
     for batch, out in zip(batches, outputs):
         assert out == [expected[t] for t in batch]
-    assert len(engines.CACHE) <= 5
+    assert 0 < engines.CACHE.nbytes <= engines.CACHE.maxbytes
+    assert engines.CACHE.nbytes == sum(
+        engines.entry_bytes(k, v)
+        for k, v in engines.CACHE.get_many(list(engines.CACHE._data)).items()
+    )
 
 
 def test_lru_cache_forgets_the_least_recently_used():
-    cache = engines.LRUCache(maxsize=3)
+    cache = engines.LRUCache(maxbytes=3 * engines.entry_bytes("a", 1))
     cache.put_many([("a", 1), ("b", 2), ("c", 3)])
     assert cache.get_many(["a", "zzz"]) == {"a": 1}
     cache.put_many([("d", 4)])  # "b" is the least recently used now
     assert cache.get_many(["a", "b", "c", "d"]) == {"a": 1, "c": 3, "d": 4}
+
+
+def test_lru_cache_is_bounded_by_bytes_not_entries():
+    small, big = "x" * 10, "y" * 10_000
+    cache = engines.LRUCache(maxbytes=2 * engines.entry_bytes("big0", big) + 200)
+    cache.put_many((f"k{i}", small) for i in range(20))
+    assert len(cache) == 20  # many small entries fit
+    cache.put_many([("big0", big), ("big1", big)])
+    assert sorted(cache.get_many(["big0", "big1"])) == ["big0", "big1"]
+    assert len(cache) < 20 and cache.nbytes <= cache.maxbytes  # small ones made room
+    cache.put_many([("huge", "z" * 100_000)])  # larger than the whole bound: not kept
+    assert cache.get_many(["huge"]) == {} and cache.nbytes <= cache.maxbytes
+    cache.put_many([("big0", small)])  # a refreshed entry is counted at its new size
+    held = cache.get_many(list(cache._data))
+    assert cache.nbytes == sum(engines.entry_bytes(k, v) for k, v in held.items())
+
+
+def _long_texts(n: int, size: int) -> list[str]:
+    """``n`` distinct texts of ``size`` characters, letters only (nothing to clean), in
+    long words (splitting them into many short ones only makes the test slower)."""
+    words = ["".join("abcdefghij"[int(d)] for d in f"{i:04d}") * 250 for i in range(n)]
+    return [(word + " ") * (size // (len(word) + 1)) for word in words]
+
+
+def _retained_by_reading(texts, monkeypatch) -> int:
+    """Bytes that stay allocated after reading ``texts`` and dropping the answer."""
+    import gc
+    import tracemalloc
+
+    def fake_engine(config, chunk):  # a reading as long as the text, without espeak's time
+        return [t.upper() for t in chunk]
+
+    monkeypatch.setattr(engines, "_g2p_chunk", fake_engine)
+    g2p = IPATransformer(language_switch="ignore").fit(["warm up"])
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        out = g2p.transform(texts)
+        assert out == [" ".join(t.upper().split()) for t in texts]  # answered in full
+        del out
+        gc.collect()
+        return tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+
+
+def test_150_long_texts_never_keep_more_than_the_byte_bound(monkeypatch):
+    # #17.15: the cache was bounded at 200,000 entries, and 150 texts of 100 kB kept 15 MB.
+    texts = _long_texts(150, 100_000)
+    monkeypatch.setattr(engines, "CACHE", engines.LRUCache(maxbytes=engines.CACHE_BYTES))
+    unbounded = _retained_by_reading(texts, monkeypatch)  # 64 MiB: everything fits
+    assert unbounded > 2 * 150 * 100_000 * 0.9  # the measure sees texts and readings
+    bound = 2 * 2**20
+    monkeypatch.setattr(engines, "CACHE", engines.LRUCache(maxbytes=bound))
+    retained = _retained_by_reading(texts, monkeypatch)
+    assert engines.CACHE.nbytes <= bound and 1 <= len(engines.CACHE) < 150
+    assert retained <= bound + 256 * 2**10, f"{retained / 2**20:.1f} MiB kept"
 
 
 # --------------------------------------------------------------------------------------------
