@@ -13,8 +13,11 @@ import functools
 import logging
 import math
 import os
+import stat
 import sys
+import tempfile
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Hashable, Iterable, Sequence
 from pathlib import Path
@@ -29,10 +32,15 @@ __all__ = [
     "LRUCache",
     "available_languages",
     "read",
+    "remove_stale_espeak_copies",
     "unread_characters",
 ]
 
 logger = logging.getLogger(__name__)
+
+#: Copies of the espeak library younger than this (seconds) are never removed: their process
+#: may be between copying the library and loading it.
+STALE_COPY_AGE_S = 10.0
 
 #: Most bytes of texts and readings kept by the process-wide cache (all configurations
 #: together), as :func:`entry_bytes` counts them.
@@ -77,6 +85,98 @@ def _espeak_ready() -> None:
     if not os.environ.get("PHONEMIZER_ESPEAK_LIBRARY"):
         EspeakWrapper.set_library(espeakng_loader.get_library_path())
         EspeakWrapper.set_data_path(espeakng_loader.get_data_path())
+    try:
+        remove_stale_espeak_copies(Path(EspeakWrapper.library()))
+    except OSError as exc:  # pragma: no cover - tidying must never stop a reading
+        logger.debug("Could not look for stale espeak copies: %s", exc)
+
+
+def remove_stale_espeak_copies(library: Path, folder: Path | None = None) -> list[Path]:
+    """Remove the copies of the espeak library that killed processes left in ``folder``.
+
+    phonemizer (3.4) copies the espeak library into a new ``tempfile.mkdtemp()`` folder for
+    every engine it creates (``EspeakAPI.__init__``): espeak keeps its state in globals, and
+    ``dlopen`` would return the one already loaded for the same path. It removes the folder
+    when the engine is collected, so a killed process leaves its copy behind (102 folders
+    after a kill loop). It has no option to load the library in place.
+
+    A folder is removed when all of these hold: its name starts with ``tmp``; it holds
+    nothing but one regular file named like ``library`` and of its size; that copy is older
+    than :data:`STALE_COPY_AGE_S`; and no process this one can see (``/proc/<pid>/maps``)
+    has it loaded, that is, the process that made it is gone. Elsewhere than on Linux
+    (no ``/proc``) nothing is removed.
+
+    Parameters
+    ----------
+    library : Path
+        The library phonemizer loads (its copies carry its resolved name).
+    folder : Path, default=None
+        Where phonemizer makes its copies: ``tempfile.gettempdir()``.
+
+    Returns
+    -------
+    list of Path
+        The folders removed.
+    """
+    proc = Path("/proc")
+    library = Path(library).resolve()
+    if not (proc / "self" / "maps").is_file() or not library.is_file():
+        return []
+    folder = Path(folder if folder is not None else tempfile.gettempdir()).resolve()
+    size = library.stat().st_size
+    now = time.time()
+    candidates = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if not entry.name.startswith("tmp") or not entry.is_dir(follow_symlinks=False):
+                continue
+            try:
+                if os.listdir(entry.path) != [library.name]:
+                    continue
+                copy = os.lstat(os.path.join(entry.path, library.name))
+            except OSError:
+                continue
+            if (
+                stat.S_ISREG(copy.st_mode)
+                and copy.st_size == size
+                and now - copy.st_mtime > STALE_COPY_AGE_S
+            ):
+                candidates.append(folder / entry.name)
+    if not candidates:
+        return []
+    in_use = _loaded_from(proc, {str(path) + os.sep for path in candidates})
+    removed = []
+    for path in candidates:
+        if str(path) + os.sep in in_use:
+            continue
+        try:
+            os.unlink(path / library.name)
+            os.rmdir(path)  # fails, and keeps the folder, if anything appeared in it
+        except OSError:
+            continue
+        removed.append(path)
+    if removed:
+        logger.debug("Removed %d stale espeak copies in %s", len(removed), folder)
+    return removed
+
+
+def _loaded_from(proc: Path, prefixes: set[str]) -> set[str]:
+    """Which of the folder ``prefixes`` hold a file that a live process has mapped."""
+    found: set[str] = set()
+    for pid in os.listdir(proc):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(proc / pid / "maps", encoding="utf-8", errors="replace") as f:
+                for line in f:
+                    parts = line.split(maxsplit=5)
+                    if len(parts) == 6 and parts[5].startswith("/"):
+                        where = os.path.dirname(parts[5].rstrip("\n")) + os.sep
+                        if where in prefixes:
+                            found.add(where)
+        except OSError:  # gone, or not ours to read (init)
+            continue
+    return found
 
 
 @functools.cache

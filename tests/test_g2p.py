@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import pickle
+import shutil
+import signal
+import subprocess
 import sys
+import time
 import unicodedata
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -697,3 +703,94 @@ def test_parallel_g2p_on_a_dask_cluster():
             out = IPATransformer(n_jobs=2, batch_size=2, cache=False).fit_transform(texts)
     assert out == expected
     assert len(tasks.data) >= 1  # the chunks ran on the dask cluster, few as they are
+
+
+# --------------------------------------------------------------------------------------------
+# phonemizer's copies of the espeak library (#17.19)
+# --------------------------------------------------------------------------------------------
+def _espeak_library() -> Path:
+    import espeakng_loader
+
+    return Path(espeakng_loader.get_library_path()).resolve()
+
+
+def _fake_copy(folder: Path, name: str, *, age: float = 0.0, extra: bool = False) -> Path:
+    """A folder like phonemizer's: a copy of the library, ``age`` seconds old."""
+    library = _espeak_library()
+    path = folder / name
+    path.mkdir()
+    shutil.copy(library, path / library.name)
+    if extra:
+        (path / "notes.txt").write_text("the user's")
+    stamp = time.time() - age
+    os.utime(path / library.name, (stamp, stamp))
+    return path
+
+
+def test_only_unused_old_lone_copies_of_the_library_are_removed(tmp_path):
+    import ctypes
+
+    old = 2 * engines.STALE_COPY_AGE_S
+    stale = _fake_copy(tmp_path, "tmpstale", age=old)
+    young = _fake_copy(tmp_path, "tmpyoung")  # its process may not have loaded it yet
+    crowded = _fake_copy(tmp_path, "tmpcrowded", age=old, extra=True)  # not only the library
+    named = _fake_copy(tmp_path, "mine", age=old)  # not a tempfile.mkdtemp() name
+    loaded = _fake_copy(tmp_path, "tmploaded", age=old)
+    ctypes.CDLL(str(loaded / _espeak_library().name))  # this live process has it loaded
+    other = tmp_path / "tmpother"
+    other.mkdir()
+    (other / _espeak_library().name).write_bytes(b"not the library")
+    os.utime(other / _espeak_library().name, (time.time() - old,) * 2)
+
+    removed = engines.remove_stale_espeak_copies(_espeak_library(), tmp_path)
+    assert removed == [stale]
+    assert not stale.exists()
+    for kept in (young, crowded, named, loaded, other):
+        assert kept.is_dir() and any(kept.iterdir()), kept
+
+
+@pytest.mark.slow
+def test_a_killed_process_leaves_no_espeak_copy_past_the_next_start(tmp_path):
+    # phonemizer copies libespeak-ng.so into a new tempfile.mkdtemp() folder per engine and
+    # removes it only when the engine is collected: SIGKILL left 102 folders in a loop.
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    env = {**os.environ, "TMPDIR": str(folder), "PYTHONPATH": str(Path.cwd())}
+    hold = (
+        "from ipaclip import _g2p_engines as e; e.load(('espeak', 'en-us', True, True)); "
+        "print('ready', flush=True); import time; time.sleep(120)"
+    )
+
+    def copies() -> set[Path]:
+        return {p for p in folder.glob("tmp*") if (p / _espeak_library().name).exists()}
+
+    def start() -> subprocess.Popen:
+        child = subprocess.Popen(
+            [sys.executable, "-c", hold], env=env, stdout=subprocess.PIPE, text=True
+        )
+        assert child.stdout.readline().strip() == "ready"
+        return child
+
+    killed = start()
+    os.kill(killed.pid, signal.SIGKILL)
+    killed.wait()
+    left_by_kill = copies()
+    assert left_by_kill  # the fault: SIGKILL leaves phonemizer's copies behind
+    live = start()
+    try:
+        in_use = copies() - left_by_kill
+        assert in_use
+        stamp = time.time() - 2 * engines.STALE_COPY_AGE_S  # both were made a while ago
+        for path in copies():
+            os.utime(path / _espeak_library().name, (stamp, stamp))
+        subprocess.run(
+            [sys.executable, "-c", "from ipaclip import IPATransformer; IPATransformer().fit()"],
+            env=env,
+            check=True,
+            timeout=120,
+        )
+        assert copies() == in_use  # the killed one's are gone, the live one's are kept,
+        # and the next process removed its own at exit
+    finally:
+        live.kill()
+        live.wait()
