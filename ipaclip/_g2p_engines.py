@@ -269,22 +269,21 @@ def load(config: tuple) -> None:
         _epitran_backend(language)
 
 
-#: Whether a configuration reads a character as nothing, asked once per process.
-_UNREAD: dict[tuple[tuple, str], bool] = {}
-
-
 def unread_characters(config: tuple, chars: Iterable[str]) -> list[str]:
     """Those of ``chars`` that the engine of ``config`` reads as nothing (empty output).
 
-    Each character is read alone, once per process and configuration, in one engine call
-    for all the new ones.
+    Each character is read alone, in one engine call for all those not asked before; the
+    answers are kept in :data:`UNREAD` (bounded like the readings, so a text of every
+    Unicode letter cannot grow it without end).
     """
     chars = list(dict.fromkeys(chars))
-    todo = [ch for ch in chars if (config, ch) not in _UNREAD]
+    known = UNREAD.get_many((config, ch) for ch in chars)
+    todo = [ch for ch in chars if (config, ch) not in known]
     if todo:
-        for ch, ipa in zip(todo, _g2p_chunk(config, todo)):
-            _UNREAD[config, ch] = not ipa.strip()
-    return [ch for ch in chars if _UNREAD[config, ch]]
+        fresh = {(config, ch): not ipa.strip() for ch, ipa in zip(todo, _g2p_chunk(config, todo))}
+        UNREAD.put_many(fresh.items())
+        known.update(fresh)
+    return [ch for ch in chars if known[config, ch]]
 
 
 def _g2p_chunk(config: tuple, texts: list[str]) -> list[str]:
@@ -406,6 +405,8 @@ class LRUCache:
 
 #: The readings of this process, keyed by ``(configuration, text)``.
 CACHE = LRUCache(CACHE_BYTES)
+#: Whether a configuration reads a character as nothing, keyed by ``(configuration, char)``.
+UNREAD = LRUCache(4 * 2**20)
 
 
 # --------------------------------------------------------------------------------------------

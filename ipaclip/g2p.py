@@ -146,12 +146,14 @@ class IPATransformer(ParamsMixin, TransformerMixin, BaseEstimator):
     Before reading, every text is put in Unicode NFC, and letters and digits that have a
     plain form are replaced by it, each counted by character in ``report_["normalized"]``:
     compatibility characters take their NFKC form (fullwidth ``ｃａｔ``, mathematical
-    ``𝐜𝐚𝐭``, ligatures such as ``ﬁ``, superscript and circled digits), and decimal digits of
-    every script become ASCII digits (``unicodedata.decimal``), so ``numbers="expand"``
-    reads them as number words. Symbols keep their ``symbols`` policy (``™`` stays an
-    error). espeak reads a few letters and numbers as nothing at all (Latin extended
-    letters such as ``ꜣ``, the okina ``ʻ``, Ethiopic numbers ``፩``, fractions ``⅕``): each
-    such character is found by asking the voice that reads it once per process, counted in
+    ``𝐜𝐚𝐭``, ligatures such as ``ﬁ``, circled digits), and decimal digits of every script
+    become ASCII digits (``unicodedata.decimal``), so ``numbers="expand"`` reads them as
+    number words. Latin-1 is left as it is (espeak reads ``µ`` as "micro" and ``²`` as
+    "two"), and symbols keep their ``symbols`` policy (``™`` stays an error).
+
+    espeak reads a few letters and numbers as nothing at all (Latin extended letters such as
+    ``ꜣ``, the okina ``ʻ``, Ethiopic numbers ``፩``, fractions ``⅕``): each such character is
+    found by asking the voice that reads it (once per process), counted in
     ``report_["unread"]`` and named in a logged warning, never lost silently.
 
     Examples

@@ -101,16 +101,20 @@ def plain_form(ch: str) -> str | None:
 
     A decimal digit of any script is its ASCII digit; another character whose NFKC form is
     made of letters, digits and marks only is that form (``ｃ`` → ``c``, ``𝐜`` → ``c``,
-    ``ﬁ`` → ``fi``, ``²`` → ``2``). ``½`` (NFKC ``1⁄2``, with a fraction slash) keeps its form.
+    ``ﬁ`` → ``fi``, ``①`` → ``1``). ``½`` (NFKC ``1⁄2``, with a fraction slash) keeps its
+    form, and so does the rest of Latin-1, which espeak reads as it is (``µ`` as "micro", not
+    as the Greek letter NFKC makes of it; ``²`` as "two").
 
     Examples
     --------
-    >>> [plain_form(c) for c in "٦६６𝐜ｃ½a"]
-    ['6', '6', '6', 'c', 'c', None, None]
+    >>> [plain_form(c) for c in "٦६６𝐜ｃ①½µa"]
+    ['6', '6', '6', 'c', 'c', '1', None, None, None]
     """
     digit = unicodedata.decimal(ch, None)
     if digit is not None:
         return None if ch.isascii() else str(digit)
+    if ord(ch) < 0x100:
+        return None
     plain = unicodedata.normalize("NFKC", ch)
     if plain == ch or not plain:
         return None

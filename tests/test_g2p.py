@@ -196,7 +196,11 @@ def test_plain_forms_keep_symbols_and_fractions_under_their_policies():
         ipa(["brand™"])  # a symbol, not a letter: symbols='raise' still holds
     g2p = IPATransformer()
     assert g2p.fit_transform(["ﬁsh", "x²", "①"]) == ["fˈɪʃ", "ˈɛks tˈuː", "wˈʌn"]
-    assert g2p.report_["normalized"] == {"ﬁ": 1, "²": 1, "①": 1}
+    assert g2p.report_["normalized"] == {"ﬁ": 1, "①": 1}
+    # Latin-1 is read by espeak as it is: NFKC would make the micro sign a Greek mu
+    config = g2p._config()
+    assert g2p.fit_transform(["5 µm"]) == engines._g2p_chunk(config, ["5 µm"])
+    assert g2p.report_["normalized"] == {} and g2p.report_["language_switches"] == 0
 
 
 def test_characters_the_voice_reads_as_nothing_are_counted_and_warned(caplog):
@@ -214,6 +218,7 @@ def test_characters_the_voice_reads_as_nothing_are_counted_and_warned(caplog):
 
 
 BLOCKS = {  # where espeak's en-us voice drops characters without a trace
+    "Latin-1 Supplement": (0x00A0, 0x0100),
     "Arabic-Indic digits": (0x0660, 0x066A),
     "Ethiopic numbers": (0x1369, 0x137D),
     "Number Forms": (0x2150, 0x2190),
