@@ -518,34 +518,35 @@ class IPATransformer(ParamsMixin, TransformerMixin, BaseEstimator):
         """
         main = self._config()
         lexicon = self._lexicon_map
-        wanted: dict[tuple, Counter] = defaultdict(Counter)
+        read: list[str] = []  # what of each phrase the backend reads
+        wanted: dict[tuple, set[str]] = defaultdict(set)
         for phrase in source:
             if phrase.isascii():
                 continue
-            for word in phrase.split():
-                if word.lower() in lexicon:
-                    continue
-                for ch in word:
-                    if ch.isascii() or unicodedata.category(ch)[0] not in "LN":
-                        continue
+            if lexicon:
+                phrase = " ".join(w for w in phrase.split() if w.lower() not in lexicon)
+            read.append(phrase)
+            for ch in set(phrase):
+                if not ch.isascii() and unicodedata.category(ch)[0] in "LN":
                     config = self._reader(ch, scripts, main)
                     if config is not None:
-                        wanted[config][ch] += 1
-        for config, counts in wanted.items():
-            for ch in unread_characters(config, counts):
-                report["unread"][ch] += counts[ch]
-        if report["unread"]:
-            named = ", ".join(
-                f"{ch!r} ({unicodedata.name(ch, 'unnamed')}) x{n}"
-                for ch, n in report["unread"].items()
-            )
-            logger.warning(
-                "The %s backend reads %d character(s) as nothing, so they are not "
-                "pronounced (counted in report_['unread']): %s.",
-                self.backend,
-                sum(report["unread"].values()),
-                named,
-            )
+                        wanted[config].add(ch)
+        unread = {ch for config, chars in wanted.items() for ch in unread_characters(config, chars)}
+        if not unread:
+            return
+        for phrase in read:
+            for ch in unread.intersection(phrase):
+                report["unread"][ch] += phrase.count(ch)
+        named = ", ".join(
+            f"{ch!r} ({unicodedata.name(ch, 'unnamed')}) x{n}" for ch, n in report["unread"].items()
+        )
+        logger.warning(
+            "The %s backend reads %d character(s) as nothing, so they are not pronounced "
+            "(counted in report_['unread']): %s.",
+            self.backend,
+            sum(report["unread"].values()),
+            named,
+        )
 
     def _reader(self, ch: str, scripts, main: tuple) -> tuple | None:
         """The configuration that reads ``ch`` (None: its script is an error elsewhere)."""
