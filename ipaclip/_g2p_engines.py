@@ -104,7 +104,9 @@ def remove_stale_espeak_copies(library: Path, folder: Path | None = None) -> lis
     nothing but one regular file named like ``library`` and of its size; that copy is older
     than :data:`STALE_COPY_AGE_S`; and no process this one can see (``/proc/<pid>/maps``)
     has it loaded, that is, the process that made it is gone. Elsewhere than on Linux
-    (no ``/proc``) nothing is removed.
+    (no ``/proc``) nothing is removed. A process in another PID namespace that shares the
+    folder is not seen: removing its copy does not stop it (Linux keeps a mapped file after
+    unlinking it), but phonemizer then finds the folder gone when it exits.
 
     Parameters
     ----------

@@ -490,13 +490,10 @@ class IPATransformer(ParamsMixin, TransformerMixin, BaseEstimator):
 
     def _plain_forms(self, text: str, index: int, report: dict) -> str:
         """Letters and digits in their plain form (see Notes), counted by character."""
-        chars = list(text)
-        changed = False
-        for i, ch in enumerate(chars):
-            if ch.isascii() or unicodedata.category(ch)[0] not in "LN":
-                continue
-            plain = plain_form(ch)
-            if plain is None:
+        plain = {}
+        for ch in set(text):
+            form = plain_form(ch)  # None for ASCII and what is not a letter or number
+            if form is None:
                 continue
             if self.numbers == "raise" and unicodedata.category(ch)[0] == "N":
                 raise ValueError(
@@ -504,10 +501,11 @@ class IPATransformer(ParamsMixin, TransformerMixin, BaseEstimator):
                     f"({unicodedata.name(ch, 'unnamed')}); pass numbers='expand' to have it "
                     "read as a number word, or spell it out."
                 )
-            chars[i] = plain
-            report["normalized"][ch] += 1
-            changed = True
-        return unicodedata.normalize("NFC", "".join(chars)) if changed else text
+            plain[ch] = form
+            report["normalized"][ch] += text.count(ch)
+        if not plain:
+            return text
+        return unicodedata.normalize("NFC", "".join(plain.get(ch, ch) for ch in text))
 
     def _count_unread(self, source: dict[str, str], scripts, report: dict) -> None:
         """Count (and log) the letters and numbers each phrase's voice reads as nothing.

@@ -94,6 +94,7 @@ def letter_script(ch: str) -> str | None:
     return None if match.lastgroup == "_neutral" else match.lastgroup
 
 
+@functools.lru_cache(maxsize=8192)
 def plain_form(ch: str) -> str | None:
     """The plain form of a letter or number, or None when it has none (or is one).
 
@@ -107,14 +108,14 @@ def plain_form(ch: str) -> str | None:
 
     Examples
     --------
-    >>> [plain_form(c) for c in "٦६６𝐜ｃ①½µa"]
-    ['6', '6', '6', 'c', 'c', '1', None, None, None]
+    >>> [plain_form(c) for c in "٦६６𝐜ｃ①½µa™"]
+    ['6', '6', '6', 'c', 'c', '1', None, None, None, None]
     """
+    if ord(ch) < 0x100 or unicodedata.category(ch)[0] not in "LN":
+        return None
     digit = unicodedata.decimal(ch, None)
     if digit is not None:
-        return None if ch.isascii() else str(digit)
-    if ord(ch) < 0x100:
-        return None
+        return str(digit)
     plain = unicodedata.normalize("NFKC", ch)
     if plain == ch or not plain:
         return None
