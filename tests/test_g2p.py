@@ -172,7 +172,7 @@ def test_numbers_expand_or_raise():
 def test_digits_of_every_script_are_read_as_numbers(digits):
     # #17.9: 'route ٦٦' was read as 'route': espeak drops digits it has no reading for.
     g2p = IPATransformer()
-    assert g2p.fit_transform([f"route {digits}"]) == ["ɹˈa͡ʊt sˈɪksti sˈɪks"]
+    assert g2p.fit_transform([f"route {digits}"]) == ipa(["route 66"]) == ["ɹˈa͡ʊt sˈɪksti sˈɪks"]
     assert g2p.report_["normalized"] == {digits[0]: 2}
     assert g2p.report_["unread"] == {}
 
@@ -651,6 +651,7 @@ def _retained_by_reading(texts, monkeypatch) -> int:
         tracemalloc.stop()
 
 
+@pytest.mark.slow
 def test_150_long_texts_never_keep_more_than_the_byte_bound(monkeypatch):
     # #17.15: the cache was bounded at 200,000 entries, and 150 texts of 100 kB kept 15 MB.
     texts = _long_texts(150, 100_000)
@@ -760,7 +761,8 @@ def test_a_killed_process_leaves_no_espeak_copy_past_the_next_start(tmp_path):
     # removes it only when the engine is collected: SIGKILL left 102 folders in a loop.
     folder = tmp_path / "tmp"
     folder.mkdir()
-    env = {**os.environ, "TMPDIR": str(folder), "PYTHONPATH": str(Path.cwd())}
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "TMPDIR": str(folder), "PYTHONPATH": root}
     hold = (
         "from ipaclip import _g2p_engines as e; e.load(('espeak', 'en-us', True, True)); "
         "print('ready', flush=True); import time; time.sleep(120)"
