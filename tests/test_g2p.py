@@ -211,6 +211,10 @@ def test_characters_the_voice_reads_as_nothing_are_counted_and_warned(caplog):
     assert g2p.report_["unread"] == {"ʻ": 1, "ꜣ": 1, "⅕": 1}
     assert "reads 3 character(s) as nothing" in caplog.text
     assert "'ꜣ' (LATIN SMALL LETTER EGYPTOLOGICAL ALEF)" in caplog.text
+    # a word routed to another voice is asked of that voice (ar drops U+0870)
+    g2p = IPATransformer(language_switch="ignore")
+    assert g2p.fit_transform(["cat كتابࡰ"]) == ["kˈæt " + ipa(["كتاب"], language="ar")[0]]
+    assert g2p.report_["unread"] == {"ࡰ": 1}
     with caplog.at_level(logging.WARNING, logger="ipaclip.g2p"):
         caplog.clear()
         assert IPATransformer().fit_transform(["route ٦٦", "ｃａｔ"])
