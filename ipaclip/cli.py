@@ -278,9 +278,15 @@ def _read_targets(path: str):
         raise _UsageError(
             f"{name} is not a .npy file; save the (n, d) teacher embeddings with numpy.save."
         )
-    try:
-        y = np.load(p, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:  # a pickle, an object array, a bad header
+    with open(p, "rb") as f:
+        if f.read(6) != b"\x93NUMPY":
+            raise _UsageError(
+                f"{name} has no .npy header (a pickle, or another format; never unpickled); "
+                "save the (n, d) teacher embeddings with numpy.save."
+            )
+    try:  # memory-mapped: the header is checked before the rows are read into memory
+        y = np.load(p, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:  # an object array, a bad or cut header
         raise _UsageError(f"{name} is not a readable .npy array of numbers: {exc}") from exc
     if not isinstance(y, np.ndarray) or y.dtype.kind not in "fiu" or y.ndim != 2:
         raise _UsageError(
@@ -288,7 +294,7 @@ def _read_targets(path: str):
             f"{getattr(y, 'dtype', type(y).__name__)}; it must be an (n, d) array of numbers "
             "(the teacher's embeddings; give texts as TEXTS)."
         )
-    return y
+    return np.array(y)
 
 
 def _output_file(path: str | None, option: str) -> Path | None:
