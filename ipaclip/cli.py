@@ -307,13 +307,6 @@ def _output_file(path: str | None, option: str) -> Path | None:
     return _with_parent(path, option)
 
 
-def _output_folder(path: str, option: str) -> Path:
-    out = Path(path)
-    if out.exists() and not out.is_dir():
-        raise _UsageError(f"{option} {path!r} exists and is not a folder.")
-    return _with_parent(path, option)
-
-
 def _with_parent(path: str, option: str) -> Path:
     """``path`` once its parent folder exists (created if need be) and is writable."""
     out = Path(path)
