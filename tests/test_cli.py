@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -511,3 +512,21 @@ def test_embed_and_evaluate_finish_a_save_killed_between_its_renames(
     )
     out = capsys.readouterr().out
     assert out.startswith("cat\t") if command == "embed" else "human: Pearson r" in out
+
+
+@pytest.mark.slow
+def test_python_m_ipaclip_exits_2_with_one_line_and_writes_nothing(tmp_path):
+    """The real entry point: exit status 2 and one stderr line, for ``--out ..`` (issue 17.12)."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "words.txt").write_text("cat\ndog\n", "utf-8")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.run(
+        [sys.executable, "-m", "ipaclip", "fit", "words.txt", "--out", ".."],
+        cwd=work, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("ipaclip fit: error: --out '..' is the current folder or one")
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["work"]  # no '....new-*' folder
+    assert sorted(p.name for p in work.iterdir()) == ["words.txt"]
