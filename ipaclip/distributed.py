@@ -18,9 +18,13 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from ipaclip._validation import InvalidParameterError
+
 __all__ = [
     "DistributedContext",
     "agree_seed",
+    "available_devices",
+    "check_device",
     "context",
     "get_rank",
     "get_world_size",
@@ -46,6 +50,69 @@ def get_rank() -> int:
 def get_world_size() -> int:
     """Number of processes in the active process group (1 without one)."""
     return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def available_devices() -> list[str]:
+    """The devices this machine has, as ``device`` accepts them.
+
+    Examples
+    --------
+    >>> available_devices()[:2]
+    ['auto', 'cpu']
+    """
+    names = ["auto", "cpu"]
+    if torch.cuda.is_available():
+        count = torch.cuda.device_count()
+        names += ["cuda"] + [f"cuda:{i}" for i in range(count)]
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        names.append("mps")
+    return names
+
+
+def check_device(device: str) -> torch.device:
+    """``device`` as a torch device that exists on this machine; ``"auto"`` picks CUDA if any.
+
+    Accepts ``"auto"``, ``"cpu"``, and ``"cuda"``, ``"cuda:N"`` or ``"mps"`` where this machine
+    has them. Called by the estimator's parameter check, so ``fit``, ``transform`` and
+    ``ipaclip fit`` refuse a device before any work.
+
+    Raises
+    ------
+    InvalidParameterError
+        A ``ValueError`` naming ``device``, what it got and the devices this machine has.
+
+    Examples
+    --------
+    >>> check_device("cpu")
+    device(type='cpu')
+    >>> check_device("toaster")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    sklearn...InvalidParameterError: device must be one of the devices this machine has...
+    """
+    names = available_devices()
+    if device == "auto":
+        return torch.device("cuda" if "cuda" in names else "cpu")
+    dev = None
+    if isinstance(device, str) and device.strip() == device:
+        try:
+            dev = torch.device(device)
+        except (RuntimeError, TypeError, ValueError):
+            dev = None
+    known = dev is not None and (
+        (dev.type == "cpu" and dev.index in (None, 0))
+        or (dev.type == "cuda" and (dev.index is None and "cuda" in names))
+        or (dev.type == "cuda" and f"cuda:{dev.index}" in names)
+        or (dev.type == "mps" and dev.index in (None, 0) and "mps" in names)
+    )
+    if not known:
+        have = ", ".join(repr(n) for n in names)
+        raise InvalidParameterError(
+            f"device must be one of the devices this machine has ({have}); got {device!r}. "
+            "Pass 'auto' to use a GPU when there is one, or 'cpu'."
+        )
+    return dev
 
 
 def init_distributed(backend: str | None = None, device: str = "auto") -> bool:

@@ -57,7 +57,7 @@ from ipaclip._validation import (
     StrOptions,
     check_string_items,
 )
-from ipaclip.distributed import agree_seed, context, local_device
+from ipaclip.distributed import agree_seed, check_device, context, local_device
 from ipaclip.losses import LOSSES, parse_loss
 from ipaclip.ngrams import MAX_ORDER
 from ipaclip.nn import PronunciationTransformer
@@ -73,9 +73,8 @@ _NOT_SEMANTIC = ("verbose", "checkpoint_dir", "target_cache_dir", "device")
 
 
 def _resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    return local_device(torch.device(device))
+    """``device`` checked against this machine's devices; ``cuda`` is this rank's GPU."""
+    return local_device(check_device(device))
 
 
 class PronunciationEncoder(
@@ -416,6 +415,7 @@ class PronunciationEncoder(
     def _check_params(self) -> dict[str, float]:
         """Validate every parameter; return the loss weights."""
         self._validate_params()
+        check_device(self.device)  # one that exists here, before any work
         weights = parse_loss(self.loss)
         if self.early_stopping is not None and not self.validation_fraction:
             raise InvalidParameterError(

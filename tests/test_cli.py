@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -201,3 +208,325 @@ def test_evaluate_plot_dir_prints_the_pictures_it_wrote(model_dir, tmp_path, cap
     written = sorted(line.rsplit(" to ", 1)[1] for line in lines)
     assert written == sorted(str(p) for p in (tmp_path / "pics").iterdir())
     assert {p.name for p in (tmp_path / "pics").iterdir()} == {"summary.png", "phoneme_map.png"}
+
+
+# ----------------------------------------------------------------------------------------
+# Issue #17: every usage error is one line and exit 2, before any work; nothing is deleted
+# ----------------------------------------------------------------------------------------
+_TINY = ["--width", "16", "--layers", "1", "--heads", "2", "--epochs", "1", "--batch-size", "4"]
+_TINY += ["--random-state", "0", "--device", "cpu", "--quiet"]
+
+
+@pytest.fixture
+def no_work(monkeypatch):
+    """Any G2P, teacher loading or training fails the test: the command had to stop first."""
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("work started before the usage error")
+
+    monkeypatch.setattr(IPATransformer, "fit_transform", forbidden)
+    monkeypatch.setattr(IPATransformer, "transform", forbidden)
+    monkeypatch.setattr(PronunciationEncoder, "fit", forbidden)
+    monkeypatch.setattr(PronunciationEncoder, "get_teacher", forbidden)
+    monkeypatch.setattr(PronunciationEncoder, "load", forbidden)
+
+
+def _one_line_error(capsys, message: str) -> str:
+    err = capsys.readouterr().err
+    assert re.search(message, err), err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    return err
+
+
+@pytest.fixture
+def inputs(tmp_path):
+    """``words.txt`` (6 words), their IPA in ``ipa.txt`` and 8-d targets in ``y.npy``."""
+    words = ["cat", "dog", "fish", "bird", "cow", "hen"]
+    (tmp_path / "words.txt").write_text("\n".join(words) + "\n", "utf-8")
+    (tmp_path / "ipa.txt").write_text("\n".join(IPATransformer().fit_transform(words)), "utf-8")
+    np.save(tmp_path / "y.npy", np.random.default_rng(0).standard_normal((6, 8)).astype("f4"))
+    return tmp_path
+
+
+def _fit_argv(folder, out, *extra) -> list[str]:
+    files = ["--ipa-file", str(folder / "ipa.txt"), "--targets-file", str(folder / "y.npy")]
+    return ["fit", *files, "--out", str(out), *_TINY, *extra]
+
+
+@pytest.mark.parametrize(
+    "out, message",
+    [
+        (".", "is the current folder or one above it"),
+        ("..", "is the current folder or one above it"),
+        ("{root}", "is the current folder or one above it"),
+    ],
+)
+def test_fit_out_naming_the_current_folder_or_above_is_refused(
+    out, message, inputs, monkeypatch, capsys, no_work
+):
+    work = inputs / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    before = sorted(p.name for p in inputs.iterdir())
+    argv = _fit_argv(inputs, out.format(root=inputs))
+    assert main(argv) == 2
+    _one_line_error(capsys, message)
+    assert sorted(p.name for p in inputs.iterdir()) == before  # no '....new-*' folder
+    assert list(work.iterdir()) == []
+    assert main([*argv, "--overwrite"]) == 2  # --overwrite cannot replace them either
+
+
+def test_fit_out_holding_its_own_input_is_refused_and_the_input_kept(inputs, capsys, no_work):
+    """issue 17.1: ``ipaclip fit data/words.txt --out data`` deleted its own input."""
+    data = inputs / "data"
+    data.mkdir()
+    (data / "words.txt").write_text("cat\ndog\n", "utf-8")
+    (data / "notes.md").write_text("mine", "utf-8")
+    for extra in ([], ["--overwrite"]):
+        assert main(["fit", str(data / "words.txt"), "--out", str(data), *extra]) == 2
+        _one_line_error(capsys, "holds the input file")
+    assert sorted(p.name for p in data.iterdir()) == ["notes.md", "words.txt"]
+    assert (data / "words.txt").read_text("utf-8") == "cat\ndog\n"
+
+
+def test_fit_out_holding_other_files_is_refused_without_overwrite(inputs, capsys, no_work):
+    folder = inputs / "photos"
+    folder.mkdir()
+    (folder / "a.jpg").write_bytes(b"\xff\xd8")
+    assert main(_fit_argv(inputs, folder)) == 2
+    _one_line_error(capsys, "holds files that are not an ipaclip model.*--overwrite")
+    # A folder with an ipaclip-looking config.json and a foreign file is not a model either.
+    (folder / "config.json").write_text('{"format": "ipaclip-pronunciation-encoder"}')
+    assert main(_fit_argv(inputs, folder)) == 2
+    _one_line_error(capsys, "not an ipaclip model")
+    assert (folder / "a.jpg").read_bytes() == b"\xff\xd8"
+    # An existing file is refused too.
+    assert main(_fit_argv(inputs, inputs / "words.txt")) == 2
+    _one_line_error(capsys, "exists and is not a folder; pass --overwrite")
+    assert (inputs / "words.txt").read_text("utf-8").startswith("cat\n")
+
+
+def test_fit_replaces_a_model_folder_and_with_overwrite_any_folder(inputs, capsys):
+    out = inputs / "m"
+    assert main(_fit_argv(inputs, out)) == 0
+    first = PronunciationEncoder.load(out).transform(["kˈæt"])
+    assert main(_fit_argv(inputs, out, "--random-state", "1")) == 0  # a model: replaced
+    assert not np.allclose(PronunciationEncoder.load(out).transform(["kˈæt"]), first)
+    assert sorted(p.name for p in inputs.iterdir() if p.name.startswith(".")) == []
+    # issue 17.1 end to end: needs PronunciationEncoder.save(overwrite=...) (merged from t17).
+    other = inputs / "other"
+    other.mkdir()
+    (other / "a.txt").write_text("x", "utf-8")
+    assert main(_fit_argv(inputs, other, "--overwrite")) == 0
+    assert not (other / "a.txt").exists()
+    PronunciationEncoder.load(other)
+
+
+def test_fit_targets_file_must_be_a_numeric_npy_never_unpickled(
+    inputs, monkeypatch, capsys, no_work
+):
+    import pickle
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("unpickled")
+
+    base = ["fit", "--ipa-file", str(inputs / "ipa.txt"), "--out", str(inputs / "m")]
+    np.save(inputs / "obj.npy", np.array([{"a": 1}] * 6, dtype=object), allow_pickle=True)
+    np.save(inputs / "str.npy", np.array(["cat", "dog", "fish", "bird", "cow", "hen"]))
+    np.save(inputs / "one.npy", np.zeros(6, dtype="f4"))
+    (inputs / "y.txt").write_text("0 1\n", "utf-8")
+    (inputs / "fake.npy").write_bytes(b"\x80\x04K\x01.")  # a pickle named .npy
+    (inputs / "cut.npy").write_bytes((inputs / "y.npy").read_bytes()[:20])  # truncated header
+    cases = [
+        ("obj.npy", "not a readable .npy array of numbers: .*Python objects in dtype"),
+        ("str.npy", r"1-d array of dtype <U4; it must be an \(n, d\) array of numbers"),
+        ("one.npy", r"1-d array of dtype float32"),
+        ("y.txt", "is not a .npy file"),
+        ("fake.npy", r"has no .npy header \(a pickle, or another format; never unpickled\)"),
+        ("cut.npy", "is not a readable .npy array of numbers"),
+    ]
+    monkeypatch.setattr(pickle, "load", forbidden)
+    monkeypatch.setattr(pickle, "loads", forbidden)
+    for name, message in cases:
+        assert main([*base, "--targets-file", str(inputs / name)]) == 2
+        _one_line_error(capsys, message)
+    assert not (inputs / "m").exists()
+
+
+def test_fit_texts_must_be_utf8_and_not_blank(inputs, monkeypatch, capsys, no_work):
+    (inputs / "latin1.txt").write_bytes("cat\ndog\n\ncaf\xe9\n".encode("latin-1"))
+    (inputs / "blank.txt").write_text("\n  \n\t\n", "utf-8")
+    out = ["--out", str(inputs / "m")]
+    assert main(["fit", str(inputs / "latin1.txt"), *out]) == 2
+    _one_line_error(capsys, r"latin1.txt' is not UTF-8 text: line 4 holds the byte b'\\xe9'")
+    assert main(["fit", str(inputs / "blank.txt"), *out]) == 2
+    _one_line_error(capsys, "TEXTS .*blank.txt' has no text")
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"ok\n\xff\n")))
+    assert main(["fit", "-", *out]) == 2
+    _one_line_error(capsys, "standard input.* is not UTF-8 text: line 2")
+    assert not (inputs / "m").exists()
+
+
+def test_fit_stdin_under_torchrun_is_refused(inputs, monkeypatch, capsys, no_work):
+    """issue 17.13: under torchrun, all of standard input reached one rank only."""
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setattr("sys.stdin", io.StringIO("cat\ndog\n"))
+    assert main(["fit", "-", "--out", str(inputs / "m")]) == 2
+    _one_line_error(capsys, "torchrun gives to one process only; write the texts to a file")
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--checkpoint-dir", "{file}"], "--checkpoint-dir .* is a file; it must name a folder"),
+        (["--target-cache-dir", "{file}"], "--target-cache-dir .* is a file"),
+        (["--device", "toaster"], "device must be one of the devices this machine has"),
+        (["--device", "meta"], "device must be one of the devices this machine has"),
+        (["--context-length", "1000000000"], "context_length must be"),
+        (["--augment", "[" * 3000 + "]" * 3000], "--augment holds JSON nested too deeply"),
+        (["--loss", "[" * 2000 + "]" * 2000], "--loss holds JSON nested too deeply"),
+    ],
+)
+def test_fit_bad_options_exit_2_before_any_work(extra, message, inputs, capsys, no_work):
+    argv = ["fit", str(inputs / "words.txt"), "--out", str(inputs / "m")]
+    assert main([*argv, *[a.format(file=inputs / "ipa.txt") for a in extra]]) == 2
+    _one_line_error(capsys, message)
+    assert not (inputs / "m").exists()
+
+
+def test_fit_device_cuda_without_a_gpu_exits_2(inputs, monkeypatch, capsys, no_work):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    argv = ["fit", str(inputs / "words.txt"), "--out", str(inputs / "m"), "--device", "cuda"]
+    assert main(argv) == 2
+    _one_line_error(capsys, r"device must be one of .*\('auto', 'cpu'\); got 'cuda'")
+
+
+def test_fit_missing_teacher_folder_exits_2_before_g2p(inputs, monkeypatch, capsys):
+    def forbidden(*args, **kwargs):
+        raise AssertionError("G2P ran before the teacher was checked")
+
+    monkeypatch.setattr(IPATransformer, "fit_transform", forbidden)
+    teacher = f"sentence-transformers:{inputs / 'no-such-teacher'}"
+    argv = ["fit", str(inputs / "words.txt"), "--out", str(inputs / "m"), "--teacher", teacher]
+    assert main(argv) == 2
+    _one_line_error(capsys, "--teacher .*no-such-teacher.*no such folder")
+    assert not (inputs / "m").exists()
+
+
+def test_fit_full_disk_at_save_is_one_line_and_leaves_nothing(inputs, monkeypatch, capsys):
+    import errno
+
+    import safetensors.torch
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(safetensors.torch, "save_file", full)
+    assert main(_fit_argv(inputs, inputs / "m")) == 2
+    _one_line_error(capsys, r"cannot write the model to '.*/m': No space left on device\.")
+    assert not (inputs / "m").exists()
+    assert [p.name for p in inputs.iterdir() if p.name.startswith(".")] == []
+
+
+def test_read_only_out_folder_is_refused_before_any_work(
+    model_dir, inputs, monkeypatch, capsys, no_work
+):
+    """A read-only parent of --out (faked: the tests may run as root, who may write anyway)."""
+    import os
+
+    locked = inputs / "locked"
+    locked.mkdir()
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: Path(p) != locked and real(p, mode))
+    assert main(_fit_argv(inputs, locked / "m")) == 2
+    _one_line_error(capsys, "cannot write in the folder of --out .*locked.*permission denied")
+    assert main(["embed", model_dir, "cat", "--out", str(locked / "e.npy")]) == 2
+    _one_line_error(capsys, "cannot write in the folder of --out")
+    assert list(locked.iterdir()) == []
+
+
+def test_embed_and_evaluate_full_disk_is_one_line(model_dir, tmp_path, monkeypatch, capsys):
+    import errno
+
+    import ipaclip._io
+
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(np.lib.format, "write_array", lambda *a, **k: full(None))
+    assert main(["embed", model_dir, "cat", "--out", str(tmp_path / "e.npy")]) == 2
+    _one_line_error(capsys, r"cannot write the embeddings to .*e.npy': No space left on device")
+    monkeypatch.setattr(ipaclip._io.Path, "write_bytes", full)
+    argv = ["evaluate", model_dir, "--tasks", "human", "--quiet"]
+    assert main([*argv, "--out", str(tmp_path / "r.json")]) == 2
+    _one_line_error(capsys, r"cannot write the results to .*r.json': No space left on device")
+    assert list(tmp_path.iterdir()) == []  # no temporaries left
+
+
+def test_evaluate_plot_dir_naming_a_file_exits_2_before_loading(
+    model_dir, tmp_path, capsys, no_work
+):
+    (tmp_path / "pics").write_text("x", "utf-8")
+    argv = ["evaluate", model_dir, "--tasks", "human", "--plot-dir", str(tmp_path / "pics")]
+    assert main(argv) == 2
+    _one_line_error(capsys, "--plot-dir .*pics' is a file; it must name a folder")
+
+
+def test_g2p_and_embed_refuse_a_text_with_a_line_break(model_dir, monkeypatch, capsys):
+    """issue 17.13: a text holding a newline broke the one-line-per-text output."""
+    assert main(["g2p", "cat", "sea\ndog"]) == 2
+    _one_line_error(capsys, r"text 1 \('sea\\ndog'\) holds a line break")
+    assert main(["embed", model_dir, "cat", "a\u2028b"]) == 2
+    _one_line_error(capsys, r"text 1 .* holds a line break")
+    monkeypatch.setattr("sys.stdin", io.StringIO("cat\nsea\rdog\n"))
+    assert main(["embed", model_dir, "-"]) == 2
+    _one_line_error(capsys, r"text 1 \('sea\\rdog'\) holds a line break")
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n \n"))
+    assert main(["g2p", "-"]) == 2
+    _one_line_error(capsys, "standard input has no text")
+
+
+def _dead_pid() -> int:
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], check=True,
+                          capture_output=True, text=True)  # fmt: skip
+    return int(proc.stdout)
+
+
+@pytest.mark.parametrize("command", ["embed", "evaluate"])
+def test_embed_and_evaluate_finish_a_save_killed_between_its_renames(
+    command, model_dir, tmp_path, capsys
+):
+    """issue 17.4: the CLI said "does not exist" where the loader could finish the save."""
+    pid, token = _dead_pid(), "0123abcd"
+    shutil.copytree(model_dir, tmp_path / f".model.old-{pid}-{token}")
+    shutil.copytree(model_dir, tmp_path / f".model.new-{pid}-{token}")
+    folder = tmp_path / "model"
+    argv = [str(folder), "cat"] if command == "embed" else [str(folder), "--tasks", "human"]
+    assert main([command, *argv, *([] if command == "embed" else ["--quiet"])]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+    expected = PronunciationEncoder.load(model_dir)
+    np.testing.assert_array_equal(
+        PronunciationEncoder.load(folder).transform(["kˈæt"]), expected.transform(["kˈæt"])
+    )
+    out = capsys.readouterr().out
+    assert out.startswith("cat\t") if command == "embed" else "human: Pearson r" in out
+
+
+@pytest.mark.slow
+def test_python_m_ipaclip_exits_2_with_one_line_and_writes_nothing(tmp_path):
+    """The real entry point: exit status 2 and one stderr line, for ``--out ..`` (issue 17.12)."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "words.txt").write_text("cat\ndog\n", "utf-8")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.run(
+        [sys.executable, "-m", "ipaclip", "fit", "words.txt", "--out", ".."],
+        cwd=work, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("ipaclip fit: error: --out '..' is the current folder or one")
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["work"]  # no '....new-*' folder
+    assert sorted(p.name for p in work.iterdir()) == ["words.txt"]
