@@ -35,10 +35,35 @@ def teacher_id(teacher: Any) -> str:
     return str(getattr(teacher, "teacher_id", None) or type(teacher).__name__)
 
 
-def is_embeddings(y: Any) -> bool:
-    """Whether ``y`` holds numeric rows (precomputed embeddings) rather than texts."""
+def _numeric_array(y: Any) -> np.ndarray | None:
+    """``y`` as a numpy array when it is an array-like that is not a list: a torch tensor,
+    a pandas DataFrame, anything with ``__array__`` (as scikit-learn's ``check_array`` reads
+    it); ``None`` for lists, tuples, strings and iterators."""
     if isinstance(y, np.ndarray):
-        return y.dtype.kind in "fiuc" or (y.dtype.kind == "O" and y.ndim == 2)
+        return y
+    detach = getattr(y, "detach", None)
+    if callable(detach) and hasattr(y, "cpu"):  # a torch tensor (grad, GPU, bfloat16 alike)
+        t = detach().cpu()
+        return (t.float() if t.is_floating_point() else t).numpy()
+    if hasattr(y, "__array__") and not isinstance(y, list | tuple | str | bytes):
+        try:
+            return np.asarray(y)
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+def is_embeddings(y: Any) -> bool:
+    """Whether ``y`` holds numeric rows (precomputed embeddings) rather than texts.
+
+    Numpy arrays, torch tensors, pandas DataFrames and other array-likes are embeddings when
+    their values are numbers; a list is when its first item is a non-empty row of non-strings.
+    """
+    arr = _numeric_array(y)
+    if arr is not None:
+        if y is arr:  # a numpy array: an object array of rows counts too
+            return arr.dtype.kind in "fiuc" or (arr.dtype.kind == "O" and arr.ndim == 2)
+        return arr.dtype.kind in "fiuc"
     if isinstance(y, str | bytes) or y is None:
         return False
     try:
@@ -55,12 +80,18 @@ def is_embeddings(y: Any) -> bool:
 def check_target_array(y: Any) -> np.ndarray:
     """``y`` given as embeddings, as a float32 ``(n, d)`` array of finite, non-zero rows.
 
+    ``y`` may be a numpy array, a list of rows, a torch tensor, a pandas DataFrame or any
+    array-like with ``__array__``.
+
     Raises
     ------
     ValueError
         Ragged rows, complex or non-numeric values, a row with NaN or infinity, or an
         all-zero row (it has no direction to distil towards); the message names the row.
     """
+    arr = _numeric_array(y)
+    if arr is not None:
+        y = arr
     if (
         isinstance(y, np.ndarray)
         and y.dtype.kind == "c"
@@ -81,7 +112,9 @@ def check_target_array(y: Any) -> np.ndarray:
                 f"{sizes[i]}); teacher embeddings must all have the same dimension."
             )
     try:
-        arr = np.asarray(y, dtype=np.float32)
+        # A C-ordered copy: a frame's columns or a view of the caller's array are never trained on
+        # in place, and every source gives the same rows bit for bit.
+        arr = np.array(y, dtype=np.float32, order="C", copy=True)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"y cannot be read as a numeric (n, d) array: {exc}") from exc
     if arr.ndim != 2:
