@@ -658,7 +658,9 @@ class PronunciationEncoder(
             params = self._saved_params()
             for k in _NOT_SEMANTIC:
                 params.pop(k, None)
-            fingerprint = run_fingerprint(config, params, seed, seqs, targets, module, len(history))
+            fingerprint = run_fingerprint(
+                config, params, seed, seqs, targets, module, len(history), vocabulary
+            )
             callbacks.append(Checkpoint(self.checkpoint_dir, fingerprint))
         callbacks.append(ProgressBar(self.verbose))
         trainer = Trainer(
