@@ -211,7 +211,10 @@ class PronunciationEncoder(
         completed epoch and ends with the same weights as an uninterrupted run.
     target_cache_dir : str or None, default=None
         Also keep teacher embeddings on disk, keyed by teacher and text (they are always
-        computed once per fit and memoised in the process).
+        computed once per fit and memoised in the process). Each shard records its teacher,
+        dimension and truncated texts; one that does not match the teacher is ignored with a
+        warning and its texts embedded again, and truncated texts read back are reported as
+        the teacher reports them (:class:`~ipaclip._targets.DiskStore`).
     normalize : bool, default=True
         L2-normalise the output of ``transform``.
     inference_batch_size : int, default=1024
@@ -536,7 +539,10 @@ class PronunciationEncoder(
         Parameters
         ----------
         X : iterable of str (IPA) or PhonemeSequences
-        y : iterable of str (the texts, embedded by ``teacher``) or array of shape (n, d)
+            At least one item; an iterator (a generator) is read once.
+        y : iterable of str (the texts, embedded by ``teacher``) or array-like of shape (n, d)
+            Precomputed embeddings may be a numpy array, a list of rows, a torch tensor or a
+            pandas DataFrame of numbers.
 
         Returns
         -------
