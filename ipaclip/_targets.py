@@ -196,7 +196,7 @@ CHUNK = 4096
 MEMORY = TargetMemory(500_000)
 
 
-#: What a shard's ``.json`` says it is (shards without it, from ipaclip < 0.3, are ignored).
+#: What a shard's ``.json`` says it is (earlier shards, a bare list of texts, are ignored).
 SHARD_FORMAT = "ipaclip-target-shard"
 
 

@@ -95,7 +95,7 @@ def _other_teacher(texts_path, rows_path):
     _edit_header(texts_path, teacher="minilm-but-not-really")
 
 
-def _legacy_list(texts_path, rows_path):  # the format of ipaclip <= 0.2: texts only
+def _legacy_list(texts_path, rows_path):  # the earlier format: the texts only
     texts_path.write_text(json.dumps(TEXTS), "utf-8")
 
 
