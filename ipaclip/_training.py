@@ -373,8 +373,9 @@ class EarlyStopping(Callback):
 class Checkpoint(Callback):
     """Write ``checkpoint.pt`` after every epoch; resume from it when it belongs to this run.
 
-    ``fingerprint`` identifies the run (settings, data, targets, seed and starting weights):
-    a checkpoint with another fingerprint is ignored with a warning.
+    ``fingerprint`` (:func:`run_fingerprint`) identifies the run (settings, data with its
+    feature table, vocabulary and layout, targets, seed and starting weights): a checkpoint
+    with another fingerprint is ignored with a warning, and training starts afresh.
     """
 
     def __init__(self, folder: str | os.PathLike, fingerprint: str) -> None:
@@ -459,24 +460,52 @@ def deterministic_on_cpu(device: torch.device) -> Iterator[None]:
 
 
 def run_fingerprint(
-    config, params: dict, seed: int, seqs, targets: np.ndarray, module, start_epoch: int
+    config,
+    params: dict,
+    seed: int,
+    seqs,
+    targets: np.ndarray,
+    module,
+    start_epoch: int,
+    vocabulary,
 ) -> str:
     """Identity of a training run, for checkpoints: what it learns from and starts with.
 
     ``config`` is the encoder's :class:`~ipaclip.nn.EncoderConfig` (with its n-gram sizes),
-    ``params`` the estimator's JSON parameters that change the result, ``start_epoch`` the
-    epochs trained before (a warm start or partial_fit begins from other weights, after other
-    epochs, than the run that wrote an earlier checkpoint).
+    ``params`` the estimator's JSON parameters that change the result, ``seqs`` the training
+    :class:`~ipaclip.sequences.PhonemeSequences` (every part that defines the data: row ids,
+    item offsets, the feature table's values, its symbols and layout), ``vocabulary`` the
+    phonemes with their own index, ``start_epoch`` the epochs trained before (a warm start or
+    partial_fit begins from other weights, after other epochs, than the run that wrote an
+    earlier checkpoint). Two training sets with the same row ids but other features (``p`` read
+    as ``b``) are two runs.
     """
     h = hashlib.sha256()
-    h.update(json.dumps(config.to_dict(), sort_keys=True).encode())
-    h.update(json.dumps(params, sort_keys=True, default=str).encode())
-    h.update(str(seed).encode())
-    h.update(np.ascontiguousarray(seqs.ids).tobytes())
-    h.update(np.ascontiguousarray(seqs.offsets).tobytes())
-    h.update(targets.tobytes())
-    h.update(str(start_epoch).encode())
+
+    def add(label: str, data: bytes) -> None:
+        # Each part is framed by its name and length: no two splits of the bytes collide.
+        h.update(f"{label}:{len(data)}:".encode())
+        h.update(data)
+
+    def add_json(label: str, value: Any) -> None:
+        add(label, json.dumps(value, sort_keys=True, default=str).encode())
+
+    def add_array(label: str, array: np.ndarray) -> None:
+        array = np.ascontiguousarray(array)
+        add_json(label + ".meta", [str(array.dtype), list(array.shape)])
+        add(label, array.tobytes())
+
+    add_json("config", config.to_dict())
+    add_json("params", params)
+    add_json("seed", seed)
+    add_array("ids", seqs.ids)
+    add_array("offsets", seqs.offsets)
+    add_array("table", seqs.table)
+    add_json("symbols", list(seqs.symbols))
+    add_json("layout", None if seqs.layout is None else seqs.layout.to_dict())
+    add_json("vocabulary", list(vocabulary))
+    add_array("targets", targets)
+    add_json("start_epoch", start_epoch)
     for name, tensor in sorted(module.state_dict().items()):
-        h.update(name.encode())
-        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        add_array("module." + name, tensor.detach().cpu().contiguous().numpy())
     return h.hexdigest()

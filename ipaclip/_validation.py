@@ -17,7 +17,7 @@ Bad *input* (a bare string where a list of texts belongs, a non-string item) rai
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from numbers import Integral, Real
 from typing import Any
 
@@ -48,6 +48,7 @@ __all__ = [
     "StrOptions",
     "check_params",
     "check_string_items",
+    "consume_once",
     "describe_item",
     "unit_rows",
 ]
@@ -179,6 +180,20 @@ class ParamsMixin:
 # --------------------------------------------------------------------------------------------
 # Items
 # --------------------------------------------------------------------------------------------
+def consume_once(X: Any) -> Any:
+    """``X`` itself, or, when it is an iterator (a generator), its items as a list.
+
+    An iterator can be read only once; reading it to check its items and again to use them
+    would see nothing the second time. Collections and arrays are returned as they are.
+
+    Examples
+    --------
+    >>> consume_once(t for t in ["a", "b"])
+    ['a', 'b']
+    """
+    return list(X) if isinstance(X, Iterator) else X
+
+
 def check_string_items(X: object, *, what: str = "text", allow_empty: bool = False) -> list[str]:
     """Return ``X`` as a list of strings, or raise an error that names the offending item.
 

@@ -56,6 +56,7 @@ from ipaclip._validation import (
     ParamsMixin,
     StrOptions,
     check_string_items,
+    consume_once,
 )
 from ipaclip.distributed import agree_seed, check_device, context, local_device
 from ipaclip.losses import LOSSES, parse_loss
@@ -66,6 +67,9 @@ from ipaclip.phonemes import PhonemeEmbedder, PhonemeSequences
 __all__ = ["LOSSES", "PronunciationEncoder"]
 
 logger = logging.getLogger(__name__)
+
+#: Largest ``context_length`` (phoneme tokens); words need ~20 and captions ~400.
+MAX_CONTEXT_LENGTH = 4096
 
 # Parameters that say where or how loudly to train, not what: left out of checkpoint
 # fingerprints and never restored from a saved model's folder paths.
@@ -108,7 +112,8 @@ class PronunciationEncoder(
     width, layers, heads : int, default=256, 4, 4
         Transformer size.
     context_length : int, default=64
-        Longest phoneme sequence (``<bos>``/``<eos>`` included); longer items are an error.
+        Longest phoneme sequence (``<bos>``/``<eos>`` included), at most 4096; longer items
+        are an error.
     causal : bool, default=False
         Causal attention (CLIP's text tower) or bidirectional.
     pooling : {"eos", "mean"}, default="eos"
@@ -205,7 +210,10 @@ class PronunciationEncoder(
         completed epoch and ends with the same weights as an uninterrupted run.
     target_cache_dir : str or None, default=None
         Also keep teacher embeddings on disk, keyed by teacher and text (they are always
-        computed once per fit and memoised in the process).
+        computed once per fit and memoised in the process). Each shard records its teacher,
+        dimension and truncated texts; one that does not match the teacher is ignored with a
+        warning and its texts embedded again, and truncated texts read back are reported as
+        the teacher reports them (:class:`~ipaclip._targets.DiskStore`).
     normalize : bool, default=True
         L2-normalise the output of ``transform``.
     inference_batch_size : int, default=1024
@@ -259,7 +267,8 @@ class PronunciationEncoder(
         "width": [Interval(Integral, 1, None, closed="left")],
         "layers": [Interval(Integral, 1, None, closed="left")],
         "heads": [Interval(Integral, 1, None, closed="left")],
-        "context_length": [Interval(Integral, 3, None, closed="left")],
+        # The positional table is context_length x width floats: 10**9 would allocate 128 GB.
+        "context_length": [Interval(Integral, 3, MAX_CONTEXT_LENGTH, closed="both")],
         "causal": ["boolean"],
         "pooling": [StrOptions({"eos", "mean"})],
         "dropout": [Interval(Real, 0, 1, closed="left")],
@@ -511,9 +520,12 @@ class PronunciationEncoder(
             Texts come back L2-normalised; numeric rows are returned as float32 (checked to
             be finite).
         """
+        y = consume_once(y)
         if is_embeddings(y):
             return check_target_array(y)
         texts = check_string_items(y, what="target text")
+        if not texts:
+            raise ValueError("y is empty: at least one target (a text or a row) is needed.")
         return embed_texts(
             self.get_teacher(), texts, cache_dir=self.target_cache_dir, verbose=self.verbose
         )
@@ -527,7 +539,10 @@ class PronunciationEncoder(
         Parameters
         ----------
         X : iterable of str (IPA) or PhonemeSequences
-        y : iterable of str (the texts, embedded by ``teacher``) or array of shape (n, d)
+            At least one item; an iterator (a generator) is read once.
+        y : iterable of str (the texts, embedded by ``teacher``) or array-like of shape (n, d)
+            Precomputed embeddings may be a numpy array, a list of rows, a torch tensor or a
+            pandas DataFrame of numbers.
 
         Returns
         -------
@@ -545,6 +560,17 @@ class PronunciationEncoder(
         params["augment"] = augment_params(self.augment)
         return {k: v for k, v in params.items() if jsonable(v)}
 
+    @staticmethod
+    def _check_X(X):
+        """``X`` as PhonemeSequences or a list of strings (an iterator read once), not empty."""
+        X = X if isinstance(X, PhonemeSequences) else check_string_items(X, what="IPA string")
+        if len(X) == 0:
+            raise ValueError(
+                "X is empty: at least one item (an IPA string or a phoneme sequence) is "
+                "needed, with its target in y."
+            )
+        return X
+
     def _fit(self, X, y, *, epochs: int, warm: bool, partial: bool = False):
         weights = self._check_params()
         if y is None:
@@ -552,6 +578,7 @@ class PronunciationEncoder(
                 f"{type(self).__name__} requires y to be passed, but the target y is None: y is "
                 "required (the texts, or their teacher embeddings, to distil)."
             )
+        X, y = self._check_X(X), consume_once(y)
         fitted = self.__sklearn_is_fitted__() and warm
         embedder = self.phoneme_embedder_ if fitted else self._fit_embedder(X)
         seqs = self._featurise(X, embedder)
@@ -637,7 +664,9 @@ class PronunciationEncoder(
             params = self._saved_params()
             for k in _NOT_SEMANTIC:
                 params.pop(k, None)
-            fingerprint = run_fingerprint(config, params, seed, seqs, targets, module, len(history))
+            fingerprint = run_fingerprint(
+                config, params, seed, seqs, targets, module, len(history), vocabulary
+            )
             callbacks.append(Checkpoint(self.checkpoint_dir, fingerprint))
         callbacks.append(ProgressBar(self.verbose))
         trainer = Trainer(
@@ -741,7 +770,8 @@ class PronunciationEncoder(
 
     def score(self, X, y) -> float:
         """Mean cosine similarity between ``transform(X)`` and the teacher's embeddings of y."""
-        z = self.transform(X)
+        check_is_fitted(self)
+        z = self.transform(self._check_X(X))
         t = self.embed_targets(y)
         if len(z) != len(t):
             raise ValueError(f"X has {len(z)} items but y has {len(t)}.")

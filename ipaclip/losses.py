@@ -59,6 +59,9 @@ _WEIGHTED = re.compile(r"^\s*(?:(?P<weight>[0-9.eE+-]+)\s*\*\s*)?(?P<name>[a-z_]
 def parse_loss(loss: str | dict) -> dict[str, float]:
     """The loss as ``{term: weight}``; an error names ``loss`` and the unknown term.
 
+    Weights must be finite and >= 0, and at least one must be > 0 (``"0*cosine"`` would
+    train nothing); a term may have weight 0 beside others.
+
     Examples
     --------
     >>> parse_loss("cosine+contrastive")
@@ -102,7 +105,15 @@ def parse_loss(loss: str | dict) -> dict[str, float]:
         )
     bad = {k: w for k, w in weights.items() if not (math.isfinite(w) and w >= 0)}
     if bad:
-        raise InvalidParameterError(f"loss={loss!r}: weights must be finite and >= 0; got {bad}.")
+        raise InvalidParameterError(
+            f"loss={loss!r}: weights must be finite and >= 0; got {bad}. Give each term a "
+            "weight >= 0, e.g. 'cosine+contrastive'."
+        )
+    if not any(weights.values()):
+        raise InvalidParameterError(
+            f"loss={loss!r}: every weight is 0, so nothing would be trained; give at least "
+            "one term a weight > 0, e.g. 'cosine+contrastive'."
+        )
     return weights
 
 

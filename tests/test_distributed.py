@@ -71,6 +71,63 @@ def test_shard_positions_partition_each_batch():
             assert sorted(parts.tolist()) == list(range(b))
 
 
+# What "DDP is one-process training" means, as measured (2 gloo processes, 2 epochs, the
+# tiny problems below, max over each run; the three runs: cosine+mse+contrastive, the default
+# recipe, every opt-in): outputs agree to 3.8e-7, 1.7e-6, 4.1e-6; losses to 4e-8, 2.6e-7,
+# 1.7e-6 (relative); every weight to 6.5e-6, 1.4e-5, 2.9e-5, except the key part of the
+# attention's ``qkv.bias``, which differed by 9.9e-4, 2.2e-3, 2.5e-3. Attention ignores that
+# bias (it adds the same amount to every key's score, and softmax is invariant to it), so its
+# gradient is rounding noise, different in the two runs, that AdamW scales up to steps of
+# about lr; it changes no output. The architecture keeps it, so that saved models and
+# published figures stay the same: the promise is outputs, losses and the other weights.
+OUTPUT_ATOL = 1e-5
+LOSS_RTOL = 1e-5
+WEIGHT_ATOL = 1e-4
+MEASURED: dict[str, dict[str, float]] = {}
+
+
+def _key_bias(name: str, value, width: int):
+    """The query and value parts of a ``qkv.bias`` (the key part excluded), or the tensor."""
+    if name.endswith("qkv.bias"):
+        return value[np.r_[:width, 2 * width : 3 * width]]
+    return value
+
+
+def _assert_one_process_result(parallel, single, X, label: str) -> None:
+    """Outputs, losses and every weight but the key bias agree; record the differences."""
+    X_out_p, X_out_s = parallel.transform(X), single.transform(X)
+    np.testing.assert_allclose(X_out_p, X_out_s, atol=OUTPUT_ATOL, rtol=0)
+    assert len(parallel.history_) == len(single.history_)
+    loss_diff = 0.0
+    for a, b in zip(parallel.history_, single.history_):
+        assert a["loss"] == pytest.approx(b["loss"], rel=LOSS_RTOL)
+        if "val_cosine" in b:
+            assert a["val_cosine"] == pytest.approx(b["val_cosine"], abs=1e-5)
+        if "logit_scale" in b:
+            assert a["logit_scale"] == pytest.approx(b["logit_scale"], rel=1e-5)
+        loss_diff = max(loss_diff, abs(a["loss"] - b["loss"]) / abs(b["loss"]))
+    width = single.config_.width
+    state_p, state_s = parallel.module_.state_dict(), single.module_.state_dict()
+    assert state_p.keys() == state_s.keys()
+    weight_diff = key_diff = 0.0
+    for name, value in state_s.items():
+        other = state_p[name]
+        kept_s, kept_p = _key_bias(name, value, width), _key_bias(name, other, width)
+        np.testing.assert_allclose(kept_p.numpy(), kept_s.numpy(), atol=WEIGHT_ATOL, err_msg=name)
+        weight_diff = max(weight_diff, float((kept_p - kept_s).abs().max()))
+        if name.endswith("qkv.bias"):
+            key = slice(width, 2 * width)
+            key_diff = max(key_diff, float((other[key] - value[key]).abs().max()))
+    MEASURED[label] = {
+        "output": float(np.abs(X_out_p - X_out_s).max()),
+        "loss_rel": loss_diff,
+        "weights_but_key_bias": weight_diff,
+        "key_bias (excluded)": key_diff,
+    }
+    print(f"DDP vs one process, {label}: {MEASURED[label]}")
+
+
+@pytest.mark.slow
 def test_torchrun_two_gloo_processes_match_one_process(tmp_path):
     X, y = _problem()
     (tmp_path / "ipa.txt").write_text("\n".join(X) + "\n", "utf-8")
@@ -108,19 +165,7 @@ def test_torchrun_two_gloo_processes_match_one_process(tmp_path):
     assert not list(ckpt.glob("*.tmp"))
 
     single = PronunciationEncoder(random_state=0, **PARAMS).fit(X, y)
-    np.testing.assert_allclose(parallel.transform(X), single.transform(X), atol=1e-4)
-    for a, b in zip(parallel.history_, single.history_):
-        assert a["loss"] == pytest.approx(b["loss"], rel=1e-5)
-        assert a["val_cosine"] == pytest.approx(b["val_cosine"], abs=1e-5)
-    # Weights too, except the key bias: attention ignores it (it adds the same amount to
-    # every key's score), so its gradient is rounding noise that Adam scales up to lr.
-    w = PARAMS["width"]
-    state_p, state_s = parallel.module_.state_dict(), single.module_.state_dict()
-    for name, value in state_s.items():
-        other = state_p[name]
-        if name.endswith("qkv.bias"):
-            value, other = value[np.r_[:w, 2 * w : 3 * w]], other[np.r_[:w, 2 * w : 3 * w]]
-        np.testing.assert_allclose(other.numpy(), value.numpy(), atol=1e-4, err_msg=name)
+    _assert_one_process_result(parallel, single, X, "cosine+mse+contrastive")
 
     # The tolerance is meaningful: another seed gives a clearly different encoder.
     other_seed = PronunciationEncoder(random_state=1, **PARAMS).fit(X, y)
@@ -217,6 +262,7 @@ RECIPES = [
 ]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_torchrun_default_recipe_and_opt_ins_match_one_process(tmp_path):
     X, y = _problem()
     (tmp_path / "ipa.txt").write_text("\n".join(X) + "\n", "utf-8")
@@ -235,10 +281,6 @@ def test_torchrun_default_recipe_and_opt_ins_match_one_process(tmp_path):
         parallel = PronunciationEncoder.load(tmp_path / f"model{i}")
         single = PronunciationEncoder(**p).fit(X, y)
         assert parallel.config_ == single.config_ and single.config_.ngram_class_count > 0
-        np.testing.assert_allclose(parallel.transform(X), single.transform(X), atol=1e-4)
-        for a, b in zip(parallel.history_, single.history_):
-            assert a["loss"] == pytest.approx(b["loss"], rel=1e-5)
-            if p.get("learn_temperature"):
-                assert a["logit_scale"] == pytest.approx(b["logit_scale"], rel=1e-5)
+        _assert_one_process_result(parallel, single, X, f"recipe {i}")
         other = PronunciationEncoder(**{**p, "random_state": 1}).fit(X, y)
         assert np.abs(other.transform(X) - single.transform(X)).max() > 1e-2

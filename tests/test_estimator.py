@@ -296,3 +296,79 @@ def test_bad_input_gets_clear_errors(ipa):
         small(loss="hinge").fit(ipa, Y)
     with pytest.raises(TypeError, match="string"):
         small().fit("kæt", Y[:1])
+
+
+# -- issue 17: inputs that used to give the wrong message ------------------------------------
+class _CountingTeacher:
+    """Embeds a text as (length, 1, 0, 0) and counts its calls."""
+
+    teacher_id = "counting-v1"
+
+    def __init__(self):
+        self.calls = 0
+
+    def transform(self, texts):
+        self.calls += 1
+        return np.array([[len(t), 1.0, 0.0, 0.0] for t in texts], dtype=np.float32)
+
+
+def test_empty_x_or_y_is_named_before_any_work():
+    t = _CountingTeacher()
+    for X, y in [([], []), ((i for i in ()), []), ([], np.zeros((0, 4)))]:
+        with pytest.raises(ValueError, match=r"^X is empty: at least one item"):
+            small(teacher=t).fit(X, y)
+    with pytest.raises(ValueError, match=r"^y is empty: at least one target"):
+        small(teacher=t).embed_targets([])
+    assert t.calls == 0
+    enc = small(epochs=1).fit(["kˈæt", "dˈɑːɡ"], np.eye(2, 4))
+    with pytest.raises(ValueError, match=r"^X is empty"):
+        enc.score([], np.zeros((0, 4)))
+
+
+def test_generators_are_read_once_as_iterables(ipa):
+    Y = np.random.default_rng(0).normal(size=(len(ipa), 6)).astype(np.float32)
+    listed = small(epochs=2).fit(ipa, Y)
+    streamed = small(epochs=2).fit((s for s in ipa), (row for row in Y))
+    np.testing.assert_array_equal(streamed.transform(ipa), listed.transform(ipa))
+    assert streamed.teacher_id_ is None  # the generator of rows was read as embeddings
+    assert streamed.score((s for s in ipa), (row for row in Y)) == pytest.approx(
+        listed.score(ipa, Y), abs=1e-7
+    )
+    t = _CountingTeacher()
+    texts = small(teacher=t, epochs=1).fit((s for s in ipa[:5]), (w for w in WORDS[:5]))
+    assert texts.teacher_id_ == "counting-v1" and texts.n_epochs_ == 1 and t.calls == 1
+
+
+def test_tensors_and_data_frames_of_embeddings_are_accepted(ipa):
+    pd = pytest.importorskip("pandas")
+    Y = np.random.default_rng(1).normal(size=(len(ipa), 6)).astype(np.float32)
+    reference = small(epochs=1).fit(ipa, Y).transform(ipa)
+    for y in [
+        torch.from_numpy(Y),
+        torch.from_numpy(Y).requires_grad_(),
+        pd.DataFrame(Y, columns=[f"d{i}" for i in range(6)]),
+    ]:
+        enc = small(epochs=1).fit(ipa, y)
+        assert enc.teacher_id_ is None and enc.embedding_dim_ == 6, type(y)
+        np.testing.assert_array_equal(enc.transform(ipa), reference)
+        assert enc.score(ipa, y) == pytest.approx(enc.score(ipa, Y), abs=1e-7)
+
+
+def test_context_length_is_bounded_before_anything_is_allocated(monkeypatch):
+    import ipaclip.estimator as estimator_module
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("a model was built")
+
+    monkeypatch.setattr(estimator_module, "PronunciationTransformer", no_model)
+    t = _CountingTeacher()
+    enc = small(teacher=t, context_length=10**9)
+    message = r"^context_length must be an integer in \[3, 4096\]; got 1000000000"
+    with pytest.raises(ValueError, match=message):
+        enc.check_params()
+    with pytest.raises(ValueError, match=message):
+        enc.fit(["kˈæt", "dˈɑːɡ"], ["cat", "dog"])
+    assert t.calls == 0
+    small(context_length=4096).check_params()  # the largest accepted
+    with pytest.raises(ValueError, match="context_length must be"):
+        small(context_length=4097).check_params()

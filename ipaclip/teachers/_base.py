@@ -168,6 +168,7 @@ class FrozenTeacher(ParamsMixin, TransformerMixin, BaseEstimator):
         when they were not counted); ``count_tokens(i)`` gives the full length of text ``i``.
         """
         self.n_truncated_ = None if truncated is None else len(truncated)
+        self.truncated_items_ = None if truncated is None else list(truncated)
         if not truncated or self.truncation == "ignore":
             return
         first, limit, name = truncated[0], self.context_length_, type(self).__name__

@@ -1,0 +1,96 @@
+"""The training engine (:mod:`ipaclip._training`): what makes a checkpoint one run's."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+import numpy as np
+import pytest
+import torch
+
+from ipaclip import PhonemeEmbedder, PronunciationEncoder
+from ipaclip._training import CHECKPOINT_NAME, run_fingerprint
+from ipaclip.nn import EncoderConfig, PronunciationTransformer
+
+# Voiceless stops in every word: the second set reads p as b and t as d, which gives the same
+# row ids, offsets and symbol order, with other feature rows and another vocabulary.
+VOICELESS = [
+    "pˈat", "tˈap", "pˈɪt", "tˈɪp", "kˈat", "mˈap", "pˈam", "tˈɪk", "sˈɪp", "nˈat", "pˈɪn",
+    "tˈan",
+]  # fmt: skip
+VOICED = [w.replace("p", "b").replace("t", "d") for w in VOICELESS]
+
+
+def _y(seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=(len(VOICELESS), 8)).astype(np.float32)
+
+
+def small(**params) -> PronunciationEncoder:
+    # No n-gram bag: its codes (in the starting weights) would tell the two sets apart anyway.
+    base = dict(width=32, layers=1, heads=2, epochs=2, batch_size=4, ngrams=0, random_state=0)
+    return PronunciationEncoder(**{**base, **params})
+
+
+def _fingerprint(seqs, vocabulary=("a",), **changes) -> str:
+    config = EncoderConfig(vocab_size=1, width=8, layers=1, heads=2, output_dim=4)
+    torch.manual_seed(0)
+    module = PronunciationTransformer(config)
+    args = dict(params={"lr": 0.1}, seed=0, targets=np.ones((len(seqs), 4), np.float32))
+    args.update(changes)
+    return run_fingerprint(
+        config, args["params"], args["seed"], seqs, args["targets"], module, 0, vocabulary
+    )
+
+
+def test_the_fingerprint_covers_the_feature_table_vocabulary_and_layout():
+    voiceless = PhonemeEmbedder().fit(VOICELESS).transform(VOICELESS)
+    voiced = PhonemeEmbedder().fit(VOICED).transform(VOICED)
+    assert np.array_equal(voiceless.ids, voiced.ids)  # the case the issue found
+    assert np.array_equal(voiceless.offsets, voiced.offsets)
+    base = _fingerprint(voiceless)
+    assert _fingerprint(voiceless) == base  # deterministic
+    table = voiceless.table.copy()
+    table[3, 0] += 1.0  # one feature value of one row
+    same_symbols_other_values = dataclasses.replace(voiceless, table=table)
+    stress = PhonemeEmbedder(stress=False).fit(VOICELESS).transform(VOICELESS)
+    variants = {
+        "other features (p read as b)": _fingerprint(voiced),
+        "one feature value": _fingerprint(same_symbols_other_values),
+        "symbols": _fingerprint(dataclasses.replace(voiceless, symbols=voiced.symbols)),
+        "vocabulary": _fingerprint(voiceless, vocabulary=("b",)),
+        "layout": _fingerprint(stress) if stress.layout != voiceless.layout else None,
+        "targets": _fingerprint(voiceless, targets=np.full((12, 4), 2, np.float32)),
+        "seed": _fingerprint(voiceless, seed=1),
+        "params": _fingerprint(voiceless, params={"lr": 0.2}),
+    }
+    assert variants["layout"] is not None
+    for what, fingerprint in variants.items():
+        assert fingerprint != base, what
+    assert len(set(variants.values())) == len(variants)
+
+
+@pytest.mark.slow
+def test_same_row_ids_with_other_features_train_afresh_not_resume(tmp_path, caplog):
+    first = small(checkpoint_dir=str(tmp_path)).fit(VOICELESS, _y())
+    assert (tmp_path / CHECKPOINT_NAME).is_file()
+    fresh = small().fit(VOICED, _y())  # no checkpoint: what the second run must give
+    with caplog.at_level(logging.INFO, logger="ipaclip._training"):
+        second = small(checkpoint_dir=str(tmp_path)).fit(VOICED, _y())
+    assert "Resuming" not in caplog.text
+    assert "belongs to another model, data or settings" in caplog.text
+    assert second.vocabulary_ == fresh.vocabulary_ != first.vocabulary_
+    assert [h["loss"] for h in second.history_] == [h["loss"] for h in fresh.history_]
+    assert [h["loss"] for h in second.history_] != [h["loss"] for h in first.history_]
+    for name, value in fresh.module_.state_dict().items():
+        assert torch.equal(second.module_.state_dict()[name], value), name
+    assert any(
+        not torch.equal(first.module_.state_dict()[k], v)
+        for k, v in second.module_.state_dict().items()
+    )
+    # The same data again does resume: the finished run's checkpoint is now the voiced one.
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="ipaclip._training"):
+        again = small(checkpoint_dir=str(tmp_path)).fit(VOICED, _y())
+    assert "Resuming" in caplog.text
+    assert [h["loss"] for h in again.history_] == [h["loss"] for h in fresh.history_]
