@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -111,9 +112,7 @@ def read_json(path: Path, what: str) -> Any:
             parse_float=_parse_float,
         )
     except RecursionError:
-        raise ValueError(
-            f"{path} nests JSON values too deep to read; the file is corrupted."
-        ) from None
+        raise corrupt(path, _deep_key(path.read_text("utf-8")), "nests too deep to read") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path} is not valid JSON ({exc}); the file is corrupted.") from exc
     stack = [(value, "", 0)]
@@ -128,6 +127,25 @@ def read_json(path: Path, what: str) -> Any:
         elif isinstance(item, list):
             stack.extend((v, f"{key}[{i}]", depth + 1) for i, v in enumerate(item))
     return value
+
+
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"\s*:?|[\[\]{}]')
+
+
+def _deep_key(text: str) -> str:
+    """The top-level key under which ``text`` nests deeper than :data:`MAX_JSON_DEPTH`."""
+    depth, key = 0, "the value"
+    for match in _TOKEN.finditer(text):
+        token = match.group()
+        if token in ("[", "{"):
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return key
+        elif token in ("]", "}"):
+            depth -= 1
+        elif depth == 1 and token.endswith(":"):
+            key = json.loads(token[:-1].rstrip())
+    return key
 
 
 def lexicon_entries(raw: Any, where: Path) -> dict[str, str]:
