@@ -293,7 +293,7 @@ def test_a_lexicon_json_that_is_not_word_to_ipa_is_refused_and_nothing_outside_i
 
 
 def test_a_teacher_named_by_a_local_path_is_not_restored_and_its_folder_never_read(
-    tmp_path, monkeypatch, caplog
+    tmp_path, monkeypatch, caplog, capsys
 ):
     from ipaclip.cli import main
 
@@ -315,7 +315,10 @@ def test_a_teacher_named_by_a_local_path_is_not_restored_and_its_folder_never_re
     with pytest.raises(ValueError, match=r"Pass teacher=\.\.\. \(PronunciationEncoder.set_params"):
         loaded.get_teacher()
     # What `ipaclip evaluate` runs: one line, exit 2, asking for the teacher.
-    assert main(["evaluate", str(folder), "--tasks", "fidelity", "--n-words", "10", "-q"]) == 2
+    capsys.readouterr()
+    assert main(["evaluate", str(folder), "--tasks", "fidelity", "--n-words", "10", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Pass teacher=" in err, err
     assert [p for p in opened if str(outside) in p] == []
     np.testing.assert_array_equal(loaded.transform(IPA), _fit().transform(IPA))
 
