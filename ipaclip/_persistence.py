@@ -440,7 +440,10 @@ def build_estimator(cls: type, folder: Path, config: dict, tensors: dict, lexico
         if not isinstance(emb, dict):
             raise _corrupt(folder, "phoneme_embedder", "must be an object or null")
         embedder = _make(PhonemeEmbedder, emb.get("params"), "phoneme_embedder.params", folder)
-        embedder.fit(string_list(emb, "vocabulary", folder / CONFIG_NAME) or ["ə"])
+        try:
+            embedder.fit(string_list(emb, "vocabulary", folder / CONFIG_NAME) or ["ə"])
+        except ValueError as exc:
+            raise _corrupt(folder, "phoneme_embedder.vocabulary", f"is invalid ({exc})") from exc
     g2p = config.get("g2p")
     if g2p is not None:
         if not isinstance(g2p, dict):

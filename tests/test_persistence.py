@@ -383,6 +383,7 @@ def _set(path: str, value):
         (_set("estimator_params.ngrams", 3), "estimator_params.ngrams is 3"),
         (_set("estimator_params.ngram_classes", False), "estimator_params.ngram_classes"),
         (_set("estimator_params.embedding", "onehot"), "estimator_params.embedding"),
+        (_set("phoneme_embedder.vocabulary", ["€"]), r"phoneme_embedder.vocabulary is invalid"),
         (_set("history[0]", "fast"), r"history\[0\] must be an object of numbers"),
         (_set("history[1]", {"loss": "low"}), r"history\[1\] must be an object of numbers"),
         (_set("history[0].loss", True), r"history\[0\] must be an object of numbers"),
