@@ -123,7 +123,10 @@ def read_json(path: Path, what: str) -> Any:
         if isinstance(item, _Refused):
             raise corrupt(path, key or "the value", f"holds {item.what}")
         if isinstance(item, dict):
-            stack.extend((v, f"{key}.{k}" if key else str(k), depth + 1) for k, v in item.items())
+            # Keys come from the file: a few characters of each name it well enough.
+            stack.extend(
+                (v, f"{key}.{k[:40]}" if key else k[:40], depth + 1) for k, v in item.items()
+            )
         elif isinstance(item, list):
             stack.extend((v, f"{key}[{i}]", depth + 1) for i, v in enumerate(item))
     return value
@@ -144,7 +147,7 @@ def _deep_key(text: str) -> str:
         elif token in ("]", "}"):
             depth -= 1
         elif depth == 1 and token.endswith(":"):
-            key = json.loads(token[:-1].rstrip())
+            key = token[:-1].rstrip()[1:-1][:40]
     return key
 
 

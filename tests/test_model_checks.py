@@ -58,3 +58,11 @@ def test_strict_json_names_the_key_that_python_cannot_hold(tmp_path, text, messa
     path.write_text(text)
     with pytest.raises(ValueError, match=f"config.json: {message}"):
         read_json(path, "config")
+
+
+def test_a_key_from_the_file_is_shortened_in_the_error(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text('{"' + "k" * 100_000 + '": NaN}')
+    with pytest.raises(ValueError, match="k{40} holds NaN") as info:
+        read_json(path, "config")
+    assert len(str(info.value)) < len(str(path)) + 120
