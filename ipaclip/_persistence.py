@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 from pathlib import Path
@@ -24,6 +25,21 @@ from typing import Any
 import torch
 
 from ipaclip._io import atomic_folder, recover_folder
+from ipaclip._model_checks import (
+    MAX_JSON_BYTES,
+    MAX_WEIGHT,
+    check_codes,
+    check_encoder_fields,
+    check_file_size,
+    checked_history,
+    checked_params,
+    checked_vocabulary,
+    corrupt,
+    fitted_architecture,
+    lexicon_entries,
+    read_json,
+    string_list,
+)
 from ipaclip.nn import EncoderConfig
 
 __all__ = [
@@ -32,12 +48,14 @@ __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
     "LEXICON_NAME",
+    "MAX_JSON_BYTES",
     "MODEL_FILES",
     "WEIGHTS_NAME",
     "jsonable",
     "read_model",
     "render_model_card",
     "save_estimator",
+    "teacher_not_restored",
     "write_model",
 ]
 
@@ -49,8 +67,6 @@ LEXICON_NAME = "lexicon.json"
 CARD_NAME = "README.md"
 #: Every file a model folder may hold (what is downloaded from a hub repository).
 MODEL_FILES = (CONFIG_NAME, WEIGHTS_NAME, LEXICON_NAME, CARD_NAME)
-#: Largest config.json / lexicon.json read (bytes): far above any real model's.
-MAX_JSON_BYTES = 64 * 2**20
 _BLOCK = re.compile(r"^blocks\.(\d+)\.")
 
 
@@ -158,7 +174,7 @@ def save_estimator(
     from ipaclip.g2p import load_lexicon
 
     tensors = {k: v.detach().cpu().contiguous() for k, v in est.module_.state_dict().items()}
-    params = dict(params)
+    params = fitted_architecture(params, est.config_)
     if not isinstance(est.teacher, str):
         params["teacher"] = est.teacher_id_
     params["checkpoint_dir"] = params["target_cache_dir"] = None  # paths stay local
@@ -197,19 +213,6 @@ def jsonable(value: Any) -> bool:
 # ----------------------------------------------------------------------------------------
 # Reading
 # ----------------------------------------------------------------------------------------
-def _read_json(path: Path, what: str) -> Any:
-    size = path.stat().st_size
-    if size > MAX_JSON_BYTES:
-        raise ValueError(
-            f"{path} is {size:,} bytes, more than any saved model's {what} ({MAX_JSON_BYTES:,} "
-            "bytes at most); it is not an ipaclip model file."
-        )
-    try:
-        return json.loads(path.read_text("utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path} is not valid JSON ({exc}); the file is corrupted.") from exc
-
-
 def _require(config: dict, key: str, kind: type | tuple, where: Path) -> Any:
     if key not in config:
         raise ValueError(f"{where}: the key {key!r} is missing; the file is corrupted.")
@@ -263,6 +266,7 @@ def _check_architecture(encoder: EncoderConfig, shapes: dict, path: Path) -> Non
 
 def _encoder_config(config: dict, where: Path) -> EncoderConfig:
     raw = _require(config, "encoder_config", dict, where)
+    check_encoder_fields(raw, where)
     try:
         return EncoderConfig.from_dict(raw)
     except (TypeError, ValueError) as exc:
@@ -287,7 +291,7 @@ def read_model(folder: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor]
     for p in (config_path, weights_path):
         if not p.is_file():
             raise FileNotFoundError(f"{p} is missing: not a saved PronunciationEncoder folder.")
-    config = _read_json(config_path, "config")
+    config = read_json(config_path, "config")
     if not isinstance(config, dict):
         raise ValueError(f"{config_path} must hold a JSON object; the file is corrupted.")
     if config.get("format") != FORMAT:
@@ -302,7 +306,10 @@ def read_model(folder: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor]
     _check_architecture(encoder, _header_shapes(weights_path), weights_path)
 
     lexicon_path = folder / LEXICON_NAME
-    files = [weights_path] + ([lexicon_path] if lexicon_path.is_file() else [])
+    has_lexicon = lexicon_path.is_file()
+    if has_lexicon:  # its size, before hashing it
+        check_file_size(lexicon_path, "lexicon")
+    files = [weights_path] + ([lexicon_path] if has_lexicon else [])
     if version >= 2:
         checksum = _require(config, "checksum", dict, config_path)
         if checksum.get("sha256") != _digest(config, files):
@@ -317,48 +324,36 @@ def read_model(folder: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor]
                 f"{weights_path} does not match the checksum in config.json: the weights are "
                 "corrupted or belong to another model."
             )
-    lexicon = _read_json(lexicon_path, "lexicon") if lexicon_path.is_file() else None
+    lexicon = (
+        lexicon_entries(read_json(lexicon_path, "lexicon"), lexicon_path) if has_lexicon else None
+    )
     try:
         tensors = load_file(str(weights_path))
     except (OSError, ValueError) as exc:
         raise ValueError(f"{weights_path} cannot be read as safetensors: {exc}") from exc
     for name, tensor in tensors.items():
-        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+        if not tensor.is_floating_point():
+            continue
+        if not torch.isfinite(tensor).all():
             raise ValueError(
                 f"{weights_path}: tensor {name!r} holds NaN or infinite values; the model is "
                 "broken (retrain it, or load an earlier save)."
             )
-    _check_codes(tensors, weights_path)
-    return config, tensors, lexicon
-
-
-def _check_codes(tensors: dict[str, torch.Tensor], where: Path) -> None:
-    """The n-gram bag's lookup tables must be sorted, distinct, non-negative integers."""
-    for name in ("ngram_codes", "class_codes"):
-        codes = tensors.get(name)
-        if codes is None:
-            continue
-        if codes.dtype != torch.int64:
-            raise ValueError(f"{where}: tensor {name!r} must hold int64 codes, not {codes.dtype}.")
-        if len(codes) and (codes[0] < 0 or (codes[1:] <= codes[:-1]).any()):
+        if tensor.numel() and tensor.abs().max() > MAX_WEIGHT:
             raise ValueError(
-                f"{where}: tensor {name!r} must hold sorted, distinct, non-negative codes; "
-                "the model is corrupted."
+                f"{weights_path}: tensor {name!r} holds a weight of magnitude "
+                f"{float(tensor.abs().max()):.3g}, above {MAX_WEIGHT:g} (no trained model has "
+                "one; computing with it overflows); the model is corrupted."
             )
+    check_codes(tensors, encoder, weights_path)
+    return config, tensors, lexicon
 
 
 # ----------------------------------------------------------------------------------------
 # From a checked config to an estimator
 # ----------------------------------------------------------------------------------------
-def _corrupt(where: Path, key: str, detail: str) -> ValueError:
-    return ValueError(f"{where / CONFIG_NAME}: {key} {detail}; the file is corrupted.")
-
-
-def _string_list(config: dict, key: str, where: Path) -> list[str]:
-    value = config.get(key)
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise _corrupt(where, key, "must be a list of strings")
-    return value
+def _corrupt(folder: Path, key: str, detail: str) -> ValueError:
+    return corrupt(folder / CONFIG_NAME, key, detail)
 
 
 def _make(kind: type, params: Any, key: str, where: Path) -> Any:
@@ -392,6 +387,32 @@ def _layout(config: dict, folder: Path, embedder: Any) -> Any:
         raise _corrupt(folder, "layout", f"is invalid ({exc})") from exc
 
 
+def teacher_not_restored(spec: str) -> str:
+    """Why a loaded model has no teacher: ``spec`` named a local path (what to do)."""
+    return (
+        f"This model was distilled from the teacher {spec!r}, which names a file or folder; a "
+        "saved model never restores a teacher named by a path (it would be opened on this "
+        "machine). Pass teacher=... (PronunciationEncoder.set_params(teacher=...) or "
+        "evaluate_model(teacher=...)), or IPACLIP.load(path, text_encoder=...)."
+    )
+
+
+def _unrestored_teacher(params: dict, folder: Path) -> str | None:
+    """Drop a saved teacher that names a local path (returned, else None), with a warning."""
+    from ipaclip.teachers._spec import names_local_path
+
+    spec = params.get("teacher")
+    if not names_local_path(spec):
+        return None
+    params["teacher"] = None
+    logging.getLogger(__name__).warning(
+        "%s: estimator_params.teacher is not restored. %s",
+        folder / CONFIG_NAME,
+        teacher_not_restored(spec),
+    )
+    return spec
+
+
 def build_estimator(cls: type, folder: Path, config: dict, tensors: dict, lexicon: Any) -> Any:
     """A fitted ``cls`` (PronunciationEncoder) from a folder :func:`read_model` checked."""
     from ipaclip.g2p import IPATransformer, load_lexicon
@@ -399,13 +420,7 @@ def build_estimator(cls: type, folder: Path, config: dict, tensors: dict, lexico
     from ipaclip.phonemes import PhonemeEmbedder
 
     encoder = _encoder_config(config, folder / CONFIG_NAME)
-    vocabulary = _string_list(config, "vocabulary", folder)
-    if len(vocabulary) != encoder.vocab_size:
-        raise _corrupt(
-            folder,
-            "vocabulary",
-            f"has {len(vocabulary)} entries, not encoder_config.vocab_size={encoder.vocab_size}",
-        )
+    vocabulary = checked_vocabulary(config, encoder, folder / CONFIG_NAME)
     teacher = config.get("teacher")
     if (
         not isinstance(teacher, dict)
@@ -415,15 +430,9 @@ def build_estimator(cls: type, folder: Path, config: dict, tensors: dict, lexico
         raise _corrupt(
             folder, "teacher", f"must be {{'id': str or null, 'dim': {encoder.output_dim}}}"
         )
-    history = config.get("history", [])
-    if not isinstance(history, list) or not all(isinstance(h, dict) for h in history):
-        raise _corrupt(folder, "history", "must be a list of objects")
-
-    params = dict(config.get("estimator_params") or {})
-    params["checkpoint_dir"] = params["target_cache_dir"] = None  # never restore local paths
-    # Parameters newer than the model take the value it was trained with (no n-gram bag
-    # before ipaclip had one), so get_params describes the model and a clone refits it.
-    params.setdefault("ngrams", encoder.ngram_max)
+    history = checked_history(config, folder / CONFIG_NAME)
+    params = checked_params(config.get("estimator_params"), encoder, folder / CONFIG_NAME)
+    unrestored = _unrestored_teacher(params, folder)
     est = _make(cls, params, "estimator_params", folder)
     emb = config.get("phoneme_embedder")
     embedder = None
@@ -431,22 +440,23 @@ def build_estimator(cls: type, folder: Path, config: dict, tensors: dict, lexico
         if not isinstance(emb, dict):
             raise _corrupt(folder, "phoneme_embedder", "must be an object or null")
         embedder = _make(PhonemeEmbedder, emb.get("params"), "phoneme_embedder.params", folder)
-        embedder.fit(_string_list(emb, "vocabulary", folder) or ["ə"])
+        try:
+            embedder.fit(string_list(emb, "vocabulary", folder / CONFIG_NAME) or ["ə"])
+        except ValueError as exc:
+            raise _corrupt(folder, "phoneme_embedder.vocabulary", f"is invalid ({exc})") from exc
     g2p = config.get("g2p")
     if g2p is not None:
         if not isinstance(g2p, dict):
             raise _corrupt(folder, "g2p", "must be an object or null")
         g2p = dict(g2p)
         named = g2p.get("lexicon")
-        if named == LEXICON_NAME and lexicon is not None:
-            try:
+        if named == LEXICON_NAME and isinstance(lexicon, dict):
+            try:  # a dict: load_lexicon opens nothing
                 g2p["lexicon"] = load_lexicon(lexicon)
             except ValueError as exc:
                 raise ValueError(f"{folder / LEXICON_NAME}: {exc}") from exc
         elif named is not None:
             # A path (ipaclip 0.1 saved one) or anything else: never opened from a config.
-            import logging
-
             logging.getLogger(__name__).warning(
                 "%s names a lexicon %r that is not part of the model folder; it is not "
                 "opened. Pass IPACLIP(..., g2p=IPATransformer(lexicon=...)) to use one.",
@@ -464,6 +474,7 @@ def build_estimator(cls: type, folder: Path, config: dict, tensors: dict, lexico
     est.layout_ = _layout(config, folder, embedder)
     est.embedding_dim_ = encoder.output_dim
     est.teacher_id_ = teacher["id"]
+    est.unrestored_teacher_ = unrestored
     est.history_ = history
     est.n_epochs_ = len(history)
     return est

@@ -31,6 +31,7 @@ from ipaclip._persistence import (
     jsonable,
     read_model,
     save_estimator,
+    teacher_not_restored,
 )
 from ipaclip._progress import progress
 from ipaclip._recipe import (
@@ -498,6 +499,8 @@ class PronunciationEncoder(
         """The teacher object ``teacher`` names (resolved once and kept while it is unchanged)."""
         from ipaclip.teachers import resolve_teacher
 
+        if self.teacher is None and getattr(self, "unrestored_teacher_", None):
+            raise ValueError(teacher_not_restored(self.unrestored_teacher_))
         key = self.teacher if isinstance(self.teacher, str) else id(self.teacher)
         cached = getattr(self, "_teacher_cache", None)
         if cached is not None and cached[0] == key:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from safetensors.torch import load_file, save_file
 
 import ipaclip.nn as nn_module
@@ -215,3 +216,284 @@ def test_saved_files_get_the_mode_the_umask_gives(tmp_path, umask, mode):
         os.umask(old)
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()}
     assert modes and set(modes.values()) == {mode}, modes
+
+
+# ----------------------------------------------------------------------------------------
+# Issue #17: nothing read from a model folder is trusted, no path in it is ever opened
+# ----------------------------------------------------------------------------------------
+def _record_opens(monkeypatch) -> list[str]:
+    """Every path opened or listed from now on (builtins/io/os open, Path.open, listdir)."""
+    import builtins
+    import io
+    import os
+
+    opened: list[str] = []
+
+    def recording(real):
+        def wrapper(file, *args, **kwargs):
+            if isinstance(file, str | bytes | os.PathLike):
+                opened.append(os.fsdecode(os.fspath(file)))
+            return real(file, *args, **kwargs)
+
+        return wrapper
+
+    for module, name in [(builtins, "open"), (io, "open"), (os, "open"), (os, "listdir")]:
+        monkeypatch.setattr(module, name, recording(getattr(module, name)))
+    monkeypatch.setattr(os, "scandir", recording(os.scandir))
+    real_path_open = Path.open
+
+    def path_open(self, *args, **kwargs):
+        opened.append(str(self))
+        return real_path_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", path_open)
+    return opened
+
+
+def _outside(tmp_path: Path) -> Path:
+    """A folder beside the model with a file a hostile config might point at."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.tsv").write_text("root:x:0:0\tsecret\n", "utf-8")
+    (outside / "modules.json").write_text("[]", "utf-8")
+    (outside / "config.json").write_text("{}", "utf-8")
+    return outside
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("PATH", "must hold a JSON object of word -> IPA entries, not a str"),
+        ('["PATH"]', "not a list"),
+        ('{"cat": ["PATH"]}', "entry 'cat' must map to an IPA string"),
+        ('{"cat": 3}', "entry 'cat' must map to an IPA string"),
+        ('{"cat": "' + "k" * 1001 + '"}', "entry 'cat' is longer than"),
+    ],
+)
+def test_a_lexicon_json_that_is_not_word_to_ipa_is_refused_and_nothing_outside_is_opened(
+    tmp_path, monkeypatch, content, message
+):
+    import sys
+
+    from ipaclip.inventory import get_inventory
+
+    outside = _outside(tmp_path)
+    folder = _fit().save(tmp_path / "m", g2p=IPATransformer(lexicon={"ipaclip": "ˈaɪpəklɪp"}))
+    secret = json.dumps(str(outside / "secret.tsv"))
+    (folder / "lexicon.json").write_text(content.replace('"PATH"', secret).replace("PATH", secret))
+    _resign(folder, json.loads((folder / "config.json").read_text()))
+    get_inventory()  # the shared phoneme table, read once per process from the package
+    opened = _record_opens(monkeypatch)
+    with pytest.raises(ValueError, match="lexicon.json") as info:
+        PronunciationEncoder.load(folder)
+    assert message in str(info.value)
+    assert "root:" not in str(info.value)
+    allowed = (str(folder), sys.prefix, sys.base_prefix, str(Path(nn_module.__file__).parent))
+    assert [p for p in opened if not p.startswith(allowed)] == []
+
+
+def test_a_teacher_named_by_a_local_path_is_not_restored_and_its_folder_never_read(
+    tmp_path, monkeypatch, caplog, capsys
+):
+    from ipaclip.cli import main
+
+    outside = _outside(tmp_path)
+    folder = _fit().save(tmp_path / "m", g2p=IPATransformer())
+    config = json.loads((folder / "config.json").read_text())
+    spec = f"sentence-transformers:{outside}"
+    config["estimator_params"]["teacher"] = spec
+    config["teacher"]["id"] = "sentence-transformers:outside@sha256-0"
+    _resign(folder, config)
+
+    opened = _record_opens(monkeypatch)
+    with caplog.at_level(logging.WARNING):
+        loaded = PronunciationEncoder.load(folder)
+    warnings = [r for r in caplog.records if "estimator_params.teacher" in r.getMessage()]
+    assert len(warnings) == 1 and "pass teacher=" in warnings[0].getMessage().lower()
+    assert loaded.teacher is None and loaded.get_params()["teacher"] is None
+    assert loaded.teacher_id_ == "sentence-transformers:outside@sha256-0"
+    with pytest.raises(ValueError, match=r"Pass teacher=\.\.\. \(PronunciationEncoder.set_params"):
+        loaded.get_teacher()
+    # What `ipaclip evaluate` runs: one line, exit 2, asking for the teacher.
+    capsys.readouterr()
+    assert main(["evaluate", str(folder), "--tasks", "fidelity", "--n-words", "10", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Pass teacher=" in err, err
+    assert [p for p in opened if str(outside) in p] == []
+    np.testing.assert_array_equal(loaded.transform(IPA), _fit().transform(IPA))
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "sentence-transformers:OUTSIDE",
+        "sentence-transformers:./models/st",
+        "open_clip:ViT-B-32@OUTSIDE/ckpt.pt",
+        "open_clip:local-dir:OUTSIDE",
+        "OUTSIDE",
+    ],
+)
+def test_every_teacher_spec_naming_a_path_is_dropped_on_load(tmp_path, spec):
+    outside = _outside(tmp_path)
+    folder = _fit().save(tmp_path / "m")
+    config = json.loads((folder / "config.json").read_text())
+    config["estimator_params"]["teacher"] = spec.replace("OUTSIDE", str(outside))
+    _resign(folder, config)
+    loaded = PronunciationEncoder.load(folder)
+    assert loaded.teacher is None
+    assert loaded.unrestored_teacher_ == spec.replace("OUTSIDE", str(outside))
+
+
+def test_a_hub_named_teacher_is_restored(saved):
+    config = json.loads((saved / "config.json").read_text())
+    config["estimator_params"]["teacher"] = "sentence-transformers:org/model"
+    _resign(saved, config)
+    assert PronunciationEncoder.load(saved).teacher == "sentence-transformers:org/model"
+
+
+def _set(path: str, value):
+    """An edit of the config that sets the dotted ``path`` ('a.b' or 'a[0]') to ``value``."""
+
+    def edit(config):
+        *parents, last = path.replace("[", ".").replace("]", "").split(".")
+        node = config
+        for key in parents:
+            node = node[int(key)] if isinstance(node, list) else node[key]
+        node[int(last) if isinstance(node, list) else last] = (
+            value(config) if callable(value) else value
+        )
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    "edit, key",
+    [
+        (_set("encoder_config.vocab_size", 16.0), "encoder_config.vocab_size must be an int"),
+        (_set("encoder_config.width", 16.0), "encoder_config.width must be an int"),
+        (_set("encoder_config.heads", True), "encoder_config.heads must be an int"),
+        (_set("encoder_config.residual", 0), "encoder_config.residual must be true or false"),
+        (_set("encoder_config.mlp_ratio", "4"), "encoder_config.mlp_ratio must be a number"),
+        (_set("vocabulary[1]", lambda c: c["vocabulary"][0]), r"vocabulary\[1\].*repeats"),
+        (_set("vocabulary[0]", "<bos>"), r"vocabulary\[0\].*not a PanPhon segment"),
+        (_set("vocabulary[0]", "xyz"), r"vocabulary\[0\].*not a PanPhon segment"),
+        (_set("estimator_params.width", 64), "estimator_params.width is 64 but encoder_config"),
+        (_set("estimator_params.layers", 1.0), "estimator_params.layers is 1.0"),
+        (_set("estimator_params.pooling", "mean"), "estimator_params.pooling"),
+        (_set("estimator_params.ngrams", 3), "estimator_params.ngrams is 3"),
+        (_set("estimator_params.ngram_classes", False), "estimator_params.ngram_classes"),
+        (_set("estimator_params.embedding", "onehot"), "estimator_params.embedding"),
+        (_set("phoneme_embedder.vocabulary", ["€"]), r"phoneme_embedder.vocabulary is invalid"),
+        (_set("history[0]", "fast"), r"history\[0\] must be an object of numbers"),
+        (_set("history[1]", {"loss": "low"}), r"history\[1\] must be an object of numbers"),
+        (_set("history[0].loss", True), r"history\[0\] must be an object of numbers"),
+    ],
+)
+def test_hand_edited_configs_that_would_misbehave_are_refused_by_key(saved, edit, key):
+    config = json.loads((saved / "config.json").read_text())
+    edit(config)
+    _resign(saved, config)
+    with pytest.raises(ValueError, match=f"config.json: {key}"):
+        PronunciationEncoder.load(saved)
+
+
+@pytest.mark.parametrize(
+    "old, new, key",
+    [
+        ('"mlp_ratio": 4.0', '"mlp_ratio": Infinity', "encoder_config.mlp_ratio holds Infinity"),
+        ('"mlp_ratio": 4.0', '"mlp_ratio": 1e400', "encoder_config.mlp_ratio holds 1e400"),
+        ('"lr": ', '"lr": NaN, "x": ', "estimator_params.lr holds NaN"),
+        ('"width": 16', '"width": ' + "1" * 5000, "encoder_config.width holds an integer of 5,000"),
+        ('"history": [', '"history": [' + "[" * 100_000 + "]" * 100_000 + ", ", "history nests"),
+        ('"history": [', '"history": [' + "[" * 40 + "]" * 40 + ", ", r"history\[0\]"),
+    ],
+)
+def test_json_that_python_cannot_hold_is_a_value_error_naming_the_key(saved, old, new, key):
+    text = (saved / "config.json").read_text()
+    assert old in text
+    (saved / "config.json").write_text(text.replace(old, new, 1))
+    with pytest.raises(ValueError, match=f"config.json: {key}"):
+        PronunciationEncoder.load(saved)
+
+
+def test_a_saved_device_is_not_restored(saved):
+    for device in ("toaster", "meta", "cuda:7"):
+        config = json.loads((saved / "config.json").read_text())
+        config["estimator_params"]["device"] = device
+        _resign(saved, config)
+        loaded = PronunciationEncoder.load(saved)
+        assert loaded.device == "auto" and loaded.get_params()["device"] == "auto"
+    np.testing.assert_array_equal(loaded.transform(IPA), _fit().transform(IPA))
+
+
+def test_a_model_saved_after_set_params_records_the_architecture_it_holds(tmp_path):
+    enc = _fit().set_params(width=64, ngrams=3, pooling="mean")
+    loaded = PronunciationEncoder.load(enc.save(tmp_path / "m"))
+    params = loaded.get_params()
+    assert (params["width"], params["ngrams"], params["pooling"]) == (16, 4, "eos")
+    assert loaded.config_.width == 16
+    np.testing.assert_array_equal(loaded.transform(IPA), enc.transform(IPA))
+
+
+def _edit_tensors(folder: Path, edit) -> None:
+    tensors = load_file(str(folder / "model.safetensors"))
+    edit(tensors)
+    save_file(tensors, str(folder / "model.safetensors"))
+    _resign(folder, json.loads((folder / "config.json").read_text()))
+
+
+def _bad_ngram_code(tensors, config) -> None:
+    # A window one digit longer than its order says: sorted in, but no n-gram of the vocabulary.
+    enc = config["encoder_config"]
+    tag, base = 2 * (enc["ngram_max"] + 1), enc["vocab_size"] + 2
+    bad = base ** enc["ngram_max"] * tag + 2 * enc["ngram_max"]
+    codes = tensors["ngram_codes"]
+    tensors["ngram_codes"] = torch.unique(torch.cat([codes[1:], torch.tensor([bad])]))
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda t, c: t["projection"].__setitem__((0, 0), 3e38), "'projection' holds a weight"),
+        (lambda t, c: t["ln_final.weight"].__setitem__(0, -2e6), "'ln_final.weight' holds a wei"),
+        (_bad_ngram_code, "'ngram_codes' holds 1 codes that are no n-gram"),
+        (
+            lambda t, c: t["class_codes"].__setitem__(-1, 3**11),
+            "'class_codes' holds 177147, not a sound class",
+        ),
+    ],
+)
+def test_weights_and_codes_that_would_overflow_or_never_match_are_refused(saved, edit, message):
+    config = json.loads((saved / "config.json").read_text())
+    _edit_tensors(saved, lambda tensors: edit(tensors, config))
+    with pytest.raises(ValueError, match=message):
+        PronunciationEncoder.load(saved)
+
+
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("lexicon.json", "lexicon.json is 4,294,967,296 bytes, more than"),
+        ("config.json", "config.json is 4,294,967,296 bytes, more than"),
+        ("model.safetensors", "model.safetensors cannot be read as safetensors.*not fully covered"),
+    ],
+)
+def test_a_4_gib_file_is_refused_from_its_size_before_it_is_hashed(
+    tmp_path, monkeypatch, name, message
+):
+    import time
+
+    import ipaclip._persistence as persistence
+
+    folder = _fit().save(tmp_path / "m", g2p=IPATransformer(lexicon={"ipaclip": "ˈaɪpəklɪp"}))
+    with open(folder / name, "r+b") as f:
+        f.truncate(4 << 30)  # sparse: no disk used
+
+    def never(*args, **kwargs):
+        raise AssertionError("the folder was hashed before the file sizes were checked")
+
+    monkeypatch.setattr(persistence, "_digest", never)
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=message):
+        PronunciationEncoder.load(folder)
+    assert time.perf_counter() - start < 1.0

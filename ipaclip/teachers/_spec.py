@@ -25,7 +25,7 @@ from ipaclip.teachers._clip_loading import (
 from ipaclip.teachers.clip import CLIPTextEncoder
 from ipaclip.teachers.sentence_transformers import SentenceTransformerEncoder, check_model_name
 
-__all__ = ["resolve_teacher"]
+__all__ = ["names_local_path", "resolve_teacher"]
 
 _SPEC_FORMS = (
     "an object with a transform method (returned as-is); None or 'minilm' (the bundled "
@@ -124,6 +124,51 @@ def resolve_teacher(spec: Any = None) -> Any:
     close = _spec_suggestions(spec)
     hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
     raise ValueError(f"Unknown teacher spec {spec!r}.{hint} Accepted: {_SPEC_FORMS}.")
+
+
+def names_local_path(spec: Any) -> bool:
+    """Whether the teacher spec ``spec`` names a file or folder on this machine.
+
+    Such a teacher must come from the user, never from a saved model's config: resolving it
+    would open whatever the path names. Only strings can name paths; the check looks at the
+    string (and whether a relative hub-style name exists here), never inside any file.
+
+    Examples
+    --------
+    >>> names_local_path("sentence-transformers:/models/st"), names_local_path("minilm")
+    (True, False)
+    >>> names_local_path("open_clip:ViT-B-32@/ckpt/model.pt")
+    True
+    >>> names_local_path("open_clip:ViT-B-32@openai"), names_local_path("open_clip:ViT-B-32:openai")
+    (False, False)
+    >>> names_local_path("open_clip:local-dir:/models/clip")
+    True
+    """
+    if not isinstance(spec, str) or spec.strip().lower() == "minilm":
+        return False
+    scheme, sep, rest = spec.strip().partition(":")
+    scheme, rest = scheme.strip().lower().replace("_", "-"), rest.strip()
+    if sep and scheme == "sentence-transformers":
+        # A hub name is "name" or "org/name"; SentenceTransformer reads a local folder first.
+        local_form = (
+            rest.startswith((".", "~")) or os.path.isabs(rest) or rest.count("/") > 1
+        ) or "\\" in rest
+        return local_form or _exists(rest)
+    if sep and scheme in ("open-clip", "openclip"):
+        if rest.startswith(HF_HUB_PREFIX):
+            return False
+        if rest.startswith(LOCAL_DIR_PREFIX):
+            return True
+        arch, at, pretrained = rest.partition("@")
+        if not at:
+            arch, _, pretrained = rest.partition(":")
+        return any(looks_like_path(part) or _exists(part) for part in (arch, pretrained) if part)
+    return looks_like_path(spec) or _exists(spec)
+
+
+def _exists(name: str) -> bool:
+    """Whether ``name`` exists as a path here (a stat, nothing is opened)."""
+    return os.path.exists(os.path.expanduser(name.strip()))
 
 
 def _check_clip_spec(arch: str, pretrained: str | None) -> None:
