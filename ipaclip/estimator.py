@@ -774,7 +774,14 @@ class PronunciationEncoder(
     # ------------------------------------------------------------------------------------
     # persistence
     # ------------------------------------------------------------------------------------
-    def save(self, path: str | os.PathLike, *, g2p=None, model_card: bool = False) -> Path:
+    def save(
+        self,
+        path: str | os.PathLike,
+        *,
+        g2p=None,
+        model_card: bool = False,
+        overwrite: bool = False,
+    ) -> Path:
         """Write ``model.safetensors`` and ``config.json`` to the folder ``path``.
 
         The config records the architecture, the phoneme vocabulary and featuriser settings,
@@ -783,9 +790,16 @@ class PronunciationEncoder(
         folder as ``lexicon.json``) and the library version. The folder is replaced
         atomically: until the new model is complete, the old one stays loadable. Loading never
         unpickles and never executes code.
+
+        ``path`` is replaced as a whole, so only when it is missing, an empty folder or a
+        model folder holding nothing but model files; anything else (a file, a link, a folder
+        with other files) raises ``FileExistsError`` unless ``overwrite=True``. The working
+        directory, its ancestors, the root and the home folder are refused even then.
         """
         check_is_fitted(self)
-        return save_estimator(self, self._saved_params(), path, g2p, model_card)
+        return save_estimator(
+            self, self._saved_params(), path, g2p, model_card, overwrite=overwrite
+        )
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> PronunciationEncoder:
