@@ -189,14 +189,14 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> None:
 def _protected(path: Path) -> str | None:
     """Why ``path`` may never be replaced by a save (None when it may)."""
     cwd, home = Path.cwd().resolve(), Path.home().resolve()
+    if path == Path(path.anchor):
+        return "it is the root of the file system"
+    if path == home:
+        return "it is your home folder"
     if path == cwd:
         return "it is the current working directory"
     if path in cwd.parents:
         return "it is an ancestor of the current working directory"
-    if path == home:
-        return "it is your home folder"
-    if path == Path(path.anchor):
-        return "it is the root of the file system"
     return None
 
 
