@@ -33,6 +33,7 @@ __all__ = [
     "atomic_file",
     "atomic_folder",
     "check_replaceable",
+    "reading",
     "recover_folder",
     "write_atomic",
 ]
@@ -124,21 +125,25 @@ def _absolute(path: str | os.PathLike) -> Path:
 
 
 @contextlib.contextmanager
-def _locked(folder: Path) -> Iterator[None]:
-    """Hold an exclusive lock on the folder ``folder`` while the block runs.
+def _locked(folder: Path, *, shared: bool = False) -> Iterator[None]:
+    """Hold an exclusive (or ``shared``) lock on the folder ``folder`` while the block runs.
 
     ``fcntl.flock`` on the folder's own descriptor: nothing is created, each call opens its
     own descriptor (so threads of one process exclude each other too), and the lock dies
     with its process. Without ``fcntl``, a lock file created exclusively, removed
-    afterwards; one older than a minute is taken to be a killed process's and removed.
+    afterwards (one older than a minute is taken to be a killed process's and removed); a
+    shared lock is then not taken at all, since a reader may not be allowed to write.
     """
     if fcntl is not None:
         fd = os.open(folder, os.O_RDONLY)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
             yield
         finally:
             os.close(fd)  # releases the lock
+        return
+    if shared:  # readers may not be able to write a lock file (a read-only cache)
+        yield
         return
     lock = folder / _LOCK_NAME
     while True:
@@ -278,6 +283,29 @@ def recover_folder(path: str | os.PathLike) -> None:
         return
     with _locked(path.parent):
         _recover(path)
+
+
+@contextlib.contextmanager
+def reading(path: str | os.PathLike) -> Iterator[Path]:
+    """Keep the folder ``path`` from being replaced while the block reads it.
+
+    A shared lock on the parent: readers run together, and a concurrent
+    :func:`atomic_folder` renames only once they are done, so that the files read all come
+    from one folder (without it, about 1 load in 200 during a loop of saves saw one save's
+    config with the next one's weights). A save killed between its renames is finished first
+    (:func:`recover_folder`). Yields ``path`` made absolute.
+    """
+    path = _absolute(path)
+    while True:
+        recover_folder(path)
+        if not path.parent.is_dir():
+            yield path  # nothing to lock: the reader reports the missing folder
+            return
+        with _locked(path.parent, shared=True):
+            if os.path.lexists(path) or not _siblings(path, "old"):
+                yield path
+                return
+        # A writer was killed between its renames after recover_folder looked: finish it.
 
 
 @contextlib.contextmanager

@@ -25,6 +25,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ipaclip._batches import SequenceData, embed_rows
 from ipaclip._hub import HUB_PREFIX, HubMixin
+from ipaclip._io import reading
 from ipaclip._persistence import (
     MODEL_FILES,
     build_estimator,
@@ -809,5 +810,6 @@ class PronunciationEncoder(
         """
         if isinstance(path, str) and path.startswith(HUB_PREFIX):
             return cls.from_pretrained(path)
-        config, tensors, lexicon = read_model(path)
+        with reading(path):  # no concurrent save swaps the folder while it is read
+            config, tensors, lexicon = read_model(path)
         return build_estimator(cls, Path(path), config, tensors, lexicon)

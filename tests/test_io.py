@@ -211,34 +211,61 @@ def test_names_that_only_start_like_a_temporary_are_not_taken(tmp_path):
 
 _SAVER = """
 import sys
-from pathlib import Path
+import numpy as np
 from ipaclip import PronunciationEncoder
-encoder = PronunciationEncoder.load(sys.argv[1])
-for _ in range(int(sys.argv[3])):
-    encoder.save(Path(sys.argv[2]))
+from tests.fault_runner import IPA
+source, target, times = sys.argv[1], sys.argv[2], int(sys.argv[3])
+if source == "load":  # a reader: every load sees one whole model
+    outputs = [PronunciationEncoder.load(path).transform(IPA) for path in sys.argv[4:]]
+    for _ in range(times):
+        got = PronunciationEncoder.load(target).transform(IPA)
+        assert any(np.array_equal(got, out) for out in outputs)
+else:
+    encoder = PronunciationEncoder.load(source)
+    for _ in range(times):
+        encoder.save(target)
 """
 
 
 @pytest.mark.slow
 def test_concurrent_saves_to_one_path_never_fail_and_leave_nothing_behind(encoders, tmp_path):
     a, b = encoders
-    sources = [a.save(tmp_path / "src" / "a"), b.save(tmp_path / "src" / "b")] * 2
+    sources = [a.save(tmp_path / "src" / "a"), b.save(tmp_path / "src" / "b")]
     target = tmp_path / "out" / "model"
+    a.save(target)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    commands = [[str(src), str(target), "30"] for src in sources * 2]
+    commands.append(["load", str(target), "60", *map(str, sources)])
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", _SAVER, str(src), str(target), "30"],
-            env=env,
-            stderr=subprocess.PIPE,
-            text=True,
+            [sys.executable, "-c", _SAVER, *command], env=env, stderr=subprocess.PIPE, text=True
         )
-        for src in sources
+        for command in commands
     ]
     errors = [proc.communicate(timeout=600)[1] for proc in procs]
-    assert [proc.returncode for proc in procs] == [0] * 4, "\n".join(errors)[-3000:]
+    assert [proc.returncode for proc in procs] == [0] * 5, "\n".join(errors)[-3000:]
     assert _names(target.parent) == ["model"]  # no temporaries, no lock file
     loaded = PronunciationEncoder.load(target).transform(IPA)
     assert np.array_equal(loaded, a.transform(IPA)) or np.array_equal(loaded, b.transform(IPA))
+
+
+def test_a_folder_being_read_is_not_replaced_until_the_reader_is_done(encoders, tmp_path):
+    import threading
+
+    a, b = encoders
+    target = a.save(tmp_path / "model")
+    before = (target / "model.safetensors").read_bytes()
+    with io_module.reading(target):
+        writer = threading.Thread(target=b.save, args=(target,))
+        writer.start()
+        writer.join(0.5)
+        assert writer.is_alive()  # its new folder is written, its renames wait
+        assert (target / "model.safetensors").read_bytes() == before
+    writer.join(30)
+    np.testing.assert_array_equal(
+        PronunciationEncoder.load(target).transform(IPA), b.transform(IPA)
+    )
+    assert _dotted(tmp_path) == []
 
 
 def test_a_pending_pair_is_not_taken_while_its_writer_holds_the_lock(encoders, tmp_path):
