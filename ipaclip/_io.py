@@ -10,7 +10,8 @@ missing path, an empty folder, or a folder the caller recognises as its own; any
 only with ``overwrite=True``, and never the working directory, its ancestors, the file
 system's root or the home folder. Concurrent replacements of folders in one parent folder
 are serialised by a lock on that parent (``fcntl.flock`` on its descriptor: no file is
-created, and the kernel drops the lock of a killed process).
+created, and the kernel drops the lock of a killed process); a load reads a folder under
+the shared form of that lock (:func:`reading`), so no save swaps it during the read.
 """
 
 from __future__ import annotations
@@ -258,16 +259,23 @@ def check_replaceable(
     )
 
 
-def _recover(path: Path) -> None:
-    """Finish a replacement of ``path`` killed between its two renames (lock held)."""
+def _pending(path: Path) -> Path | None:
+    """The new folder of a replacement of ``path`` killed between its renames, if any."""
     if os.path.lexists(path):
-        return
+        return None
     for old in _siblings(path, "old"):
         new = path.with_name(old.name.replace(".old-", ".new-", 1))
         if new.is_dir():
-            os.replace(new, path)
-            _remove(old)
-            return
+            return new
+    return None
+
+
+def _recover(path: Path) -> None:
+    """Finish a replacement of ``path`` killed between its two renames (lock held)."""
+    new = _pending(path)
+    if new is not None:
+        os.replace(new, path)
+        _remove(new.with_name(new.name.replace(".new-", ".old-", 1)))
 
 
 def recover_folder(path: str | os.PathLike) -> None:
@@ -279,7 +287,7 @@ def recover_folder(path: str | os.PathLike) -> None:
     so does this: a pair whose writer still runs is never taken.
     """
     path = _absolute(path)
-    if os.path.lexists(path) or not _siblings(path, "old"):
+    if _pending(path) is None:
         return
     with _locked(path.parent):
         _recover(path)
@@ -302,7 +310,7 @@ def reading(path: str | os.PathLike) -> Iterator[Path]:
             yield path  # nothing to lock: the reader reports the missing folder
             return
         with _locked(path.parent, shared=True):
-            if os.path.lexists(path) or not _siblings(path, "old"):
+            if _pending(path) is None:
                 yield path
                 return
         # A writer was killed between its renames after recover_folder looked: finish it.

@@ -307,3 +307,24 @@ def test_check_replaceable_accepts_what_the_caller_owns(tmp_path):
     with pytest.raises(FileExistsError, match="mine.bin"):
         check_replaceable(folder)
     check_replaceable(folder, is_ours=lambda p: (p / "mine.bin").exists())
+
+
+def test_a_leftover_old_folder_without_its_new_one_is_no_pending_save(tmp_path):
+    # A save killed while deleting the old folder leaves ".name.old-*" alone; if the model is
+    # then deleted, a load says it is missing (at once, no wait) and takes nothing.
+    import threading
+
+    (tmp_path / f".model.old-{DEAD}").mkdir()
+    errors = []
+
+    def load():
+        try:
+            PronunciationEncoder.load(tmp_path / "model")
+        except FileNotFoundError as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=load, daemon=True)
+    thread.start()
+    thread.join(20)
+    assert not thread.is_alive() and len(errors) == 1
+    assert not (tmp_path / "model").exists()
