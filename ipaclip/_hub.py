@@ -22,6 +22,8 @@ from typing import Any
 
 import torch
 
+from ipaclip._io import recover_folder
+
 #: Seconds the network probe waits for a TCP connection (DNS lookup included).
 PROBE_TIMEOUT_S = 2.5
 _TRUE_STRINGS = {"1", "on", "yes", "true"}
@@ -170,6 +172,19 @@ def state_dict_digest(module: torch.nn.Module) -> str:
 HUB_PREFIX = "hf-hub:"
 
 
+def _is_repo_id(name: str) -> bool:
+    """Whether ``name`` is a valid hub repository id (huggingface_hub's own rule)."""
+    try:
+        from huggingface_hub.utils import HFValidationError, validate_repo_id
+    except ImportError:
+        return True  # let the download say what is missing
+    try:
+        validate_repo_id(name)
+    except HFValidationError:
+        return False
+    return True
+
+
 def download_model(
     repo_id: str,
     files: Iterable[str],
@@ -213,6 +228,27 @@ def download_model(
     return Path(folder)
 
 
+def _unreachable_push(repo_id: str, saved: Path | None) -> RuntimeError | None:
+    """The error for a push while the hub cannot be reached (None when it seems reachable).
+
+    ``saved`` is the folder the model is saved in, or None when it was not kept: the
+    message says only what is true.
+    """
+    reason = unreachable_reason(hub_endpoint())
+    if reason is None:
+        return None
+    if saved is None:
+        kept = (
+            "Nothing was saved: keep the model with save_pretrained(FOLDER) and upload that "
+            f"folder later with push_to_hub, or with `hf upload {repo_id} FOLDER`."
+        )
+    else:
+        kept = f"The model is saved in {saved}; upload it later with `hf upload {repo_id} {saved}`."
+    return RuntimeError(
+        f"Cannot push to {repo_id!r}: the Hugging Face hub cannot be reached ({reason}). {kept}"
+    )
+
+
 def upload_model(
     folder: str | os.PathLike,
     repo_id: str,
@@ -222,18 +258,19 @@ def upload_model(
     token: str | bool | None = None,
     revision: str | None = None,
     create_pr: bool = False,
+    keeps_folder: bool = True,
 ) -> str:
-    """Create ``repo_id`` if needed and upload ``folder``; return the commit's URL."""
+    """Create ``repo_id`` if needed and upload ``folder``; return the commit's URL.
+
+    ``keeps_folder`` says whether ``folder`` outlives the call (the offline message then
+    names it; a temporary folder is not mentioned as saved).
+    """
     from huggingface_hub import HfApi
 
     repo_id = repo_id.removeprefix(HUB_PREFIX)
-    reason = unreachable_reason(hub_endpoint())
-    if reason is not None:
-        raise RuntimeError(
-            f"Cannot push to {repo_id!r}: the Hugging Face hub cannot be reached ({reason}). "
-            f"The model is saved; upload the folder later with push_to_hub, or with "
-            "huggingface-cli upload."
-        )
+    error = _unreachable_push(repo_id, Path(folder).resolve() if keeps_folder else None)
+    if error is not None:
+        raise error
     api = HfApi(token=token)
     api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
     info = api.upload_folder(
@@ -249,9 +286,9 @@ def upload_model(
 
 class HubMixin:
     """``save_pretrained``, ``from_pretrained`` and ``push_to_hub`` for a class with
-    ``save(path, *, g2p, model_card)`` and ``load(path)``, with the names and arguments of
-    huggingface_hub's ``ModelHubMixin``. ``_hub_files`` names the files a model folder may
-    hold: exactly those are downloaded.
+    ``save(path, *, g2p, model_card, overwrite)`` and ``load(path)``, with the names and
+    arguments of huggingface_hub's ``ModelHubMixin``. ``_hub_files`` names the files a model
+    folder may hold: exactly those are downloaded.
     """
 
     _hub_files: tuple[str, ...] = ()
@@ -265,13 +302,15 @@ class HubMixin:
         g2p=None,
         repo_id: str | None = None,
         push_to_hub: bool = False,
+        overwrite: bool = False,
         **push_to_hub_kwargs,
     ) -> str | None:
         """:meth:`save` plus a model card (``README.md``); optionally push the folder.
 
-        Returns the commit URL when ``push_to_hub``, else None.
+        ``overwrite`` is :meth:`save`'s: without it, a ``save_directory`` that holds anything
+        but a model is refused. Returns the commit URL when ``push_to_hub``, else None.
         """
-        self.save(save_directory, g2p=g2p, model_card=True)
+        self.save(save_directory, g2p=g2p, model_card=True, overwrite=overwrite)
         if push_to_hub:
             return upload_model(
                 save_directory,
@@ -301,8 +340,15 @@ class HubMixin:
         once with what to do.
         """
         source = os.fspath(pretrained_model_name_or_path)
-        if Path(source).is_dir() and not source.startswith(HUB_PREFIX):
-            return cls.load(source)
+        if not source.startswith(HUB_PREFIX):
+            recover_folder(source)  # a local save killed between its two renames
+            if Path(source).is_dir():
+                return cls.load(source)
+            if not _is_repo_id(source):
+                raise FileNotFoundError(
+                    f"{source} does not exist, and it is not a hub repository id "
+                    "('org/name'): pass a folder written by save_pretrained or a repository."
+                )
         folder = download_model(
             source,
             cls._hub_files,
@@ -325,9 +371,16 @@ class HubMixin:
         revision: str | None = None,
         create_pr: bool = False,
     ) -> str:
-        """Save to a temporary folder and upload it to ``repo_id``; return the commit URL."""
+        """Save to a temporary folder and upload it to ``repo_id``; return the commit URL.
+
+        The folder is deleted afterwards: when the hub cannot be reached, nothing is saved
+        and the error says so (use :meth:`save_pretrained` to keep a copy).
+        """
         import tempfile
 
+        error = _unreachable_push(repo_id.removeprefix(HUB_PREFIX), None)
+        if error is not None:  # before any work
+            raise error
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp) / "model"
             self.save_pretrained(folder, g2p=g2p)
@@ -339,4 +392,5 @@ class HubMixin:
                 token=token,
                 revision=revision,
                 create_pr=create_pr,
+                keeps_folder=False,
             )

@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from ipaclip._io import atomic_folder, recover_folder
+from ipaclip._io import atomic_folder, check_replaceable, recover_folder
 from ipaclip._model_checks import (
     MAX_JSON_BYTES,
     MAX_WEIGHT,
@@ -51,6 +51,8 @@ __all__ = [
     "MAX_JSON_BYTES",
     "MODEL_FILES",
     "WEIGHTS_NAME",
+    "check_save_target",
+    "is_model_folder",
     "jsonable",
     "read_model",
     "render_model_card",
@@ -90,22 +92,56 @@ def _sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def is_model_folder(folder: Path) -> bool:
+    """Whether ``folder`` holds an ipaclip model and nothing else: what a save may replace.
+
+    Every entry must be a regular file named in :data:`MODEL_FILES`, and ``config.json``
+    must name the ipaclip format. Nothing is opened but that config (read only up to
+    :data:`MAX_JSON_BYTES`).
+    """
+    try:
+        entries = list(folder.iterdir())
+        config = folder / CONFIG_NAME
+        if not config.is_file() or config.stat().st_size > MAX_JSON_BYTES:
+            return False
+        if any(p.name not in MODEL_FILES or p.is_symlink() or not p.is_file() for p in entries):
+            return False
+        with open(config, "rb") as f:
+            data = json.loads(f.read(MAX_JSON_BYTES))
+    except (OSError, ValueError, RecursionError):
+        return False
+    return isinstance(data, dict) and data.get("format") == FORMAT
+
+
+def check_save_target(path: str | os.PathLike, *, overwrite: bool = False) -> None:
+    """Raise ``FileExistsError`` unless a model may be saved to ``path`` (before any work).
+
+    A missing path, an empty folder or a model folder (:func:`is_model_folder`) is replaced;
+    anything else only with ``overwrite=True``; the working directory, its ancestors, the
+    root and the home folder never (:func:`ipaclip._io.check_replaceable`).
+    """
+    check_replaceable(path, overwrite=overwrite, is_ours=is_model_folder)
+
+
 def write_model(
     folder: str | os.PathLike,
     tensors: dict[str, torch.Tensor],
     config: dict,
     lexicon: dict[str, str] | None = None,
     card: str | None = None,
+    *,
+    overwrite: bool = False,
 ) -> Path:
     """Write a model folder atomically; ``config`` gains the format keys and the checksum.
 
     ``card`` is a model card written as ``README.md`` (documentation: not checksummed).
+    What is at ``folder`` is replaced only as :func:`check_save_target` allows.
     """
     from safetensors.torch import save_file
 
     folder = Path(folder)
     config = {"format": FORMAT, "format_version": FORMAT_VERSION, **config}
-    with atomic_folder(folder) as tmp:
+    with atomic_folder(folder, overwrite=overwrite, is_ours=is_model_folder) as tmp:
         weights = tmp / WEIGHTS_NAME
         save_file(tensors, str(weights), metadata={"format": FORMAT})
         files = [weights]
@@ -167,9 +203,18 @@ def render_model_card(config: dict) -> str:
 
 
 def save_estimator(
-    est: Any, params: dict, path: str | os.PathLike, g2p: Any, model_card: bool
+    est: Any,
+    params: dict,
+    path: str | os.PathLike,
+    g2p: Any,
+    model_card: bool,
+    *,
+    overwrite: bool = False,
 ) -> Path:
-    """Write a fitted PronunciationEncoder ``est`` (its JSON ``params``) as a model folder."""
+    """Write a fitted PronunciationEncoder ``est`` (its JSON ``params``) as a model folder.
+
+    What is at ``path`` is replaced only as :func:`check_save_target` allows.
+    """
     from ipaclip._version import __version__
     from ipaclip.g2p import load_lexicon
 
@@ -198,7 +243,7 @@ def save_estimator(
         "history": est.history_,
     }
     card = render_model_card(config) if model_card else None
-    return write_model(path, tensors, config, lexicon, card)
+    return write_model(path, tensors, config, lexicon, card, overwrite=overwrite)
 
 
 def jsonable(value: Any) -> bool:

@@ -456,11 +456,8 @@ def _fit(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise _UsageError(str(exc)) from exc
         if distributed.get_rank() == 0:
-            # save(overwrite=False) is the default; passed only when asked, so that this runs
-            # against a save without the keyword too.
-            replace = {"overwrite": True} if args.overwrite else {}
             try:
-                encoder.save(out, g2p=None if args.ipa_file else g2p, **replace)
+                encoder.save(out, g2p=None if args.ipa_file else g2p, overwrite=args.overwrite)
             except FileExistsError as exc:
                 raise _UsageError(str(exc)) from exc
             except OSError as exc:

@@ -25,6 +25,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ipaclip._batches import SequenceData, embed_rows
 from ipaclip._hub import HUB_PREFIX, HubMixin
+from ipaclip._io import reading
 from ipaclip._persistence import (
     MODEL_FILES,
     build_estimator,
@@ -807,7 +808,14 @@ class PronunciationEncoder(
     # ------------------------------------------------------------------------------------
     # persistence
     # ------------------------------------------------------------------------------------
-    def save(self, path: str | os.PathLike, *, g2p=None, model_card: bool = False) -> Path:
+    def save(
+        self,
+        path: str | os.PathLike,
+        *,
+        g2p=None,
+        model_card: bool = False,
+        overwrite: bool = False,
+    ) -> Path:
         """Write ``model.safetensors`` and ``config.json`` to the folder ``path``.
 
         The config records the architecture, the phoneme vocabulary and featuriser settings,
@@ -816,9 +824,16 @@ class PronunciationEncoder(
         folder as ``lexicon.json``) and the library version. The folder is replaced
         atomically: until the new model is complete, the old one stays loadable. Loading never
         unpickles and never executes code.
+
+        ``path`` is replaced as a whole, so only when it is missing, an empty folder or a
+        model folder holding nothing but model files; anything else (a file, a link, a folder
+        with other files) raises ``FileExistsError`` unless ``overwrite=True``. The working
+        directory, its ancestors, the root and the home folder are refused even then.
         """
         check_is_fitted(self)
-        return save_estimator(self, self._saved_params(), path, g2p, model_card)
+        return save_estimator(
+            self, self._saved_params(), path, g2p, model_card, overwrite=overwrite
+        )
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> PronunciationEncoder:
@@ -828,5 +843,6 @@ class PronunciationEncoder(
         """
         if isinstance(path, str) and path.startswith(HUB_PREFIX):
             return cls.from_pretrained(path)
-        config, tensors, lexicon = read_model(path)
+        with reading(path):  # no concurrent save swaps the folder while it is read
+            config, tensors, lexicon = read_model(path)
         return build_estimator(cls, Path(path), config, tensors, lexicon)

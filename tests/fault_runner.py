@@ -6,6 +6,8 @@ counts as an event; at event ``KILL_AT`` the process kills itself with SIGKILL, 
 to clean up. ``KILL_AT=0`` never kills. MODE:
 
 ``save``  load model B from ``WORKDIR/b`` and save it over the model A in ``WORKDIR/model``;
+``overwrite`` load model B from ``WORKDIR/b`` and save it with ``overwrite=True`` over
+          ``WORKDIR/model``, a folder of the user's files;
 ``train`` fit with dropout, validation, early stopping and ``checkpoint_dir=WORKDIR/ckpt``,
           then save to ``WORKDIR/trained``.
 """
@@ -70,10 +72,12 @@ def _arm(kill_at: int) -> None:
 def main(mode: str, kill_at: int, workdir: Path) -> None:
     from ipaclip import IPATransformer, PronunciationEncoder
 
-    b = PronunciationEncoder.load(workdir / "b") if mode == "save" else None
+    b = PronunciationEncoder.load(workdir / "b") if mode in ("save", "overwrite") else None
     _arm(kill_at)
     if mode == "save":
         b.save(workdir / "model", g2p=IPATransformer(lexicon=LEXICON))
+    elif mode == "overwrite":
+        b.save(workdir / "model", overwrite=True)
     else:
         enc = PronunciationEncoder(**TRAIN, checkpoint_dir=str(workdir / "ckpt"))
         enc.fit(IPA, targets(2))

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from ipaclip import IPATransformer, PronunciationEncoder
+from ipaclip._io import recover_folder
 from tests.fault_runner import IPA, LEXICON, model
 
 RUNNER = Path(__file__).resolve().parent / "fault_runner.py"
@@ -103,3 +104,40 @@ def test_recovery_between_the_two_renames(tmp_path, first_save):
             PronunciationEncoder.load(target).transform(IPA), b.transform(IPA)
         )
         assert _leftovers(tmp_path) == []
+
+
+@pytest.mark.slow
+def test_a_replacement_the_user_asked_for_killed_anywhere_leaves_their_folder_or_the_model(
+    tmp_path,
+):
+    # Without overwrite=True a folder of the user's files is refused before any write; with
+    # it, a kill at any write leaves either that folder, whole, or the new model.
+    b = model(1)
+    out_b = b.transform(IPA)
+    mine = {"words.txt": "cat\ndog\n", "notes.md": "keep"}
+    kills = 0
+    for kill_at in range(1, 30):
+        work = tmp_path / f"k{kill_at}"
+        (work / "model").mkdir(parents=True)
+        for name, text in mine.items():
+            (work / "model" / name).write_text(text)
+        b.save(work / "b")
+        if kill_at == 1:
+            with pytest.raises(FileExistsError, match="notes.md, words.txt"):
+                b.save(work / "model")
+        code = _run("overwrite", kill_at, work)
+        recover_folder(work / "model")  # what every load does first
+        names = sorted(p.name for p in (work / "model").iterdir())
+        if names == sorted(mine):
+            assert code != 0, kill_at
+            assert {n: (work / "model" / n).read_text() for n in names} == mine
+        else:
+            assert names == ["config.json", "model.safetensors"], (kill_at, names)
+            np.testing.assert_array_equal(
+                PronunciationEncoder.load(work / "model").transform(IPA), out_b
+            )
+        if code == 0:
+            assert _leftovers(work) == []
+            break
+        kills += 1
+    assert kills >= 4  # the write of the weights, the two renames and the clean-up

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import numpy as np
@@ -106,3 +107,62 @@ def test_push_to_hub_uploads_the_saved_folder(encoder, monkeypatch):
     monkeypatch.setattr(hub_module, "unreachable_reason", lambda url: "HF_HUB_OFFLINE is set")
     with pytest.raises(RuntimeError, match="Cannot push to 'me/encoder'"):
         encoder.push_to_hub("me/encoder")
+
+
+def test_from_pretrained_finishes_a_local_save_killed_between_its_renames(encoder, tmp_path):
+    # The state a kill between "old aside" and "new into place" leaves, made by hand: the
+    # target is missing, its new folder and its old one are beside it.
+    encoder.save_pretrained(tmp_path / "staging")
+    os.replace(tmp_path / "staging", tmp_path / ".model.new-999999999-abcd1234")
+    (tmp_path / ".model.old-999999999-abcd1234").mkdir()
+    for source in (tmp_path / "model", str(tmp_path / "model")):
+        loaded = PronunciationEncoder.from_pretrained(source)  # no hub call, no HFValidationError
+        np.testing.assert_array_equal(loaded.transform(IPA), encoder.transform(IPA))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+def test_from_pretrained_names_a_missing_local_folder(tmp_path, monkeypatch):
+    def no_download(*args, **kwargs):
+        raise AssertionError("a local path went to the hub")
+
+    monkeypatch.setattr(hub_module, "download_model", no_download)
+    for missing in (tmp_path / "nothing", "./nothing", "../a/b/c"):
+        with pytest.raises(FileNotFoundError, match="does not exist, and it is not a hub"):
+            PronunciationEncoder.from_pretrained(missing)
+
+
+def test_push_to_hub_offline_says_nothing_was_saved(encoder, tmp_path, monkeypatch):
+    monkeypatch.setattr(hub_module, "unreachable_reason", lambda url: "HF_HUB_OFFLINE is set")
+    saves = []
+    monkeypatch.setattr(PronunciationEncoder, "save", lambda *a, **k: saves.append(a))
+    with pytest.raises(RuntimeError) as info:
+        encoder.push_to_hub("me/encoder")
+    message = str(info.value)
+    assert "Nothing was saved" in message and "The model is saved" not in message
+    assert "`hf upload me/encoder FOLDER`" in message and "huggingface-cli" not in message
+    assert saves == []  # refused before any work
+
+
+def test_save_pretrained_and_push_offline_names_the_folder_it_kept(encoder, tmp_path, monkeypatch):
+    monkeypatch.setattr(hub_module, "unreachable_reason", lambda url: "HF_HUB_OFFLINE is set")
+    folder = tmp_path / "kept"
+    with pytest.raises(RuntimeError) as info:
+        encoder.save_pretrained(folder, repo_id="me/encoder", push_to_hub=True)
+    assert f"The model is saved in {folder}; upload it later with `hf upload me/encoder " in str(
+        info.value
+    )
+    loaded = PronunciationEncoder.from_pretrained(folder)
+    np.testing.assert_array_equal(loaded.transform(IPA), encoder.transform(IPA))
+
+
+def test_save_pretrained_refuses_a_folder_of_other_files_unless_overwrite(encoder, tmp_path):
+    folder = tmp_path / "repo"
+    folder.mkdir()
+    (folder / ".gitattributes").write_text("*.safetensors filter=lfs")
+    with pytest.raises(FileExistsError, match=r"\.gitattributes.*overwrite=True"):
+        encoder.save_pretrained(folder)
+    assert (folder / ".gitattributes").exists()
+    encoder.save_pretrained(folder, overwrite=True)
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "README.md", "config.json", "model.safetensors",
+    ]  # fmt: skip

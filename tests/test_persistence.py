@@ -497,3 +497,50 @@ def test_a_4_gib_file_is_refused_from_its_size_before_it_is_hashed(
     with pytest.raises(ValueError, match=message):
         PronunciationEncoder.load(folder)
     assert time.perf_counter() - start < 1.0
+
+
+# ----------------------------------------------------------------------------------------
+# Saving over an existing folder (issue #17, point 1)
+# ----------------------------------------------------------------------------------------
+
+
+def test_a_hand_edited_model_folder_is_replaced_only_while_it_is_ipaclips(saved):
+    config = json.loads((saved / "config.json").read_text())
+    config["history"] = []  # any edit, signed again: still an ipaclip model folder
+    _resign(saved, config)
+    new = _fit(random_state=1)
+    new.save(saved, g2p=IPATransformer())
+    np.testing.assert_array_equal(
+        PronunciationEncoder.load(saved).transform(IPA), new.transform(IPA)
+    )
+    config = json.loads((saved / "config.json").read_text())
+    config["format"] = "someone-elses-format"
+    _resign(saved, config)
+    with pytest.raises(FileExistsError, match="not a model folder that ipaclip wrote"):
+        _fit().save(saved)
+    assert json.loads((saved / "config.json").read_text())["format"] == "someone-elses-format"
+
+
+def test_deciding_whether_to_replace_opens_only_the_config_and_follows_no_link(
+    saved, tmp_path, monkeypatch
+):
+    import builtins
+
+    secret = tmp_path / "secret.json"
+    secret.write_text('{"format": "ipaclip-pronunciation-encoder"}')
+    (saved / "lexicon.json").symlink_to(secret)  # a model's file name, but a link
+    opened = []
+    real_open = builtins.open
+
+    def recording_open(file, *args, **kwargs):
+        opened.append(Path(file).resolve() if isinstance(file, (str, Path)) else file)
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", recording_open)
+    with pytest.raises(FileExistsError, match="lexicon.json"):
+        _fit().save(saved)
+    monkeypatch.setattr(builtins, "open", real_open)
+    inside = [p for p in opened if isinstance(p, Path) and saved in p.parents]
+    assert inside == [] or inside == [saved / "config.json"]
+    assert secret not in opened
+    assert (saved / "lexicon.json").is_symlink()
