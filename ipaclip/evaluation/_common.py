@@ -37,6 +37,7 @@ __all__ = [
     "check_query_functions",
     "embed_items",
     "query_embeddings",
+    "reference_ipa",
     "renamed_parameter",
     "to_builtin",
 ]
@@ -108,6 +109,13 @@ def call_ipa(ipa: IPAFn, items: Sequence[str], name: str = "ipa") -> list[str]:
                 f"({describe_item(items[i])}); expected an IPA string."
             )
     return out
+
+
+def reference_ipa(words: list[str], ipa: IPAFn | None) -> list[str]:
+    """The IPA of ``words``: ``ipa(words)``, or CMUdict's when ``ipa`` is None."""
+    from ipaclip.datasets import cmudict_ipa
+
+    return cmudict_ipa(words) if ipa is None else call_ipa(ipa, words)
 
 
 def check_embed_input(embed_input: Any, caller: str) -> str:

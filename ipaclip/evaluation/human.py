@@ -26,12 +26,16 @@ from scipy.stats import pearsonr, spearmanr
 
 from ipaclip.datasets import load_vitz_winkler
 from ipaclip.evaluation._common import EmbedFn, IPAFn, check_embed_input, embed_items
+from ipaclip.evaluation.evaluator import Evaluator
+from ipaclip.evaluation.queries import Queries
 
 __all__ = [
+    "HumanSimilarityEvaluator",
     "PUBLISHED",
     "STANDARD_WORDS",
     "evaluate_human_similarity",
     "format_human_similarity",
+    "human_similarity",
     "load_vitz_winkler",
 ]
 
@@ -123,3 +127,27 @@ def format_human_similarity(result: dict, name: str = "ours") -> str:
     for model, value in PUBLISHED.items():
         lines.append(f"{model + ' [PWESuite]':<30}{value:.2f}")
     return "\n".join(lines)
+
+
+def human_similarity(queries: Queries, query: str) -> dict:
+    """:func:`evaluate_human_similarity` of one query type, computed once per ``queries``
+    (``"human"`` and PWESuite's human-similarity task share it)."""
+    fn = queries.functions[query]
+    return queries.memo(("human_similarity", query), lambda: evaluate_human_similarity(fn))
+
+
+class HumanSimilarityEvaluator(Evaluator):
+    """Vitz & Winkler's human similarity ratings, for each query type.
+
+    :func:`evaluate_human_similarity` on the text, pronunciation and fused queries. It has
+    no settings: the ratings are a fixed set of 100 pairs.
+    """
+
+    name = "human"
+    primary_metric = "pronunciation/pearson"
+    rows = {"Pearson r": ("pearson",), "Spearman rho": ("spearman",)}
+    summary = ("Pearson r",)
+    order = 30
+
+    def compute(self, queries: Queries) -> dict:
+        return {q: human_similarity(queries, q) for q in queries.track(queries.functions)}

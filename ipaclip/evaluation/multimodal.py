@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from ipaclip._progress import iterate
-from ipaclip._validation import check_string_items, describe_item, unit_rows
+from ipaclip._validation import HasMethods, check_string_items, describe_item, unit_rows
 from ipaclip.evaluation._common import (
     EmbedFn,
     IPAFn,
@@ -36,10 +36,13 @@ from ipaclip.evaluation._common import (
     query_embeddings,
     renamed_parameter,
 )
+from ipaclip.evaluation.evaluator import Evaluator
+from ipaclip.evaluation.queries import Queries
 from ipaclip.metrics import recall_at_k, retrieval_report
 
 __all__ = [
     "IMAGE_EXTENSIONS",
+    "MultimodalEvaluator",
     "load_image_folder",
     "multimodal_retrieval",
     "zero_shot_classify",
@@ -383,3 +386,76 @@ def zero_shot_classify(
         S = image_emb @ queries[name].T
         result[name] = {f"top{int(k)}": recall_at_k(S, truth, int(k)) for k in ks}
     return result
+
+
+class MultimodalEvaluator(Evaluator):
+    """Zero-shot classification of images by text, pronunciation and fused class prompts.
+
+    :func:`zero_shot_classify` with the queries' text encoder, pronunciation encoder and
+    G2P. It needs data of its own, so ``evaluate_model`` runs it only when asked
+    (``evaluators=[MultimodalEvaluator(images=..., image_encoder=...)]``, or the name
+    ``"multimodal"`` with ``images=`` and ``image_encoder=`` among its settings).
+
+    Parameters
+    ----------
+    images : path-like or sequence, optional
+        An ImageFolder root (one subfolder per class), or a sequence of images together
+        with ``class_names`` and ``labels``. Required.
+    image_encoder : callable or estimator, optional
+        Image embeddings in the teacher's CLIP space (e.g. ``CLIPImageEncoder``). Required.
+    class_names : sequence of str or mapping, optional
+        Readable class names (see :func:`zero_shot_classify`).
+    labels : sequence of int or str, optional
+        The class of each image, for a sequence of images.
+    template : str, default="a photo of a {}"
+        Prompt with one ``{}`` for the class name.
+    """
+
+    name = "multimodal"
+    primary_metric = "pronunciation/top1"
+    rows = {"top-1 accuracy": ("top1",), "top-5 accuracy": ("top5",)}
+    summary = ("top-1 accuracy",)
+    default_suite = False
+    order = 80
+    _parameter_constraints: dict[str, list[Any]] = {
+        "images": [str, os.PathLike, "array-like", None],
+        "image_encoder": [callable, HasMethods(["transform"]), None],
+        "class_names": ["array-like", dict, None],
+        "labels": ["array-like", None],
+        "template": [str],
+    }
+
+    def __init__(
+        self,
+        *,
+        images: Any = None,
+        image_encoder: Any = None,
+        class_names: Any = None,
+        labels: Any = None,
+        template: str = "a photo of a {}",
+    ):
+        self.images = images
+        self.image_encoder = image_encoder
+        self.class_names = class_names
+        self.labels = labels
+        self.template = template
+
+    def compute(self, queries: Queries) -> dict:
+        if self.images is None or self.image_encoder is None:
+            raise ValueError(
+                "MultimodalEvaluator needs images= (an image folder, or images with "
+                "class_names= and labels=) and image_encoder= (e.g. CLIPImageEncoder())."
+            )
+        raw = zero_shot_classify(
+            self.images,
+            self.image_encoder,
+            queries.text,
+            queries.embed_ipa,
+            queries.g2p,
+            class_names=self.class_names,
+            labels=self.labels,
+            template=self.template,
+            fuse_weight=queries.fuse_weight,
+        )
+        info = {k: v for k, v in raw.items() if k not in ("text", "pronunciation", "fused")}
+        return {**{q: raw[q] for q in ("text", "pronunciation", "fused") if q in raw}, "info": info}

@@ -49,8 +49,11 @@ from ipaclip.evaluation.distance import (
     paired_feature_edit_distance,
     pairwise_feature_edit_distance,
 )
+from ipaclip.evaluation.evaluator import Evaluator
+from ipaclip.evaluation.queries import Queries
 
 __all__ = [
+    "NonwordEvaluator",
     "cmudict_words",
     "generate_nonwords",
     "is_real_word",
@@ -509,3 +512,44 @@ def nearest_real_words(
                 }
             )
     return out
+
+
+class NonwordEvaluator(Evaluator):
+    """Seeded nonwords: embedding cosine against phonetic similarity, for each query type.
+
+    :func:`generate_nonwords` then :func:`nonword_phonetic_correlation` over all pairs (the
+    text query reads the nonwords' spelling, the others their IPA from ``g2p``).
+
+    Parameters
+    ----------
+    n_nonwords : int, default=200
+        Nonwords (all pairs are scored).
+    random_state : int or None, default=0
+        Seeds the nonwords.
+    """
+
+    name = "nonwords"
+    primary_metric = "pronunciation/pearson"
+    rows = {"Pearson r": ("pearson",), "Spearman rho": ("spearman",)}
+    summary = ("Pearson r",)
+    order = 40
+    _parameter_constraints: dict[str, list[Any]] = {
+        "n_nonwords": [Interval(Integral, 3, None, closed="left")],
+        "random_state": [Interval(Integral, 0, None, closed="left"), None],
+    }
+
+    def __init__(self, *, n_nonwords: int = 200, random_state: int | None = 0):
+        self.n_nonwords = n_nonwords
+        self.random_state = random_state
+
+    def compute(self, queries: Queries) -> dict:
+        functions = queries.functions
+        out: dict[str, Any] = {}
+        for step in queries.track(["generate", *functions]):
+            if step == "generate":
+                items = generate_nonwords(self.n_nonwords, self.random_state)
+                ipas = queries.g2p(items)
+            else:
+                out[step] = nonword_phonetic_correlation(items, functions[step], ipas=ipas)
+        out["info"] = {"n_nonwords": len(items), "examples": items[:10]}
+        return out

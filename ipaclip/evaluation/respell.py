@@ -37,11 +37,14 @@ from ipaclip.evaluation._common import (
     query_embeddings,
     renamed_parameter,
 )
+from ipaclip.evaluation.evaluator import Evaluator
+from ipaclip.evaluation.queries import Queries
 from ipaclip.fusion import fuse
 from ipaclip.metrics import mean_reciprocal_rank, recall_at_k
 
 __all__ = [
     "RESPELLING_RULES",
+    "RespellingEvaluator",
     "fuse_embeddings",
     "generate_respellings",
     "respelling_candidates",
@@ -468,3 +471,83 @@ def respelling_retrieval(
     for name in iterate(list(queries), "respelling retrieval", verbose):
         result[name] = _retrieval_scores(queries[name], G, positives, ks, block)
     return result
+
+
+class RespellingEvaluator(Evaluator):
+    """Respellings of sampled words retrieve them among the teacher's real words.
+
+    :func:`generate_respellings` on the first ``n_respell`` of ``n_words`` seeded CMUdict
+    words, then :func:`respelling_retrieval` against the teacher's embeddings of all
+    ``n_words`` (text, pronunciation and fused queries).
+
+    Parameters
+    ----------
+    n_words : int, default=1000
+        CMUdict words of the gallery (the same seeded sample as ``"fidelity"``).
+    n_respell : int, default=200
+        Words (the first of the sample) to respell.
+    respell_candidates : int, default=60
+        Most respelling candidates transcribed per word.
+    random_state : int or None, default=0
+        Seeds the sample and the respellings.
+    """
+
+    name = "respell"
+    primary_metric = "pronunciation/recall@1"
+    rows = {"R@1": ("recall@1",), "MRR": ("mrr",)}
+    summary = ("R@1",)
+    order = 50
+    _parameter_constraints: dict[str, list[Any]] = {
+        "n_words": [Interval(Integral, 3, None, closed="left")],
+        "n_respell": [Interval(Integral, 1, None, closed="left")],
+        "respell_candidates": [Interval(Integral, 1, None, closed="left")],
+        "random_state": [Interval(Integral, 0, None, closed="left"), None],
+    }
+
+    def __init__(
+        self,
+        *,
+        n_words: int = 1000,
+        n_respell: int = 200,
+        respell_candidates: int = 60,
+        random_state: int | None = 0,
+    ):
+        self.n_words = n_words
+        self.n_respell = n_respell
+        self.respell_candidates = respell_candidates
+        self.random_state = random_state
+
+    def compute(self, queries: Queries) -> dict:
+        gallery = queries.sample(self.n_words, self.random_state)
+        out: dict[str, Any] = {}
+        for step in queries.track(["respellings", "retrieval"]):
+            if step == "respellings":
+                found = generate_respellings(
+                    gallery[: self.n_respell],
+                    queries.g2p,
+                    max_candidates=self.respell_candidates,
+                    random_state=self.random_state,
+                )
+                pairs = [(r["word"], r["respelling"]) for r in found if r["respelling"]]
+                out["info"] = {
+                    "n_words": len(found),
+                    "n_respelled": len(pairs),
+                    "n_gallery": len(gallery),
+                    "examples": [list(p) for p in pairs[:10]],
+                }
+                if not pairs:
+                    logger.warning("No respelling found for any of %d words; skipped.", len(found))
+                    return out
+            else:
+                raw = respelling_retrieval(
+                    pairs,
+                    gallery,
+                    embed_gallery=queries.text,
+                    embed_text=queries.text,
+                    embed_pron=queries.embed_ipa,
+                    ipa=queries.g2p,
+                    fuse_weight=queries.fuse_weight,
+                    ks=(1, 5),
+                )
+                out = {**{q: raw[q] for q in ("text", "pronunciation", "fused")}, **out}
+        return out
