@@ -28,9 +28,9 @@ class FidelityEvaluator(Evaluator):
     words : sequence of str, optional
         The words (e.g. held-out words); default ``n_words`` seeded CMUdict words.
     n_words : int, default=1000
-        CMUdict words when ``words`` is not given.
+        CMUdict words to sample (unless ``words`` is given).
     random_state : int or None, default=0
-        Seeds the word sample.
+        Seeds every random draw of the task (here: the word sample).
 
     Examples
     --------

@@ -61,6 +61,7 @@ from ipaclip.evaluation._common import QUERY_TYPES, to_builtin
 from ipaclip.evaluation.evaluator import (
     Evaluator,
     nest_result,
+    parameter_docs,
     registry,
     result_rows,
     summary_rows,
@@ -75,6 +76,7 @@ __all__ = [
     "RESULT_ROWS",  # noqa: F822 - read from the live registry by __getattr__
     "SUMMARY_METRICS",  # noqa: F822
     "evaluate_model",
+    "evaluator_settings",
     "format_results",
     "lookup_result",
     "summary_table",
@@ -97,6 +99,33 @@ def __getattr__(name: str) -> Any:
 
 def _settings_of(cls: type) -> list[str]:
     return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+
+
+def evaluator_settings() -> dict[str, tuple[Any, str]]:
+    """The registered evaluators' number settings: ``name -> (default, description)``.
+
+    Settings whose default is an int or a float (sizes, seeds), deduplicated in registry
+    order; the description is the first sentence of the first evaluator's numpydoc entry,
+    followed by the tasks that take the setting (the command line's ``evaluate`` options are
+    made from this).
+
+    Examples
+    --------
+    >>> evaluator_settings()["n_words"]
+    (1000, 'CMUdict words to sample (unless words is given) (fidelity, respell, pwesuite)')
+    """
+    out: dict[str, tuple[Any, str]] = {}
+    users: dict[str, list[str]] = {}
+    for task, cls in registry().items():
+        docs = parameter_docs(cls)
+        for name, param in inspect.signature(cls.__init__).parameters.items():
+            default = param.default
+            if isinstance(default, bool) or not isinstance(default, int | float):
+                continue
+            users.setdefault(name, []).append(task)
+            if name not in out:
+                out[name] = (default, docs.get(name, "").replace("``", ""))
+    return {k: (d, f"{text} ({', '.join(users[k])})") for k, (d, text) in out.items()}
 
 
 def _check_settings(settings: dict[str, Any]) -> None:
