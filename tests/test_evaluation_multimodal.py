@@ -250,3 +250,30 @@ def test_zero_shot_folder_errors(tmp_path):
     with pytest.raises(TypeError, match="image_encoder"):
         root = make_folder(tmp_path / "imgs", LAYOUT)
         zero_shot_classify(root, 42, table_embed(PROMPTS), None)
+
+
+# --------------------------------------------------------------------------------------------
+# MultimodalEvaluator
+# --------------------------------------------------------------------------------------------
+def test_multimodal_evaluator_is_zero_shot_classify_and_runs_by_name(tmp_path):
+    from ipaclip.evaluation import MultimodalEvaluator, Queries, evaluate_model, registry
+    from ipaclip.evaluation.evaluator import split_result
+
+    root = make_folder(tmp_path / "imgs", LAYOUT)
+    embed = table_embed(PROMPTS)
+    queries = Queries(text=embed, g2p=list, embed_ipa=embed, fuse_weight=0.25)
+    direct = zero_shot_classify(root, picture_encoder, embed, embed, list, fuse_weight=0.25)
+    evaluator = MultimodalEvaluator(images=root, image_encoder=picture_encoder)
+    scores = evaluator(queries)
+    assert scores["text/top1"] == direct["text"]["top1"] == 3 / 4
+    assert scores == split_result({q: direct[q] for q in ("text", "pronunciation", "fused")})[0]
+    assert evaluator.info_["info"]["class_names"] == ["golden retriever", "tabby", "zebra"]
+    # Registered, not in the default suite, runnable by name when its data are given.
+    assert "multimodal" in registry() and not registry()["multimodal"].default_suite
+    res = evaluate_model(
+        queries, "multimodal", images=root, image_encoder=picture_encoder, verbose=0
+    )
+    assert res["multimodal"]["fused"]["top1"] == direct["fused"]["top1"]
+    assert res["summary"]["multimodal: top-1 accuracy"]["text"] == 3 / 4
+    with pytest.raises(ValueError, match="needs images= .*image_encoder="):
+        MultimodalEvaluator()(queries)

@@ -16,7 +16,6 @@ from ipaclip.evaluation import (
     evaluate_human_similarity,
     evaluate_model,
     format_results,
-    registry,
     sample_words,
 )
 from tests.fixtures import tiny_clip_text_encoder
@@ -271,7 +270,7 @@ def test_settings_go_to_the_evaluators_that_take_them():
         evaluate_model(LetterEncoder(), "fidelity", g2p=identity, verbose=0, n_wrods=5)
     with pytest.raises(
         ValueError,
-        match="n_triplets must be a positive integer; got 0 .parameter of evaluate_model",
+        match="n_triplets must be a positive integer; got 0 .parameter of evaluate_m",
     ):
         evaluate_model(LetterEncoder(), "human", g2p=identity, verbose=0, n_triplets=0)
     with pytest.raises(ValueError, match="given twice"):
