@@ -68,7 +68,7 @@ class Queries:
     ...             X[i, ord(ch) - 97] += 1
     ...     return X
     >>> q = Queries(text=letters, g2p=lambda ws: list(ws), embed_ipa=letters, fuse_weight=0.5)
-    >>> q.fused(["ab"])[0, :3].round(4).tolist()
+    >>> [round(float(v), 4) for v in q.fused(["ab"])[0, :3]]
     [0.7071, 0.7071, 0.0]
     >>> list(q.functions)
     ['text', 'pronunciation', 'fused']
