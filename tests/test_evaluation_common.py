@@ -1,14 +1,14 @@
-"""One vocabulary across the evaluation modules; the old spellings warn and keep working."""
+"""ipaclip/evaluation/_common.py: one vocabulary and one error message across the evaluation
+modules; the old spellings are refused (no aliases inside the package)."""
 
 from __future__ import annotations
 
 import json
-import warnings
 
 import numpy as np
 import pytest
 
-from ipaclip.evaluation._common import call_embed, call_ipa
+from ipaclip.evaluation._common import call_embed, call_g2p
 from ipaclip.evaluation.human import evaluate_human_similarity
 from ipaclip.evaluation.multimodal import multimodal_retrieval, zero_shot_classify
 from ipaclip.evaluation.nonwords import nearest_real_words, nonword_phonetic_correlation
@@ -43,40 +43,29 @@ def test_one_error_message_for_bad_embeddings_everywhere():
             call("not a function")
 
 
-def test_one_error_message_for_bad_ipa_functions():
-    with pytest.raises(ValueError, match="ipa returned 1 transcriptions for 2 inputs"):
-        call_ipa(lambda xs: ["a"], ["x", "y"])
-    with pytest.raises(TypeError, match="ipa returned int for item 0 .'x'.; expected an IPA"):
-        call_ipa(lambda xs: [1, 2], ["x", "y"])
-    with pytest.raises(ValueError, match="ipa returned 1 transcriptions"):
-        nonword_phonetic_correlation(WORDS, by_first_letter, ipa=lambda xs: ["a"])
+def test_one_error_message_for_bad_g2p_functions():
+    with pytest.raises(ValueError, match="g2p returned 1 transcriptions for 2 inputs"):
+        call_g2p(lambda xs: ["a"], ["x", "y"])
+    with pytest.raises(TypeError, match="g2p returned int for item 0 .'x'.; expected an IPA"):
+        call_g2p(lambda xs: [1, 2], ["x", "y"])
+    with pytest.raises(ValueError, match="g2p returned 1 transcriptions"):
+        nonword_phonetic_correlation(WORDS, by_first_letter, g2p=lambda xs: ["a"])
 
 
-def test_embed_input_spelling_is_text_with_a_future_warning():
+def test_old_names_are_refused_not_aliased():
     new = nonword_phonetic_correlation(WORDS, by_first_letter, ipas=IPAS, embed_input="text")
-    with pytest.warns(FutureWarning, match="embed_input='spelling' is deprecated; use 'text'|"
-                      "embed_input='text'"):  # fmt: skip
-        old = nonword_phonetic_correlation(
-            WORDS, by_first_letter, ipas=IPAS, embed_input="spelling"
-        )
-    assert old == new and new["embed_input"] == "text" and not np.isnan(new["pearson"])
-    with pytest.raises(ValueError, match="embed_input must be one of 'ipa', 'text'"):
-        evaluate_human_similarity(by_first_letter, embed_input="spelling!")
+    assert new["embed_input"] == "text" and not np.isnan(new["pearson"])
+    with pytest.raises(ValueError, match="embed_input must be one of 'ipa', 'text'; got 'spelling'"):
+        nonword_phonetic_correlation(WORDS, by_first_letter, ipas=IPAS, embed_input="spelling")
+    with pytest.raises(TypeError, match="unexpected keyword argument 'ipa_fn'"):
+        nonword_phonetic_correlation(WORDS, by_first_letter, ipa_fn=to_ipa)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'ipa'"):
+        generate_respellings(["phat"], ipa=to_ipa)
+    found = generate_respellings(["phat"], g2p=lambda xs: ["fæt"] * len(xs), random_state=0)
+    assert found[0]["respelling"] is not None
 
 
-def test_ipa_fn_keyword_still_works_with_a_future_warning():
-    new = nonword_phonetic_correlation(WORDS, by_first_letter, ipa=to_ipa)
-    with pytest.warns(FutureWarning, match="ipa_fn= is deprecated; use ipa="):
-        old = nonword_phonetic_correlation(WORDS, by_first_letter, ipa_fn=to_ipa)
-    assert old == new and not np.isnan(new["pearson"])
-    with pytest.warns(FutureWarning, match="ipa_fn="):
-        found = generate_respellings(["phat"], ipa_fn=lambda xs: ["fæt"] * len(xs), random_state=0)
-    assert found == generate_respellings(["phat"], ipa=lambda xs: ["fæt"] * len(xs), random_state=0)
-    with pytest.raises(TypeError, match="both ipa= and its deprecated name ipa_fn="):
-        generate_respellings(["phat"], ipa=to_ipa, ipa_fn=to_ipa)
-
-
-def test_pronunciation_key_with_pron_as_a_warning_alias():
+def test_results_are_keyed_by_the_three_query_types():
     gallery = ["pat", "dog"]
     table = {"pat": [1.0, 0.0], "dog": [0.0, 1.0], "pæt": [1.0, 0.1], "pahtt": [0.2, 1.0]}
 
@@ -84,20 +73,16 @@ def test_pronunciation_key_with_pron_as_a_warning_alias():
         return np.array([table[x] for x in xs])
 
     out = respelling_retrieval(
-        [("pat", "pahtt")], gallery, embed, embed, embed, ipa=lambda xs: ["pæt"], ks=(1,)
-    )
+        [("pat", "pahtt")], gallery, embed_gallery=embed, embed_text=embed,
+        embed_pronunciation=embed, g2p=lambda xs: ["pæt"], ks=(1,),
+    )  # fmt: skip
     assert set(out) >= {"text", "pronunciation", "fused"} and "pron" not in out
-    assert "pron" not in json.loads(json.dumps(out))
-    with pytest.warns(FutureWarning, match="'pron' is deprecated; use 'pronunciation'"):
-        assert out["pron"] == out["pronunciation"]
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        assert out.get("text") == out["text"]
+    assert type(out) is dict and json.loads(json.dumps(out)) == out
     images = np.eye(2)
-    mm = multimodal_retrieval(images, ["pat", "dog"], embed, embed, ipa=to_ipa, ks=(1,))
-    assert "pronunciation" in mm
+    mm = multimodal_retrieval(images, ["pat", "dog"], embed, embed, g2p=to_ipa, ks=(1,))
+    assert "pronunciation" in mm and "pron" not in mm
     zs = zero_shot_classify(
-        ["a", "b"], lambda xs: images, embed, embed, ipa=lambda xs: ["pæt", "dog"],
+        ["a", "b"], lambda xs: images, embed, embed, g2p=lambda xs: ["pæt", "dog"],
         class_names=["pat", "dog"], labels=[0, 1], template="{}", ks=(1,),
     )  # fmt: skip
     assert "pronunciation" in zs

@@ -66,7 +66,7 @@ def test_per_word_pearson_matches_direct_computation():
     assert res["pearson"] == pytest.approx(np.mean(list(res["pearson_per_word"].values())))
 
 
-def test_ipa_input_goes_through_ipa_function():
+def test_ipa_input_goes_through_the_g2p_function():
     score = {r["word1"]: r["obtained"] / 4 for r in ROWS}
     inner = _embedding_from_score(score)
     seen = []
@@ -75,10 +75,10 @@ def test_ipa_input_goes_through_ipa_function():
         seen.extend(ipas)
         return inner([s[1:-1] for s in ipas])
 
-    res = evaluate_human_similarity(embed, ipa=lambda ws: [f"/{w}/" for w in ws], embed_input="ipa")
+    res = evaluate_human_similarity(embed, g2p=lambda ws: [f"/{w}/" for w in ws], embed_input="ipa")
     assert res["pearson"] == pytest.approx(1.0)
     assert all(s.startswith("/") for s in seen) and len(seen) == 104
-    with pytest.raises(ValueError, match="needs an ipa function"):
+    with pytest.raises(ValueError, match="needs a g2p function"):
         evaluate_human_similarity(embed, embed_input="ipa")
 
 

@@ -66,19 +66,19 @@ def test_pron_and_fused_queries():
     pron = {"/0/": unit(0), "/1a/": unit(120), "/1b/": unit(120), "/2/": unit(240)}
     calls: list = []
 
-    def ipa_fn(xs):
+    def to_ipa(xs):
         calls.append(list(xs))
         return [ipa[x] for x in xs]
 
     out = multimodal_retrieval(
-        IMAGES, CAPTIONS, table_embed(TEXT), table_embed(pron), ipa_fn, ks=(1,), fuse_weight=1.0
+        IMAGES, CAPTIONS, table_embed(TEXT), table_embed(pron), to_ipa, ks=(1,), fuse_weight=1.0
     )
     assert calls == [["c0", "c1a", "c1b", "c2"]]  # captions flattened in image order
-    assert out["pron"]["to_image_recall@1"] == 1.0
-    assert out["pron"]["to_caption_recall@1"] == 1.0
-    assert out["fused"] == out["pron"]  # fuse_weight=1 is the pronunciation query
+    assert out["pronunciation"]["to_image_recall@1"] == 1.0
+    assert out["pronunciation"]["to_caption_recall@1"] == 1.0
+    assert out["fused"] == out["pronunciation"]  # fuse_weight=1 is the pronunciation query
     out0 = multimodal_retrieval(
-        IMAGES, CAPTIONS, table_embed(TEXT), table_embed(pron), ipa_fn, ks=(1,), fuse_weight=0.0
+        IMAGES, CAPTIONS, table_embed(TEXT), table_embed(pron), to_ipa, ks=(1,), fuse_weight=0.0
     )
     assert out0["fused"] == out0["text"]
 
@@ -92,7 +92,7 @@ def test_retrieval_errors():
         multimodal_retrieval(IMAGES, ["c0", "c1a", [3]], table_embed(TEXT), None)
     with pytest.raises(ValueError, match="same CLIP space"):
         multimodal_retrieval(IMAGES, CAPTIONS, lambda xs: np.ones((len(xs), 3)), None)
-    with pytest.raises(ValueError, match="pass ipa_fn"):
+    with pytest.raises(ValueError, match="pass g2p="):
         multimodal_retrieval(IMAGES, CAPTIONS, None, table_embed(TEXT))
     with pytest.raises(ValueError, match="at least one"):
         multimodal_retrieval(IMAGES, CAPTIONS, None, None)
@@ -227,7 +227,7 @@ def test_zero_shot_with_tiny_clip_matches_direct_computation(tmp_path):
     img_emb = image_encoder.transform(paths)
     T = text_encoder.transform(prompts)
     P = text_encoder.transform(g2p.fit_transform(prompts))
-    for name, Q in (("text", T), ("pron", P), ("fused", fuse_embeddings(T, P))):
+    for name, Q in (("text", T), ("pronunciation", P), ("fused", fuse_embeddings(T, P))):
         S = img_emb @ Q.T
         order = np.argsort(-S, axis=1)
         top1 = np.mean(order[:, 0] == labels)

@@ -127,11 +127,11 @@ def test_embed_input_selects_spelling_or_ipa():
     assert pron_embed.calls == [IPAS]
 
 
-def test_ipa_fn_is_used_when_ipas_are_not_given():
+def test_g2p_is_used_when_ipas_are_not_given():
     words = ["blick", "plick", "blicks"]
     g2p = IPATransformer()
     embed = embed_with_cosines(words, 0.9, 0.1, 0.5)
-    via_fn = nonword_phonetic_correlation(words, embed, ipa_fn=g2p.fit_transform)
+    via_fn = nonword_phonetic_correlation(words, embed, g2p=g2p.fit_transform)
     via_ipas = nonword_phonetic_correlation(words, embed, ipas=g2p.fit_transform(words))
     assert via_fn == via_ipas
 

@@ -65,25 +65,25 @@ def test_articulatory_correlation_exactly_one():
     # embedding's cosine similarity = 1 - Hamming/24: a perfect linear relation.
     words = [f"{c}æt" for c in ONSETS]
     embed = lambda ipas: np.array([_onehot(segments(s)[0]) for s in ipas])  # noqa: E731
-    res = evaluate_articulatory_correlation(embed, words=words, ipa=list, embed_input="ipa")
+    res = evaluate_articulatory_correlation(embed, words=words, g2p=list, embed_input="ipa")
     assert res["pearson"] == pytest.approx(1.0)
     assert res["spearman"] == pytest.approx(1.0)
     assert res["pooled_pearson"] == pytest.approx(1.0)
     assert res["n_words"] == len(ONSETS) and res["n_words_undefined"] == 0
     # The same embedding fed the words' text (identical strings here) gives the same answer.
-    assert evaluate_articulatory_correlation(embed, words=words, ipa=list)["pearson"] == (
+    assert evaluate_articulatory_correlation(embed, words=words, g2p=list)["pearson"] == (
         pytest.approx(1.0)
     )
     # Orthogonal vectors for all words: every similarity is 0, no correlation is defined.
     ortho = lambda ipas: np.eye(len(ipas))  # noqa: E731
     with pytest.raises(ValueError, match="constant"):
-        evaluate_articulatory_correlation(ortho, words=words, ipa=list)
+        evaluate_articulatory_correlation(ortho, words=words, g2p=list)
 
 
 def test_retrieval_by_hand():
     words = [f"{c}æt" for c in ONSETS]
     embed = lambda ipas: np.array([_onehot(segments(s)[0]) for s in ipas])  # noqa: E731
-    res = evaluate_retrieval(embed, words=words, ipa=list, ks=(1, 3))
+    res = evaluate_retrieval(embed, words=words, g2p=list, ks=(1, 3))
     assert res["hit@1"] == 1.0 and res["hit@3"] == 1.0
     # Rank score: the feature-nearest word ties in similarity with every other word at the
     # same Hamming distance; ties count against the model, so r = (#tied at minimum) - 1.
@@ -97,10 +97,10 @@ def test_retrieval_by_hand():
     assert res["rank_score"] == pytest.approx(np.mean(expected))
     # An embedding that ignores the sound: all n - 1 other words tie, so r = n - 2 and the
     # score is PWESuite's minimum (n - (n - 1)) / n = 1 / n.
-    flat = evaluate_retrieval(lambda w: np.ones((len(w), 2)), words=words, ipa=list, ks=(1,))
+    flat = evaluate_retrieval(lambda w: np.ones((len(w), 2)), words=words, g2p=list, ks=(1,))
     assert flat["rank_score"] == pytest.approx(1 / n)
     with pytest.raises(ValueError, match="Each k"):
-        evaluate_retrieval(embed, words=words, ipa=list, ks=(n,))
+        evaluate_retrieval(embed, words=words, g2p=list, ks=(n,))
 
 
 LEXICON = [

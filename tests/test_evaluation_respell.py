@@ -98,7 +98,7 @@ def test_seeded_choice_is_deterministic_and_uses_the_seed():
     assert len({r["respelling"] for r in runs}) > 1
 
 
-def test_ipa_fn_errors_are_clear():
+def test_g2p_errors_are_clear():
     with pytest.raises(ValueError, match="returned 1 transcriptions"):
         generate_respellings(["phat"], lambda xs: ["x"])
     with pytest.raises(TypeError, match="callable"):
@@ -161,7 +161,9 @@ def test_retrieval_hand_computed_ranks():
     # text: kat@100° ranks dog, cow, cat (cat 3rd); dawg@80° ranks dog 1st.
     assert out["text"] == pytest.approx({"recall@1": 0.5, "recall@2": 0.5, "mrr": (1 / 3 + 1) / 2})
     # pron: K@10° ranks cat 1st; D@200° ranks cow, pig, dog (dog 3rd).
-    assert out["pron"] == pytest.approx({"recall@1": 0.5, "recall@2": 0.5, "mrr": (1 + 1 / 3) / 2})
+    assert out["pronunciation"] == pytest.approx(
+        {"recall@1": 0.5, "recall@2": 0.5, "mrr": (1 + 1 / 3) / 2}
+    )
     # fused (0.5): kat@55° ranks dog, cat (2nd); dawg@140° ranks cow, dog (2nd).
     assert out["fused"] == pytest.approx({"recall@1": 0.0, "recall@2": 1.0, "mrr": 0.5})
     assert out["n_pairs"] == 2 and out["n_gallery"] == 4 and out["fuse_weight"] == 0.5
@@ -173,7 +175,7 @@ def test_retrieval_fuse_weight_extremes_and_single_query_types():
     w0 = respelling_retrieval(*args, table_embed(TEXT), table_embed(PRON), ipa_of, fuse_weight=0)
     assert w0["fused"] == w0["text"]
     w1 = respelling_retrieval(*args, table_embed(TEXT), table_embed(PRON), ipa_of, fuse_weight=1)
-    assert w1["fused"] == w1["pron"]
+    assert w1["fused"] == w1["pronunciation"]
     text_only = respelling_retrieval(*args, table_embed(TEXT), None)
     assert set(text_only) == {"n_pairs", "n_gallery", "fuse_weight", "text"}
 
@@ -192,7 +194,7 @@ def test_retrieval_errors():
         respelling_retrieval([("horse", "kat")], *args, None)
     with pytest.raises(ValueError, match="Pair 1"):
         respelling_retrieval([("cat", "kat"), ("dog", None)], *args, None)
-    with pytest.raises(ValueError, match="pass ipa_fn"):
+    with pytest.raises(ValueError, match="pass g2p="):
         respelling_retrieval([("cat", "kat")], *args, table_embed(PRON))
     with pytest.raises(ValueError, match="at least one"):
         respelling_retrieval([("cat", "kat")], list(GALLERY), table_embed(GALLERY), None, None)

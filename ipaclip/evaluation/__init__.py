@@ -2,7 +2,7 @@
 minimal-pair triplets.
 
 Every function here takes *embedding functions* (``Callable[[list[str]], ndarray]`` returning
-L2-normalised rows), so the same code scores a CLIP text encoder, a pronunciation encoder, or
+L2-normalized rows), so the same code scores a CLIP text encoder, a pronunciation encoder, or
 their fused query.
 
 Each task is an :class:`Evaluator` in its own module (``FidelityEvaluator``,

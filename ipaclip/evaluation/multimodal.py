@@ -6,11 +6,8 @@ classify them zero-shot. This module compares three query types against CLIP ima
 embeddings:
 
 * ``"text"``: the CLIP text encoder on the caption or prompt;
-* ``"pronunciation"``: the pronunciation encoder on its IPA (``embed_pron(ipa(texts))``);
-* ``"fused"``: their weighted sum, renormalised (:func:`ipaclip.fuse`).
-
-(The result key ``"pronunciation"`` was ``"pron"``; reading ``"pron"`` still works, with a
-FutureWarning, and so does the parameter's old name ``ipa_fn=``.)
+* ``"pronunciation"``: the pronunciation encoder on its IPA (``embed_pronunciation(g2p(texts))``);
+* ``"fused"``: their weighted sum, renormalized (:func:`ipaclip.fuse`).
 
 :func:`multimodal_retrieval` scores caption→image and image→caption retrieval with
 :func:`ipaclip.metrics.retrieval_report`; :func:`zero_shot_classify` scores zero-shot
@@ -31,10 +28,8 @@ from ipaclip._progress import iterate
 from ipaclip._validation import HasMethods, check_string_items, describe_item, unit_rows
 from ipaclip.evaluation._common import (
     EmbedFn,
-    IPAFn,
-    QueryResults,
+    G2PFn,
     query_embeddings,
-    renamed_parameter,
 )
 from ipaclip.evaluation.evaluator import Evaluator
 from ipaclip.evaluation.queries import Queries
@@ -63,13 +58,12 @@ def _check_dims(queries: dict[str, np.ndarray], images: np.ndarray) -> None:
             )
 
 
-@renamed_parameter("ipa_fn", "ipa")
 def multimodal_retrieval(
     image_emb: Any,
     captions: Sequence[str | Sequence[str]],
     embed_text: EmbedFn | None,
-    embed_pron: EmbedFn | None,
-    ipa: IPAFn | None = None,
+    embed_pronunciation: EmbedFn | None,
+    g2p: G2PFn | None = None,
     *,
     fuse_weight: float = 0.5,
     ks: Sequence[int] = (1, 5, 10),
@@ -92,11 +86,10 @@ def multimodal_retrieval(
     embed_text : callable or None
         Text encoder on captions (the CLIP text tower); ``None`` skips ``"text"`` and
         ``"fused"``.
-    embed_pron : callable or None
+    embed_pronunciation : callable or None
         Pronunciation encoder on IPA; ``None`` skips ``"pronunciation"`` and ``"fused"``.
-    ipa : callable, optional
-        Transcribes captions; required with ``embed_pron`` (``ipa_fn=``, its old name,
-        still works with a FutureWarning).
+    g2p : callable, optional
+        Transcribes captions; required with ``embed_pronunciation``.
     fuse_weight : float in [0, 1], default=0.5
         Share of the pronunciation embedding in the fused query.
     ks : sequence of int, default=(1, 5, 10)
@@ -144,9 +137,9 @@ def multimodal_retrieval(
             raise ValueError(f"Image {i} has no caption; every image needs at least one.")
         texts.extend(group)
         owner.extend([i] * len(group))
-    queries = query_embeddings(texts, embed_text, embed_pron, ipa, fuse_weight, "captions")
+    queries = query_embeddings(texts, embed_text, embed_pronunciation, g2p, fuse_weight, "captions")
     _check_dims(queries, images)
-    result: dict[str, Any] = QueryResults(
+    result: dict[str, Any] = dict(
         n_images=int(images.shape[0]), n_captions=len(texts), fuse_weight=float(fuse_weight)
     )
     positives = np.asarray(owner, dtype=np.int64)
@@ -239,13 +232,12 @@ def _encode_images(image_encoder: Any, items: list[Any]) -> np.ndarray:
     return out
 
 
-@renamed_parameter("ipa_fn", "ipa")
 def zero_shot_classify(
     images: str | os.PathLike | Sequence[Any],
     image_encoder: Any,
     embed_text: EmbedFn | None,
-    embed_pron: EmbedFn | None,
-    ipa: IPAFn | None = None,
+    embed_pronunciation: EmbedFn | None,
+    g2p: G2PFn | None = None,
     *,
     class_names: Sequence[str] | Mapping[str, str] | None = None,
     labels: Sequence[int | str] | None = None,
@@ -273,11 +265,10 @@ def zero_shot_classify(
         :class:`ipaclip.teachers.CLIPImageEncoder`.
     embed_text : callable or None
         Text encoder on prompts (CLIP text tower); ``None`` skips ``"text"`` and ``"fused"``.
-    embed_pron : callable or None
+    embed_pronunciation : callable or None
         Pronunciation encoder on IPA; ``None`` skips ``"pronunciation"`` and ``"fused"``.
-    ipa : callable, optional
-        Transcribes the prompts; required with ``embed_pron`` (``ipa_fn=``, its old name,
-        still works with a FutureWarning).
+    g2p : callable, optional
+        Transcribes the prompts; required with ``embed_pronunciation``.
     class_names : sequence of str or mapping, optional
         Readable class names. For a folder: default the subfolder names with ``_`` read as
         spaces; a sequence is aligned with the sorted subfolders; a mapping renames
@@ -372,10 +363,12 @@ def zero_shot_classify(
         raise ValueError(f"Class name {dup!r} appears twice; class names must be distinct.")
     prompts = [template.format(n) for n in names]
     image_emb = _encode_images(image_encoder, items)
-    queries = query_embeddings(prompts, embed_text, embed_pron, ipa, fuse_weight, "prompts")
+    queries = query_embeddings(
+        prompts, embed_text, embed_pronunciation, g2p, fuse_weight, "prompts"
+    )
     _check_dims(queries, image_emb)
     truth = np.asarray(label_ids, dtype=np.int64)
-    result: dict[str, Any] = QueryResults(
+    result: dict[str, Any] = dict(
         n_images=len(items),
         n_classes=len(names),
         class_names=names,

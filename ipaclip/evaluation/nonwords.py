@@ -8,13 +8,13 @@ module
   strings that are neither CMUdict words nor an inflection of one
   (:func:`generate_nonwords`);
 * correlates, over pairs of nonwords, the cosine similarity of their embeddings with their
-  phonetic similarity, one minus the normalised PanPhon feature edit distance of their IPA
+  phonetic similarity, one minus the normalized PanPhon feature edit distance of their IPA
   (:func:`nonword_phonetic_correlation`);
 * lists the real words nearest to each nonword in an embedding space
   (:func:`nearest_real_words`).
 
 Embedding functions follow the convention of :mod:`ipaclip.evaluation`: a callable taking a
-list of strings and returning one embedding row per string. Rows are L2-normalised here
+list of strings and returning one embedding row per string. Rows are L2-normalized here
 again (a zero row is an error), so a function that does not normalise is scored by cosine
 all the same.
 """
@@ -39,11 +39,10 @@ from ipaclip._validation import Interval, check_params, check_string_items
 from ipaclip.datasets import load_cmudict_words as cmudict_words
 from ipaclip.evaluation._common import (
     EmbedFn,
-    IPAFn,
+    G2PFn,
     call_embed,
-    call_ipa,
+    call_g2p,
     check_embed_input,
-    renamed_parameter,
 )
 from ipaclip.evaluation.distance import (
     paired_feature_edit_distance,
@@ -304,14 +303,13 @@ def generate_nonwords(
 # --------------------------------------------------------------------------------------------
 # Correlation with phonetic similarity
 # --------------------------------------------------------------------------------------------
-@renamed_parameter("ipa_fn", "ipa")
 def nonword_phonetic_correlation(
     words: Sequence[str],
     embed: EmbedFn,
     *,
     embed_input: str = "text",
     ipas: Sequence[str] | None = None,
-    ipa: IPAFn | None = None,
+    g2p: G2PFn | None = None,
     max_pairs: int | None = None,
     random_state: int | np.random.RandomState | None = None,
     verbose: int = 0,
@@ -320,7 +318,7 @@ def nonword_phonetic_correlation(
 
     For each pair ``(i, j)``, ``i < j``, the embedding similarity is the cosine of the
     embeddings of items ``i`` and ``j`` and the phonetic similarity is one minus their
-    normalised PanPhon feature edit distance (:mod:`ipaclip.evaluation.distance`) on their
+    normalized PanPhon feature edit distance (:mod:`ipaclip.evaluation.distance`) on their
     IPA. Pearson's r and Spearman's rho are computed over all pairs (or ``max_pairs`` pairs
     drawn at random without replacement).
 
@@ -339,11 +337,10 @@ def nonword_phonetic_correlation(
     embed : callable
         Embedding function ``list[str] -> (n, d) array``.
     embed_input : {"text", "ipa"}, default="text"
-        Which input ``embed`` consumes (``"spelling"``, the old name of ``"text"``, still
-        works with a FutureWarning).
+        Which input ``embed`` consumes.
     ipas : sequence of str, optional
-        IPA of each word. Exactly one of ``ipas`` and ``ipa`` is required.
-    ipa : callable, optional
+        IPA of each word. Exactly one of ``ipas`` and ``g2p`` is required.
+    g2p : callable, optional
         ``list[str] -> list[str]`` transcribing ``words`` (e.g.
         ``IPATransformer().fit_transform``), used when ``ipas`` is not given.
     max_pairs : int, optional
@@ -378,14 +375,14 @@ def nonword_phonetic_correlation(
         {"max_pairs": max_pairs},
         "nonword_phonetic_correlation",
     )
-    if (ipas is None) == (ipa is None):
-        raise ValueError("Pass exactly one of ipas (the IPA of each word) and ipa.")
+    if (ipas is None) == (g2p is None):
+        raise ValueError("Pass exactly one of ipas (the IPA of each word) and g2p.")
     if ipas is not None:
         ipa_list = check_string_items(ipas, what="IPA string")
         if len(ipa_list) != len(items):
             raise ValueError(f"ipas has {len(ipa_list)} items but words has {len(items)}.")
     else:
-        ipa_list = call_ipa(ipa, items)
+        ipa_list = call_g2p(g2p, items)
     n = len(items)
     if n < 3:
         raise ValueError(f"need at least 3 nonwords (3 pairs) for a correlation; got {n}.")

@@ -13,7 +13,7 @@ comparable in kind, not identical in detail.
   absolute value of the Pearson mean. We correlate cosine *similarity* with the *negative*
   feature edit distance (same magnitude, positive when the model is right), leave out each
   word's distance to itself, and use ipaclip's feature edit distance
-  (:mod:`ipaclip.evaluation.distance`, unnormalised) in place of ``panphon2``'s.
+  (:mod:`ipaclip.evaluation.distance`, unnormalized) in place of ``panphon2``'s.
 * **Retrieval** (``eval_retrieval.py``): for each query word of the sample, find its nearest
   word by feature edit distance, then its position ``r`` (0 = first) in the query's list of
   other words sorted by embedding similarity; PWESuite scores ``(N - (r + 1)) / N``
@@ -58,7 +58,7 @@ from ipaclip._validation import Interval
 from ipaclip.datasets import ARPABET_TO_IPA, arpabet_to_ipa, sample_words
 from ipaclip.evaluation._common import (
     EmbedFn,
-    IPAFn,
+    G2PFn,
     check_embed_input,
     embed_items,
     reference_ipa,
@@ -124,7 +124,7 @@ PWESUITE_PUBLISHED: dict[str, dict[str, float]] = {
 # CMUdict
 # --------------------------------------------------------------------------------------------
 def _words_and_ipa(
-    words: Sequence[str] | None, n_words: int, random_state: int | None, ipa: IPAFn | None
+    words: Sequence[str] | None, n_words: int, random_state: int | None, g2p: G2PFn | None
 ) -> tuple[list[str], list[str]]:
     if words is None:
         words = sample_words(n_words, random_state)
@@ -132,7 +132,7 @@ def _words_and_ipa(
         words = list(words)
         if len(set(words)) != len(words) or len(words) < 3:
             raise ValueError("words must hold at least 3 distinct words.")
-    return words, reference_ipa(words, ipa)
+    return words, reference_ipa(words, g2p)
 
 
 # --------------------------------------------------------------------------------------------
@@ -171,7 +171,7 @@ def _row_correlations(S: np.ndarray, D: np.ndarray, verbose: int) -> dict:
 def evaluate_articulatory_correlation(
     embed: EmbedFn,
     *,
-    ipa: IPAFn | None = None,
+    g2p: G2PFn | None = None,
     embed_input: str = "text",
     words: Sequence[str] | None = None,
     n_words: int = 1000,
@@ -184,7 +184,7 @@ def evaluate_articulatory_correlation(
     ----------
     embed : callable
         ``list[str] -> ndarray (n, d)``.
-    ipa : callable, optional
+    g2p : callable, optional
         Words to IPA for the reference distances (and for ``embed`` when
         ``embed_input="ipa"``); by default CMUdict's pronunciations (:func:`arpabet_to_ipa`).
     embed_input : {"text", "ipa"}, default="text"
@@ -209,12 +209,12 @@ def evaluate_articulatory_correlation(
     >>> def embed(ipas):
     ...     return np.array([toy[s[0]] for s in ipas])
     >>> res = evaluate_articulatory_correlation(
-    ...     embed, words=["pæt", "bæt", "mæt"], ipa=list, embed_input="ipa")
+    ...     embed, words=["pæt", "bæt", "mæt"], g2p=list, embed_input="ipa")
     >>> round(res["pearson"], 6), res["n_words"]
     (1.0, 3)
     """
     embed_input = check_embed_input(embed_input, "evaluate_articulatory_correlation")
-    words, ipas = _words_and_ipa(words, n_words, random_state, ipa)
+    words, ipas = _words_and_ipa(words, n_words, random_state, g2p)
     E = embed_items(embed, words, embed_input, ipas=ipas)
     D = pairwise_feature_edit_distance(ipas, normalize=False)
     return _row_correlations(_similarities(E), D, verbose)
@@ -223,7 +223,7 @@ def evaluate_articulatory_correlation(
 def evaluate_retrieval(
     embed: EmbedFn,
     *,
-    ipa: IPAFn | None = None,
+    g2p: G2PFn | None = None,
     embed_input: str = "text",
     words: Sequence[str] | None = None,
     n_words: int = 1000,
@@ -250,13 +250,13 @@ def evaluate_retrieval(
     >>> toy = {"p": [1.0, 0.0], "b": [1.0, 0.3], "m": [0.3, 1.0]}
     >>> def embed(ipas):
     ...     return np.array([toy[s[0]] for s in ipas])
-    >>> res = evaluate_retrieval(embed, words=["pæt", "bæt", "mæt"], ipa=list,
+    >>> res = evaluate_retrieval(embed, words=["pæt", "bæt", "mæt"], g2p=list,
     ...                          embed_input="ipa", ks=(1,))
     >>> res["hit@1"], round(res["rank_score"], 4)
     (1.0, 0.6667)
     """
     embed_input = check_embed_input(embed_input, "evaluate_retrieval")
-    words, ipas = _words_and_ipa(words, n_words, random_state, ipa)
+    words, ipas = _words_and_ipa(words, n_words, random_state, g2p)
     E = embed_items(embed, words, embed_input, ipas=ipas)
     D = pairwise_feature_edit_distance(ipas, normalize=False)
     S = _similarities(E)
@@ -430,7 +430,7 @@ def evaluate_sound_analogies(
     embed: EmbedFn,
     *,
     analogies: Sequence[dict] | None = None,
-    ipa: IPAFn | None = None,
+    g2p: G2PFn | None = None,
     embed_input: str = "text",
     n_analogies: int = 200,
     random_state: int | None = 0,
@@ -441,9 +441,9 @@ def evaluate_sound_analogies(
     ----------
     embed : callable
     analogies : sequence of dict, optional
-        As :func:`build_sound_analogies` returns (keys ``a b c d`` and ``ipa``); by default
+        As :func:`build_sound_analogies` returns (keys ``a b c d`` and ``g2p``); by default
         ``build_sound_analogies(n_analogies, random_state=random_state)``.
-    ipa : callable, optional
+    g2p : callable, optional
         With ``embed_input="ipa"``, transcribes the words; by default the analogies' own IPA.
     embed_input : {"text", "ipa"}, default="text"
     n_analogies : int, default=200
@@ -470,8 +470,8 @@ def evaluate_sound_analogies(
         for w, p in zip("abcd", x["ipa"]):
             gallery.setdefault(x[w], p)
     words = list(gallery)
-    if embed_input == "ipa" and ipa is not None:
-        E = embed_items(embed, words, embed_input, ipa=ipa)
+    if embed_input == "ipa" and g2p is not None:
+        E = embed_items(embed, words, embed_input, g2p=g2p)
     else:
         E = embed_items(embed, words, embed_input, ipas=[gallery[w] for w in words])
     index = {w: i for i, w in enumerate(words)}
@@ -502,7 +502,7 @@ def evaluate_sound_analogies(
 def iter_pwesuite(
     embed: EmbedFn,
     *,
-    ipa: IPAFn | None = None,
+    g2p: G2PFn | None = None,
     embed_input: str = "text",
     n_words: int = 1000,
     n_analogies: int = 200,
@@ -524,12 +524,12 @@ def iter_pwesuite(
     embed_input = check_embed_input(embed_input, "evaluate_pwesuite")
     if human_similarity is not None:
         yield "human_similarity", human_similarity()
-    elif embed_input == "ipa" and ipa is None:
-        logger.warning("Human similarity skipped: embed_input='ipa' needs an ipa function.")
+    elif embed_input == "ipa" and g2p is None:
+        logger.warning("Human similarity skipped: embed_input='ipa' needs an g2p function.")
         yield "human_similarity", None
     else:
-        yield "human_similarity", evaluate_human_similarity(embed, ipa=ipa, embed_input=embed_input)
-    common = {"ipa": ipa, "embed_input": embed_input, "random_state": random_state}
+        yield "human_similarity", evaluate_human_similarity(embed, g2p=g2p, embed_input=embed_input)
+    common = {"g2p": g2p, "embed_input": embed_input, "random_state": random_state}
     yield (
         "articulatory_distance",
         evaluate_articulatory_correlation(embed, n_words=n_words, verbose=verbose, **common),
@@ -554,7 +554,7 @@ def pwesuite_summary(results: dict) -> dict[str, float | None]:
 def evaluate_pwesuite(
     embed: EmbedFn,
     *,
-    ipa: IPAFn | None = None,
+    g2p: G2PFn | None = None,
     embed_input: str = "text",
     n_words: int = 1000,
     n_analogies: int = 200,
@@ -566,13 +566,13 @@ def evaluate_pwesuite(
     """Run every task; ``"summary"`` holds the one number per task that PWESuite reports.
 
     Human similarity needs IPA for its nonwords when ``embed_input="ipa"``, so it is skipped
-    (reported as ``None``, with a log message) if ``embed_input="ipa"`` and ``ipa`` is None.
+    (reported as ``None``, with a log message) if ``embed_input="ipa"`` and ``g2p`` is None.
     :func:`iter_pwesuite` runs the same tasks one at a time.
     """
     out: dict = dict(
         iter_pwesuite(
             embed,
-            ipa=ipa,
+            g2p=g2p,
             embed_input=embed_input,
             n_words=n_words,
             n_analogies=n_analogies,

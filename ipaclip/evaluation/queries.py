@@ -3,10 +3,10 @@
 :class:`Queries` is built once per model (:meth:`Queries.from_model`) and handed to every
 evaluator (:class:`~ipaclip.evaluation.evaluator.Evaluator`). It holds:
 
-* ``text``: the teacher on the words (the spelling), L2-normalised rows;
+* ``text``: the teacher on the words (the spelling), L2-normalized rows;
 * ``pronunciation``: the pronunciation encoder on the words' IPA (``g2p`` then ``embed_ipa``);
 * ``fused``: :func:`ipaclip.fuse` of the two, ``fuse_weight`` the pronunciation's share;
-* ``g2p``: words to IPA strings; ``embed_ipa``: IPA strings to L2-normalised rows;
+* ``g2p``: words to IPA strings; ``embed_ipa``: IPA strings to L2-normalized rows;
 * ``encoder``: the fitted :class:`~ipaclip.PronunciationEncoder` (its phoneme vectors,
   its vocabulary).
 
@@ -25,7 +25,7 @@ import numpy as np
 
 from ipaclip._validation import unit_rows
 from ipaclip.datasets import sample_words
-from ipaclip.evaluation._common import QUERY_TYPES, EmbedFn, IPAFn
+from ipaclip.evaluation._common import QUERY_TYPES, EmbedFn, G2PFn
 from ipaclip.fusion import check_fuse_weight, fuse
 from ipaclip.g2p import resolve_g2p
 
@@ -78,7 +78,7 @@ class Queries:
         self,
         *,
         text: EmbedFn,
-        g2p: IPAFn,
+        g2p: G2PFn,
         embed_ipa: EmbedFn,
         encoder: Any = None,
         fuse_weight: float = 0.5,
@@ -160,7 +160,7 @@ class Queries:
         return self._text(list(words))
 
     def embed_ipa(self, ipas: list[str]) -> np.ndarray:
-        """The pronunciation encoder on IPA strings, L2-normalised."""
+        """The pronunciation encoder on IPA strings, L2-normalized."""
         return self._embed_ipa(list(ipas))
 
     def pronunciation(self, words: list[str]) -> np.ndarray:
@@ -209,7 +209,7 @@ class Queries:
 
 
 # --------------------------------------------------------------------------------------------
-def _g2p_function(encoder: Any, g2p: Any) -> IPAFn:
+def _g2p_function(encoder: Any, g2p: Any) -> G2PFn:
     g2p = resolve_g2p(g2p, saved=getattr(encoder, "g2p_", None))
     if hasattr(g2p, "fit_transform"):
         transformer = g2p

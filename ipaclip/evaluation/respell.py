@@ -29,13 +29,11 @@ from ipaclip._validation import Interval, check_params, check_string_items, desc
 from ipaclip.datasets import load_cmudict_words
 from ipaclip.evaluation._common import (
     EmbedFn,
-    IPAFn,
-    QueryResults,
+    G2PFn,
     call_embed,
-    call_ipa,
+    call_g2p,
     check_query_functions,
     query_embeddings,
-    renamed_parameter,
 )
 from ipaclip.evaluation.evaluator import Evaluator
 from ipaclip.evaluation.queries import Queries
@@ -205,10 +203,9 @@ def respelling_candidates(
     return out
 
 
-@renamed_parameter("ipa_fn", "ipa")
 def generate_respellings(
     words: Sequence[str],
-    ipa: IPAFn,
+    g2p: G2PFn,
     *,
     rules: Sequence[tuple[str, str]] = RESPELLING_RULES,
     max_edits: int = 2,
@@ -220,7 +217,7 @@ def generate_respellings(
     """Sound-preserving respellings of real words.
 
     For each word, candidates come from :func:`respelling_candidates`. All candidates of all
-    words are transcribed with ``ipa`` in one call, and a candidate **survives** if
+    words are transcribed with ``g2p`` in one call, and a candidate **survives** if
 
     * its IPA equals the original word's IPA exactly (or after removing the stress marks
       ˈ ˌ with ``ignore_stress=True``),
@@ -234,10 +231,9 @@ def generate_respellings(
     ----------
     words : sequence of str
         Real words to respell.
-    ipa : callable
+    g2p : callable
         ``list[str] -> list[str]``, e.g. ``IPATransformer().fit_transform``. The same
-        function transcribes the original words and the candidates (``ipa_fn=``, its old
-        name, still works with a FutureWarning).
+        function transcribes the original words and the candidates .
     rules : sequence of (str, str), default=RESPELLING_RULES
         Substitution rules (regex, replacement) on the lower-cased word.
     max_edits : int, default=2
@@ -277,7 +273,7 @@ def generate_respellings(
         for w in iterate(items, "respelling candidates", verbose)
     ]
     flat = [c for cands in per_word for c in cands]
-    ipas = call_ipa(ipa, items + flat)
+    ipas = call_g2p(g2p, items + flat)
 
     def key(ipa: str) -> str:
         return ipa.translate(_STRESS) if ignore_stress else ipa
@@ -310,12 +306,12 @@ def generate_respellings(
 
 
 def fuse_embeddings(text_emb: Any, pron_emb: Any, weight: float = 0.5) -> np.ndarray:
-    """Fused query: ``normalise((1 - weight) * text + weight * pron)`` on unit rows.
+    """Fused query: ``normalize((1 - weight) * text + weight * pron)`` on unit rows.
 
     The evaluation's name for :func:`ipaclip.fuse` (one definition, in
     :mod:`ipaclip.fusion`), with input checks that name the argument.
 
-    Both inputs are L2-normalised first, so ``weight`` is the share of the pronunciation
+    Both inputs are L2-normalized first, so ``weight`` is the share of the pronunciation
     embedding: 0 gives the text query, 1 the pronunciation query.
 
     Parameters
@@ -353,14 +349,13 @@ def _retrieval_scores(
     return result
 
 
-@renamed_parameter("ipa_fn", "ipa")
 def respelling_retrieval(
     pairs: Sequence[tuple[str, str]],
     gallery_words: Sequence[str],
     embed_gallery: EmbedFn,
     embed_text: EmbedFn | None,
-    embed_pron: EmbedFn | None,
-    ipa: IPAFn | None = None,
+    embed_pronunciation: EmbedFn | None,
+    g2p: G2PFn | None = None,
     *,
     fuse_weight: float = 0.5,
     ks: Sequence[int] = (1, 5),
@@ -373,7 +368,7 @@ def respelling_retrieval(
     respelling is turned into up to three queries:
 
     * ``"text"``: ``embed_text(respellings)``, the text encoder on the new spelling;
-    * ``"pronunciation"``: ``embed_pron(ipa(respellings))``, the pronunciation encoder on
+    * ``"pronunciation"``: ``embed_pronunciation(g2p(respellings))``, the pronunciation encoder on
       the respelling's IPA;
     * ``"fused"``: :func:`fuse_embeddings` of the two, with ``weight=fuse_weight``.
 
@@ -393,11 +388,10 @@ def respelling_retrieval(
     embed_text : callable or None
         Text encoder on spellings (often the teacher itself); ``None`` skips ``"text"`` and
         ``"fused"``.
-    embed_pron : callable or None
+    embed_pronunciation : callable or None
         Pronunciation encoder on IPA; ``None`` skips ``"pronunciation"`` and ``"fused"``.
-    ipa : callable, optional
-        Transcribes the respellings; required with ``embed_pron`` (``ipa_fn=``, its old
-        name, still works with a FutureWarning).
+    g2p : callable, optional
+        Transcribes the respellings; required with ``embed_pronunciation`` .
     fuse_weight : float in [0, 1], default=0.5
         Share of the pronunciation query in the fused query.
     ks : sequence of int, default=(1, 5)
@@ -409,8 +403,7 @@ def respelling_retrieval(
     -------
     dict
         ``{"n_pairs", "n_gallery", "fuse_weight", "text": {...}, "pronunciation": {...},
-        "fused": {...}}``, each query type with ``"recall@k"`` per ``k`` and ``"mrr"``
-        (reading the old key ``"pron"`` still works, with a FutureWarning).
+        "fused": {...}}``, each query type with ``"recall@k"`` per ``k`` and ``"mrr"``.
 
     Examples
     --------
@@ -436,7 +429,7 @@ def respelling_retrieval(
     if not pair_list:
         raise ValueError("pairs is empty; nothing to retrieve.")
     gallery = check_string_items(gallery_words, what="gallery word")
-    check_query_functions(embed_text, embed_pron, ipa, "respellings")
+    check_query_functions(embed_text, embed_pronunciation, g2p, "respellings")
     ks = [int(k) for k in ks]
     index: dict[str, list[int]] = {}
     for j, w in enumerate(gallery):
@@ -453,7 +446,9 @@ def respelling_retrieval(
     respellings = [r for _, r in pair_list]
 
     G = call_embed(embed_gallery, gallery, "embed_gallery")
-    queries = query_embeddings(respellings, embed_text, embed_pron, ipa, fuse_weight, "respellings")
+    queries = query_embeddings(
+        respellings, embed_text, embed_pronunciation, g2p, fuse_weight, "respellings"
+    )
     for name, Q in queries.items():
         if Q.shape[1] != G.shape[1]:
             raise ValueError(
@@ -461,7 +456,7 @@ def respelling_retrieval(
                 "queries must be embedded in the gallery's (the teacher's) space."
             )
     block = max(1, 2**24 // len(gallery))
-    result: dict[str, Any] = QueryResults(
+    result: dict[str, Any] = dict(
         {
             "n_pairs": len(pair_list),
             "n_gallery": len(gallery),
@@ -544,8 +539,8 @@ class RespellingEvaluator(Evaluator):
                     gallery,
                     embed_gallery=queries.text,
                     embed_text=queries.text,
-                    embed_pron=queries.embed_ipa,
-                    ipa=queries.g2p,
+                    embed_pronunciation=queries.embed_ipa,
+                    g2p=queries.g2p,
                     fuse_weight=queries.fuse_weight,
                     ks=(1, 5),
                 )

@@ -19,7 +19,7 @@ import numpy as np
 
 from ipaclip._validation import StrOptions, check_params
 from ipaclip.datasets import load_cmudict
-from ipaclip.evaluation._common import EmbedFn, IPAFn, check_embed_input, embed_items, reference_ipa
+from ipaclip.evaluation._common import EmbedFn, G2PFn, check_embed_input, embed_items, reference_ipa
 
 __all__ = ["build_rhyme_pairs", "cmudict_words", "evaluate_rhyme", "rhyme_part"]
 
@@ -126,7 +126,7 @@ def evaluate_rhyme(
     embed: EmbedFn,
     *,
     pairs: Sequence[tuple[str, str, bool]] | None = None,
-    ipa: IPAFn | None = None,
+    g2p: G2PFn | None = None,
     embed_input: str = "text",
     n_classes: int | None = 1500,
     test_size: int | float = 1000,
@@ -141,7 +141,7 @@ def evaluate_rhyme(
     embed : callable
     pairs : sequence of (word1, word2, rhymes), optional
         By default ``build_rhyme_pairs(n_classes, random_state=random_state)``.
-    ipa : callable, optional
+    g2p : callable, optional
         Transcribes the words when ``embed_input="ipa"`` (default: CMUdict's IPA).
     embed_input : {"text", "ipa"}, default="text"
     n_classes : int or None, default=1500
@@ -172,7 +172,7 @@ def evaluate_rhyme(
         "evaluate_rhyme",
     )
     words = sorted({w for p in pairs for w in p[:2]})
-    ipas = reference_ipa(words, ipa) if embed_input == "ipa" else None
+    ipas = reference_ipa(words, g2p) if embed_input == "ipa" else None
     E = embed_items(embed, words, embed_input, ipas=ipas)
     index = {w: i for i, w in enumerate(words)}
     A = E[[index[p[0]] for p in pairs]]

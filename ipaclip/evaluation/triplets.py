@@ -44,7 +44,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from ipaclip._validation import Interval, StrOptions, check_params, check_string_items
-from ipaclip.evaluation._common import EmbedFn, IPAFn, call_embed, call_ipa
+from ipaclip.evaluation._common import EmbedFn, G2PFn, call_embed, call_g2p
 from ipaclip.evaluation.evaluator import Evaluator
 from ipaclip.evaluation.queries import Queries
 from ipaclip.inventory import ITEM, PRIMARY, SECONDARY, SYLLABLE, TONE_BASE, WORD, get_inventory
@@ -254,7 +254,7 @@ def triplet_accuracy(embed: EmbedFn, triplets: Sequence[dict[str, Any]]) -> dict
     ----------
     embed : callable
         ``list[str] -> (n, d)`` array, reading IPA strings (e.g. a fitted
-        :class:`~ipaclip.PronunciationEncoder`'s ``transform``); rows are L2-normalised here.
+        :class:`~ipaclip.PronunciationEncoder`'s ``transform``); rows are L2-normalized here.
     triplets : sequence of dict
         From :func:`minimal_pair_triplets` (only ``base``, ``near`` and ``far`` are read).
 
@@ -291,7 +291,7 @@ def triplet_accuracy(embed: EmbedFn, triplets: Sequence[dict[str, Any]]) -> dict
 
 def nonword_triplets(
     n: int,
-    ipa: IPAFn,
+    g2p: G2PFn,
     *,
     condition: str = "native",
     random_state: int | None = None,
@@ -299,7 +299,7 @@ def nonword_triplets(
 ) -> list[dict[str, Any]]:
     """Triplets on the IPA of ``n`` generated English nonwords (fewer if some are skipped).
 
-    ``ipa`` transcribes the nonwords (e.g. ``IPATransformer().fit_transform``); the seed
+    ``g2p`` transcribes the nonwords (e.g. ``IPATransformer().fit_transform``); the seed
     drives both the nonword sampler and the triplet draws (as the ``"triplets"`` task of
     :func:`~ipaclip.evaluation.evaluate_model` does); ``kwargs`` go to
     :func:`minimal_pair_triplets`. Each triplet also gets the nonword's ``spelling``.
@@ -307,7 +307,7 @@ def nonword_triplets(
     from ipaclip.evaluation.nonwords import generate_nonwords
 
     words = generate_nonwords(n, random_state=random_state)
-    ipas = call_ipa(ipa, words)
+    ipas = call_g2p(g2p, words)
     out = minimal_pair_triplets(ipas, condition=condition, random_state=random_state, **kwargs)
     for t in out:
         t["spelling"] = words[t["index"]]
