@@ -1,23 +1,20 @@
-"""PWESuite tasks on tiny hand-built inputs where the right answer is known exactly."""
+"""ipaclip/evaluation/pwesuite.py: PWESuite tasks on tiny hand-built inputs where the right
+answer is known exactly, and PWESuiteEvaluator."""
 
 import numpy as np
 import pytest
-from sklearn.linear_model import LogisticRegression
 
 from ipaclip.evaluation.distance import segments
 from ipaclip.evaluation.pwesuite import (
     PWESUITE_PUBLISHED,
     arpabet_to_ipa,
-    build_rhyme_pairs,
     build_sound_analogies,
     cmudict_words,
     evaluate_articulatory_correlation,
     evaluate_pwesuite,
     evaluate_retrieval,
-    evaluate_rhyme,
     evaluate_sound_analogies,
     format_table,
-    rhyme_part,
     sample_words,
 )
 from ipaclip.inventory import get_inventory
@@ -50,8 +47,6 @@ def test_cmudict_helpers():
     assert arpabet_to_ipa(["AH0", "B", "AH1", "V"]) == "əbʌv"
     with pytest.raises(ValueError, match="'QQ1'"):
         arpabet_to_ipa(["QQ1"])
-    assert rhyme_part(["P", "L", "AE1", "N", "T"]) == ("AE1", "N", "T")
-    assert rhyme_part(["AH0", "B", "AW1", "T", "IH0", "NG"]) == ("AW1", "T", "IH0", "NG")
     words = sample_words(50, random_state=1)
     assert len(set(words)) == 50 and words == sample_words(50, random_state=1)
     assert words != sample_words(50, random_state=2)
@@ -160,39 +155,7 @@ def test_linear_embedding_solves_analogies_exactly():
     assert res_random["accuracy"] < 0.5
 
 
-def test_rhyme_classifier_on_rhyme_class_embedding():
-    pairs = build_rhyme_pairs(150, random_state=0)
-    assert len(pairs) == 300 and sum(p[2] for p in pairs) == 150
-    pron = dict(cmudict_words())
-    for w1, w2, rhymes in pairs:
-        assert (rhyme_part(pron[w1]) == rhyme_part(pron[w2])) == rhymes
-    classes = sorted({rhyme_part(pron[w]) for p in pairs for w in p[:2]})
-    index = {c: i for i, c in enumerate(classes)}
-
-    # One random unit vector per rhyme class: rhyming pairs have |e1 - e2| = 0 exactly.
-    class_vectors = np.random.default_rng(0).normal(size=(len(classes), 32))
-
-    def embed(words):
-        return class_vectors[[index[rhyme_part(pron[w])] for w in words]]
-
-    res = evaluate_rhyme(
-        embed,
-        pairs=pairs,
-        test_size=100,
-        classifier=LogisticRegression(C=10.0),
-        pair_features="product",
-    )
-    assert res["accuracy"] == 1.0 and res["n_test"] == 100 and res["n_train"] == 200
-    noise = evaluate_rhyme(
-        lambda ws: np.random.default_rng(0).normal(size=(len(ws), 8)),
-        pairs=pairs,
-        test_size=100,
-        classifier=LogisticRegression(),
-        pair_features="product",
-    )
-    assert noise["accuracy"] < 0.75
-
-
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_evaluate_pwesuite_end_to_end_and_table():
     def letters(words):
@@ -218,3 +181,26 @@ def test_evaluate_pwesuite_end_to_end_and_table():
     assert len(table.splitlines()) == 2 + len(PWESUITE_PUBLISHED) + 1
     assert "differ" in table.splitlines()[-1]
     assert PWESUITE_PUBLISHED["Metric Learning Panphon"]["retrieval"] == 0.98
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_pwesuite_evaluator_is_evaluate_pwesuite_per_query_type():
+    from ipaclip.evaluation import PWESuiteEvaluator, Queries
+    from ipaclip.evaluation.evaluator import split_result
+
+    def letters(words):
+        X = np.zeros((len(words), 27))
+        for i, w in enumerate(words):
+            for ch in w:
+                X[i, ord(ch) - 97 if ch.isalpha() and ch.isascii() else 26] += 1
+        return X + 0.01
+
+    sizes = dict(n_words=40, n_analogies=10, rhyme_test_size=30, random_state=2)
+    evaluator = PWESuiteEvaluator(n_rhyme_classes=60, **sizes)
+    scores = evaluator(Queries(text=letters, g2p=list, embed_ipa=letters))
+    direct = evaluate_pwesuite(letters, n_classes=60, **sizes)
+    expected, info = split_result({"text": direct})
+    assert {k: v for k, v in scores.items() if k.startswith("text/")} == expected
+    assert evaluator.info_["text"] == info["text"]
+    assert scores[evaluator.primary_metric] == scores["pronunciation/summary/articulatory_distance"]
