@@ -186,6 +186,10 @@ def test_bad_arguments_name_the_problem():
         evaluate_model(enc, g2p=42, verbose=0)
     with pytest.raises(TypeError, match="teacher must have a transform"):
         evaluate_model(enc, g2p=identity, teacher="letters", verbose=0)
+    from ipaclip.evaluation import Queries
+
+    with pytest.raises(ValueError, match="already holds its text query and G2P"):
+        evaluate_model(Queries.from_model(enc, g2p=identity), "human", g2p=identity, verbose=0)
 
 
 def test_format_results_cells_and_errors():

@@ -221,7 +221,9 @@ def evaluate_model(
     Parameters
     ----------
     model : PronunciationEncoder, IPACLIP or Queries
-        Fitted (or loaded with :meth:`~ipaclip.PronunciationEncoder.load`).
+        Fitted (or loaded with :meth:`~ipaclip.PronunciationEncoder.load`). A
+        :class:`~ipaclip.evaluation.queries.Queries` is used as it is (its own teacher, G2P,
+        ``fuse_weight`` and name; ``fuse_weight=`` and ``model_name=`` are then ignored).
     evaluators : str or sequence of (str or Evaluator), optional
         :class:`~ipaclip.evaluation.evaluator.Evaluator` objects (with their own settings)
         or registered task names (``list(ipaclip.evaluation.registry())``), which get the
@@ -309,7 +311,12 @@ def evaluate_model(
     check_params(_CONSTRAINTS, {"fuse_weight": fuse_weight, "verbose": verbose}, "evaluate_model")
     run = _evaluators(evaluators, settings, plot_dir)
     if isinstance(model, Queries):
-        queries = model
+        if teacher is not None or g2p is not None:
+            raise ValueError(
+                "model is a Queries, which already holds its text query and G2P; pass "
+                "teacher= and g2p= to Queries.from_model instead."
+            )
+        queries = model  # with its own fuse_weight and name
     else:
         queries = Queries.from_model(model, teacher, g2p, fuse_weight, name=model_name)
     _check_teacher_known(queries, run)
