@@ -258,7 +258,9 @@ def test_by_name_and_by_object_give_the_same_results(full, tiny):
     # Each evaluator called on its own gives the suite's flat scores and details.
     queries = Queries.from_model(enc, teacher=teacher, g2p=g2p)
     for ev in _evaluator_objects(TINY_SIZES)[:4]:
-        assert (ev(queries), ev.info_) == split_result(full[ev.name]), ev.name
+        scores = ev(queries)
+        assert (scores, ev.info_) == split_result(full[ev.name]), ev.name
+        assert ev.primary_metric in scores and all(type(v) is float for v in scores.values())
 
 
 def test_settings_go_to_the_evaluators_that_take_them():

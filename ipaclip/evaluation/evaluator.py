@@ -60,7 +60,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# Keys of evaluate_model's results that are not tasks, and the tasks= value for all of them.
+# Keys of evaluate_model's results that are not tasks, and the evaluators= value for all of them.
 _RESERVED = ("config", "seconds", "summary", "plots", "all")
 _REGISTRY: dict[str, type[Evaluator]] = {}
 _LOADED = False
