@@ -9,7 +9,7 @@ from ipaclip.evaluation.pwesuite import (
     PWESUITE_PUBLISHED,
     arpabet_to_ipa,
     build_sound_analogies,
-    cmudict_words,
+    cmudict_lexicon,
     evaluate_articulatory_correlation,
     evaluate_pwesuite,
     evaluate_retrieval,
@@ -50,7 +50,7 @@ def test_cmudict_helpers():
     words = sample_words(50, random_state=1)
     assert len(set(words)) == 50 and words == sample_words(50, random_state=1)
     assert words != sample_words(50, random_state=2)
-    lex = dict(cmudict_words())
+    lex = dict(cmudict_lexicon())
     assert all(w.isalpha() and 3 <= len(w) <= 8 for w in words) and all(w in lex for w in words)
 
 

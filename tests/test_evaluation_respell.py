@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ipaclip import IPATransformer
-from ipaclip.evaluation.nonwords import cmudict_words
+from ipaclip.datasets import load_cmudict_words
 from ipaclip.evaluation.respell import (
     fuse_embeddings,
     generate_respellings,
@@ -67,7 +67,7 @@ def fake_g2p(xs):
 def test_survivors_need_equal_ipa_and_not_a_real_word():
     rules = [("ph", "f"), ("a", "o")]
     out = generate_respellings(["zaphph", "phat"], fake_g2p, rules=rules, random_state=0)
-    assert "fat" in cmudict_words()
+    assert "fat" in load_cmudict_words()
     # zaphph -> {zafph, zaphf, zaff} (same sound), plus o-variants (different sound).
     assert out[0]["alternatives"] == ["zaff", "zafph", "zaphf"]
     assert out[0]["respelling"] in out[0]["alternatives"]
@@ -111,7 +111,7 @@ def test_real_espeak_respellings_keep_the_exact_ipa():
     g2p = IPATransformer()
     words = ["knight", "photograph", "cheese", "make"]
     out = generate_respellings(words, g2p.fit_transform, random_state=0)
-    lexicon = cmudict_words()
+    lexicon = load_cmudict_words()
     assert sum(r["respelling"] is not None for r in out) >= 3
     for r in out:
         assert r["ipa"] == g2p.fit_transform([r["word"]])[0]

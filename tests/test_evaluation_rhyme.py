@@ -3,7 +3,7 @@
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from ipaclip.evaluation.rhyme import build_rhyme_pairs, cmudict_words, evaluate_rhyme, rhyme_part
+from ipaclip.evaluation.rhyme import build_rhyme_pairs, cmudict_lexicon, evaluate_rhyme, rhyme_part
 
 
 def test_rhyme_part_starts_at_the_last_primary_stress():
@@ -14,7 +14,7 @@ def test_rhyme_part_starts_at_the_last_primary_stress():
 def test_rhyme_classifier_on_rhyme_class_embedding():
     pairs = build_rhyme_pairs(150, random_state=0)
     assert len(pairs) == 300 and sum(p[2] for p in pairs) == 150
-    pron = dict(cmudict_words())
+    pron = dict(cmudict_lexicon())
     for w1, w2, rhymes in pairs:
         assert (rhyme_part(pron[w1]) == rhyme_part(pron[w2])) == rhymes
     classes = sorted({rhyme_part(pron[w]) for p in pairs for w in p[:2]})

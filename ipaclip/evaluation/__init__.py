@@ -51,7 +51,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "nonword_phonetic_correlation": ("nonwords", "nonword_phonetic_correlation"),
     "nearest_real_words": ("nonwords", "nearest_real_words"),
     "is_real_word": ("nonwords", "is_real_word"),
-    "cmudict_words": ("nonwords", "cmudict_words"),
+    "cmudict_lexicon": ("rhyme", "cmudict_lexicon"),
     "generate_respellings": ("respell", "generate_respellings"),
     "respelling_candidates": ("respell", "respelling_candidates"),
     "respelling_retrieval": ("respell", "respelling_retrieval"),

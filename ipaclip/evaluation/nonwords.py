@@ -36,7 +36,7 @@ from sklearn.utils import check_random_state
 
 from ipaclip._progress import iterate, progress
 from ipaclip._validation import Interval, check_params, check_string_items
-from ipaclip.datasets import load_cmudict_words as cmudict_words
+from ipaclip.datasets import load_cmudict_words
 from ipaclip.evaluation._common import (
     EmbedFn,
     G2PFn,
@@ -53,7 +53,6 @@ from ipaclip.evaluation.queries import Queries
 
 __all__ = [
     "NonwordEvaluator",
-    "cmudict_words",
     "generate_nonwords",
     "is_real_word",
     "nearest_real_words",
@@ -69,7 +68,7 @@ _BLOCK_ELEMENTS = 2**24
 
 
 # --------------------------------------------------------------------------------------------
-# The lexicon (cmudict_words is ipaclip.datasets.load_cmudict_words, re-exported)
+# The lexicon (ipaclip.datasets.load_cmudict_words)
 # --------------------------------------------------------------------------------------------
 def is_real_word(word: str, *, inflections: bool = True) -> bool:
     """Whether ``word`` is a CMUdict word, or (``inflections``) a regular inflection of one.
@@ -94,7 +93,7 @@ def is_real_word(word: str, *, inflections: bool = True) -> bool:
     >>> is_real_word("cats", inflections=False)  # CMUdict lists "cats" itself
     True
     """
-    words = cmudict_words()
+    words = load_cmudict_words()
     w = word.lower()
     if w in words:
         return True
@@ -129,7 +128,7 @@ def _letter_model(order: int) -> dict[str, tuple[str, np.ndarray]]:
     the letters a-z count. Tables are built in sorted order so sampling is reproducible.
     """
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for word in sorted(cmudict_words()):
+    for word in sorted(load_cmudict_words()):
         if not (word.isascii() and word.isalpha()):
             continue
         padded = _START * (order - 1) + word + _END
@@ -181,7 +180,7 @@ def _clusters(word: str) -> list[tuple[str, str]]:
 def _cluster_table() -> frozenset[tuple[str, str]]:
     """Letter clusters (with their position) found in many CMUdict words."""
     counts: dict[tuple[str, str], int] = defaultdict(int)
-    for word in cmudict_words():
+    for word in load_cmudict_words():
         if word.isascii() and word.isalpha():
             for key in set(_clusters(word)):
                 counts[key] += 1
@@ -248,7 +247,7 @@ def generate_nonwords(
     Examples
     --------
     >>> words = generate_nonwords(5, random_state=0)
-    >>> len(words), any(w in cmudict_words() for w in words)
+    >>> len(words), any(w in load_cmudict_words() for w in words)
     (5, False)
     >>> words == generate_nonwords(5, random_state=0)
     True

@@ -66,7 +66,7 @@ from ipaclip.evaluation._common import (
 from ipaclip.evaluation.distance import pairwise_feature_edit_distance, segment_codes
 from ipaclip.evaluation.evaluator import Evaluator
 from ipaclip.evaluation.queries import Queries
-from ipaclip.evaluation.rhyme import build_rhyme_pairs, cmudict_words, evaluate_rhyme, rhyme_part
+from ipaclip.evaluation.rhyme import build_rhyme_pairs, cmudict_lexicon, evaluate_rhyme, rhyme_part
 from ipaclip.inventory import FEATURE_NAMES, get_inventory
 
 __all__ = [
@@ -76,7 +76,7 @@ __all__ = [
     "arpabet_to_ipa",
     "build_rhyme_pairs",
     "build_sound_analogies",
-    "cmudict_words",
+    "cmudict_lexicon",
     "evaluate_articulatory_correlation",
     "evaluate_pwesuite",
     "evaluate_retrieval",
@@ -331,7 +331,7 @@ def build_sound_analogies(
     n_analogies : int, default=200
         PWESuite draws 200 per language (100 with one perturbation, 100 with two; we use one).
     words : sequence of (word, ARPAbet phones), optional
-        The lexicon; by default :func:`cmudict_words`.
+        The lexicon; by default :func:`cmudict_lexicon`.
     random_state : int or None, default=0
 
     Returns
@@ -353,7 +353,7 @@ def build_sound_analogies(
     >>> x["a"], x["b"], x["c"], x["d"], x["feature"], x["pair_ab"]
     ('tin', 'din', 'pat', 'bat', 'voi', 'T->D')
     """
-    lexicon = cmudict_words() if words is None else [(w, tuple(p)) for w, p in words]
+    lexicon = cmudict_lexicon() if words is None else [(w, tuple(p)) for w, p in words]
     feats = _phone_features()
     groups: dict[tuple, list[tuple[str, str]]] = defaultdict(list)
     pron = {}

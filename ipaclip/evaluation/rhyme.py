@@ -21,13 +21,13 @@ from ipaclip._validation import StrOptions, check_params
 from ipaclip.datasets import load_cmudict
 from ipaclip.evaluation._common import EmbedFn, G2PFn, check_embed_input, embed_items, reference_ipa
 
-__all__ = ["build_rhyme_pairs", "cmudict_words", "evaluate_rhyme", "rhyme_part"]
+__all__ = ["build_rhyme_pairs", "cmudict_lexicon", "evaluate_rhyme", "rhyme_part"]
 
 logger = logging.getLogger(__name__)
 
 
 @functools.cache
-def cmudict_words(min_length: int = 3, max_length: int = 8) -> tuple[tuple[str, tuple], ...]:
+def cmudict_lexicon(min_length: int = 3, max_length: int = 8) -> tuple[tuple[str, tuple], ...]:
     """Alphabetic CMUdict words of ``min_length``..``max_length`` letters, first pronunciation.
 
     The lexicon of the analogy and rhyme tasks (:func:`ipaclip.datasets.load_cmudict` as
@@ -41,7 +41,7 @@ def cmudict_words(min_length: int = 3, max_length: int = 8) -> tuple[tuple[str, 
 
     Examples
     --------
-    >>> dict(cmudict_words())["cat"]
+    >>> dict(cmudict_lexicon())["cat"]
     ('K', 'AE1', 'T')
     """
     return tuple(load_cmudict(min_length, max_length).items())
@@ -80,7 +80,7 @@ def build_rhyme_pairs(
     n_classes : int or None, default=1500
         How many rhyme classes to sample (``None``: all, as PWESuite).
     words : sequence of (word, ARPAbet phones), optional
-        The lexicon; by default :func:`cmudict_words`.
+        The lexicon; by default :func:`cmudict_lexicon`.
     random_state : int or None, default=0
 
     Returns
@@ -94,7 +94,7 @@ def build_rhyme_pairs(
     >>> build_rhyme_pairs(None, words=lex)
     [('cat', 'hat', True), ('cat', 'dog', False)]
     """
-    lexicon = cmudict_words() if words is None else [(w, tuple(p)) for w, p in words]
+    lexicon = cmudict_lexicon() if words is None else [(w, tuple(p)) for w, p in words]
     classes: dict[tuple, list[str]] = defaultdict(list)
     for word, phones in lexicon:
         part = rhyme_part(phones)
