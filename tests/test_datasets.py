@@ -77,7 +77,7 @@ def test_vitz_winkler_rows_are_fresh_copies():
 
 
 def test_evaluation_reexports_are_the_datasets_objects():
-    from ipaclip.evaluation import human, nonwords, pwesuite
+    from ipaclip.evaluation import human, pwesuite
 
     assert pwesuite.sample_words is sample_words
     assert pwesuite.arpabet_to_ipa is arpabet_to_ipa

@@ -151,10 +151,10 @@ def test_retrieval_hand_computed_ranks():
     out = respelling_retrieval(
         [("cat", "kat"), ("dog", "dawg")],
         list(GALLERY),
-        table_embed(GALLERY),
-        table_embed(TEXT),
-        table_embed(PRON, calls),
-        ipa_of,
+        embed_gallery=table_embed(GALLERY),
+        embed_text=table_embed(TEXT),
+        embed_pronunciation=table_embed(PRON, calls),
+        g2p=ipa_of,
         ks=(1, 2),
     )
     assert calls == [["K", "D"]]  # the pronunciation encoder reads the respellings' IPA
@@ -171,34 +171,53 @@ def test_retrieval_hand_computed_ranks():
 
 
 def test_retrieval_fuse_weight_extremes_and_single_query_types():
-    args = ([("cat", "kat"), ("dog", "dawg")], list(GALLERY), table_embed(GALLERY))
-    w0 = respelling_retrieval(*args, table_embed(TEXT), table_embed(PRON), ipa_of, fuse_weight=0)
+    args = ([("cat", "kat"), ("dog", "dawg")], list(GALLERY))
+    both = dict(
+        embed_gallery=table_embed(GALLERY),
+        embed_text=table_embed(TEXT),
+        embed_pronunciation=table_embed(PRON),
+        g2p=ipa_of,
+    )
+    w0 = respelling_retrieval(*args, **both, fuse_weight=0)
     assert w0["fused"] == w0["text"]
-    w1 = respelling_retrieval(*args, table_embed(TEXT), table_embed(PRON), ipa_of, fuse_weight=1)
+    w1 = respelling_retrieval(*args, **both, fuse_weight=1)
     assert w1["fused"] == w1["pronunciation"]
-    text_only = respelling_retrieval(*args, table_embed(TEXT), None)
+    text_only = respelling_retrieval(
+        *args, embed_gallery=table_embed(GALLERY), embed_text=table_embed(TEXT)
+    )
     assert set(text_only) == {"n_pairs", "n_gallery", "fuse_weight", "text"}
 
 
 def test_retrieval_duplicate_gallery_entries_are_all_positives():
     gallery = {"Cat": unit(100), "dog": unit(90), "cat": unit(0)}
     out = respelling_retrieval(
-        [("cat", "kat")], ["Cat", "dog", "cat"], table_embed(gallery), table_embed(TEXT), None
+        [("cat", "kat")],
+        ["Cat", "dog", "cat"],
+        embed_gallery=table_embed(gallery),
+        embed_text=table_embed(TEXT),
     )
     assert out["text"]["recall@1"] == 1.0  # "Cat" at 100° is the nearest, and it counts
 
 
 def test_retrieval_errors():
-    args = (list(GALLERY), table_embed(GALLERY), table_embed(TEXT))
+    gallery = list(GALLERY)
+    text = dict(embed_gallery=table_embed(GALLERY), embed_text=table_embed(TEXT))
     with pytest.raises(ValueError, match="'horse' of pair 0 is not in gallery_words"):
-        respelling_retrieval([("horse", "kat")], *args, None)
+        respelling_retrieval([("horse", "kat")], gallery, **text)
     with pytest.raises(ValueError, match="Pair 1"):
-        respelling_retrieval([("cat", "kat"), ("dog", None)], *args, None)
+        respelling_retrieval([("cat", "kat"), ("dog", None)], gallery, **text)
     with pytest.raises(ValueError, match="pass g2p="):
-        respelling_retrieval([("cat", "kat")], *args, table_embed(PRON))
+        respelling_retrieval(
+            [("cat", "kat")], gallery, **text, embed_pronunciation=table_embed(PRON)
+        )
     with pytest.raises(ValueError, match="at least one"):
-        respelling_retrieval([("cat", "kat")], list(GALLERY), table_embed(GALLERY), None, None)
+        respelling_retrieval([("cat", "kat")], gallery, embed_gallery=table_embed(GALLERY))
     with pytest.raises(ValueError, match="gallery's"):
         respelling_retrieval(
-            [("cat", "kat")], list(GALLERY), table_embed(GALLERY), lambda xs: np.ones((1, 3)), None
+            [("cat", "kat")],
+            gallery,
+            embed_gallery=table_embed(GALLERY),
+            embed_text=lambda xs: np.ones((1, 3)),
         )
+    with pytest.raises(TypeError, match="positional"):  # one calling convention: keywords
+        respelling_retrieval([("cat", "kat")], gallery, table_embed(GALLERY), table_embed(TEXT))

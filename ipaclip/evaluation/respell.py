@@ -352,11 +352,11 @@ def _retrieval_scores(
 def respelling_retrieval(
     pairs: Sequence[tuple[str, str]],
     gallery_words: Sequence[str],
-    embed_gallery: EmbedFn,
-    embed_text: EmbedFn | None,
-    embed_pronunciation: EmbedFn | None,
-    g2p: G2PFn | None = None,
     *,
+    embed_gallery: EmbedFn,
+    embed_text: EmbedFn | None = None,
+    embed_pronunciation: EmbedFn | None = None,
+    g2p: G2PFn | None = None,
     fuse_weight: float = 0.5,
     ks: Sequence[int] = (1, 5),
     verbose: int = 0,
@@ -385,10 +385,10 @@ def respelling_retrieval(
         Real words; must contain every intended word.
     embed_gallery : callable
         Embeds the gallery spellings (the teacher).
-    embed_text : callable or None
+    embed_text : callable, optional
         Text encoder on spellings (often the teacher itself); ``None`` skips ``"text"`` and
         ``"fused"``.
-    embed_pronunciation : callable or None
+    embed_pronunciation : callable, optional
         Pronunciation encoder on IPA; ``None`` skips ``"pronunciation"`` and ``"fused"``.
     g2p : callable, optional
         Transcribes the respellings; required with ``embed_pronunciation`` .
@@ -410,8 +410,9 @@ def respelling_retrieval(
     >>> import numpy as np
     >>> vectors = {"cat": [1.0, 0.0], "dog": [0.0, 1.0], "kat": [0.2, 1.0], "kˈæt": [1.0, 0.1]}
     >>> embed = lambda xs: np.array([vectors[x] for x in xs])
-    >>> out = respelling_retrieval([("cat", "kat")], ["cat", "dog"], embed, embed, embed,
-    ...                            lambda xs: ["kˈæt" for x in xs], ks=(1,))
+    >>> out = respelling_retrieval(
+    ...     [("cat", "kat")], ["cat", "dog"], embed_gallery=embed, embed_text=embed,
+    ...     embed_pronunciation=embed, g2p=lambda xs: ["kˈæt" for x in xs], ks=(1,))
     >>> out["text"]["recall@1"], out["pronunciation"]["recall@1"], out["fused"]["recall@1"]
     (0.0, 1.0, 1.0)
     """
