@@ -391,7 +391,7 @@ def respelling_retrieval(
     embed_pronunciation : callable, optional
         Pronunciation encoder on IPA; ``None`` skips ``"pronunciation"`` and ``"fused"``.
     g2p : callable, optional
-        Transcribes the respellings; required with ``embed_pronunciation`` .
+        Transcribes the respellings; required with ``embed_pronunciation``.
     fuse_weight : float in [0, 1], default=0.5
         Share of the pronunciation query in the fused query.
     ks : sequence of int, default=(1, 5)
