@@ -79,12 +79,21 @@ def test_results_are_keyed_by_the_three_query_types():
     assert set(out) >= {"text", "pronunciation", "fused"} and "pron" not in out
     assert type(out) is dict and json.loads(json.dumps(out)) == out
     images = np.eye(2)
-    mm = multimodal_retrieval(images, ["pat", "dog"], embed, embed, g2p=to_ipa, ks=(1,))
+    mm = multimodal_retrieval(
+        images, ["pat", "dog"], embed_text=embed, embed_pronunciation=embed, g2p=to_ipa, ks=(1,)
+    )
     assert "pronunciation" in mm and "pron" not in mm
     zs = zero_shot_classify(
-        ["a", "b"], lambda xs: images, embed, embed, g2p=lambda xs: ["pæt", "dog"],
-        class_names=["pat", "dog"], labels=[0, 1], template="{}", ks=(1,),
-    )  # fmt: skip
+        ["a", "b"],
+        lambda xs: images,
+        embed_text=embed,
+        embed_pronunciation=embed,
+        g2p=lambda xs: ["pæt", "dog"],
+        class_names=["pat", "dog"],
+        labels=[0, 1],
+        template="{}",
+        ks=(1,),
+    )
     assert "pronunciation" in zs
 
 

@@ -61,10 +61,10 @@ def _check_dims(queries: dict[str, np.ndarray], images: np.ndarray) -> None:
 def multimodal_retrieval(
     image_emb: Any,
     captions: Sequence[str | Sequence[str]],
-    embed_text: EmbedFn | None,
-    embed_pronunciation: EmbedFn | None,
-    g2p: G2PFn | None = None,
     *,
+    embed_text: EmbedFn | None = None,
+    embed_pronunciation: EmbedFn | None = None,
+    g2p: G2PFn | None = None,
     fuse_weight: float = 0.5,
     ks: Sequence[int] = (1, 5, 10),
     verbose: int = 0,
@@ -83,10 +83,10 @@ def multimodal_retrieval(
     captions : sequence
         Item ``i`` holds the caption(s) of image ``i``: one string or a sequence of strings
         (at least one).
-    embed_text : callable or None
+    embed_text : callable, optional
         Text encoder on captions (the CLIP text tower); ``None`` skips ``"text"`` and
         ``"fused"``.
-    embed_pronunciation : callable or None
+    embed_pronunciation : callable, optional
         Pronunciation encoder on IPA; ``None`` skips ``"pronunciation"`` and ``"fused"``.
     g2p : callable, optional
         Transcribes captions; required with ``embed_pronunciation``.
@@ -111,7 +111,7 @@ def multimodal_retrieval(
     >>> images = np.array([[1.0, 0.0], [0.0, 1.0]])
     >>> table = {"a cat": [1.0, 0.1], "a dog": [0.2, 1.0], "a puppy": [1.0, 0.2]}
     >>> embed = lambda xs: np.array([table[x] for x in xs])
-    >>> out = multimodal_retrieval(images, ["a cat", ["a dog", "a puppy"]], embed, None,
+    >>> out = multimodal_retrieval(images, ["a cat", ["a dog", "a puppy"]], embed_text=embed,
     ...                            ks=(1,))
     >>> # "a puppy" finds the cat image; each image finds one of its own captions first
     >>> round(out["text"]["to_image_recall@1"], 4), out["text"]["to_caption_recall@1"]
@@ -235,10 +235,10 @@ def _encode_images(image_encoder: Any, items: list[Any]) -> np.ndarray:
 def zero_shot_classify(
     images: str | os.PathLike | Sequence[Any],
     image_encoder: Any,
-    embed_text: EmbedFn | None,
-    embed_pronunciation: EmbedFn | None,
-    g2p: G2PFn | None = None,
     *,
+    embed_text: EmbedFn | None = None,
+    embed_pronunciation: EmbedFn | None = None,
+    g2p: G2PFn | None = None,
     class_names: Sequence[str] | Mapping[str, str] | None = None,
     labels: Sequence[int | str] | None = None,
     template: str = "a photo of a {}",
@@ -263,9 +263,9 @@ def zero_shot_classify(
     image_encoder : callable or estimator
         ``list -> (n, d)`` image embeddings, or an object with ``transform`` such as
         :class:`ipaclip.teachers.CLIPImageEncoder`.
-    embed_text : callable or None
+    embed_text : callable, optional
         Text encoder on prompts (CLIP text tower); ``None`` skips ``"text"`` and ``"fused"``.
-    embed_pronunciation : callable or None
+    embed_pronunciation : callable, optional
         Pronunciation encoder on IPA; ``None`` skips ``"pronunciation"`` and ``"fused"``.
     g2p : callable, optional
         Transcribes the prompts; required with ``embed_pronunciation``.
@@ -299,7 +299,7 @@ def zero_shot_classify(
     >>> prompts = {"a photo of a cat": [1.0, 0.5], "a photo of a dog": [1.0, -1.0]}
     >>> out = zero_shot_classify(
     ...     ["cat.png", "dog.png"], lambda xs: np.array([pictures[x] for x in xs]),
-    ...     lambda xs: np.array([prompts[x] for x in xs]), None,
+    ...     embed_text=lambda xs: np.array([prompts[x] for x in xs]),
     ...     class_names=["cat", "dog"], labels=["cat", "dog"], ks=(1,))
     >>> out["text"]
     {'top1': 0.5}
@@ -442,9 +442,9 @@ class MultimodalEvaluator(Evaluator):
         raw = zero_shot_classify(
             self.images,
             self.image_encoder,
-            queries.text,
-            queries.embed_ipa,
-            queries.g2p,
+            embed_text=queries.text,
+            embed_pronunciation=queries.embed_ipa,
+            g2p=queries.g2p,
             class_names=self.class_names,
             labels=self.labels,
             template=self.template,
