@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # Phonetics and human judgements, from the evaluation suite.
     res = evaluate_model(
-        encoder, g2p=g2p, tasks="triplets,nonwords,human", random_state=args.seed, verbose=1
+        encoder, g2p=g2p, evaluators="triplets,nonwords,human", random_state=args.seed, verbose=1
     )
     print("\nPhonetics (pronunciation encoder | teacher reading the spelling)")
     triplets = res["triplets"]["pronunciation"]

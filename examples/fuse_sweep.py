@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     sweep, table = {}, {}
     for weight in args.weights:
         res = evaluate_model(
-            encoder, tasks="respell,human", fuse_weight=weight, random_state=args.seed, verbose=0
+            encoder, "respell,human", fuse_weight=weight, random_state=args.seed, verbose=0
         )
         sweep[weight] = res
         table[weight] = [

@@ -311,7 +311,7 @@ def evaluate(embed, data: dict, idx: dict, split: str, probe: dict) -> dict:
     )
     out["nonword_spearman"] = nw["spearman"]
     out["nonword_pearson"] = nw["pearson"]
-    vw = evaluate_human_similarity(embed, ipa=IPATransformer().fit_transform, embed_input="ipa")
+    vw = evaluate_human_similarity(embed, g2p=IPATransformer().fit_transform, embed_input="ipa")
     out["vw_pearson"] = vw["pearson"]
     out["vw_spearman"] = vw["spearman"]
     return out

@@ -4,7 +4,7 @@
 
     ipaclip fit TEXTS|- --out DIR [--teacher minilm] [--language en-us] [--epochs N] ...
     ipaclip evaluate MODEL_DIR [--tasks fidelity,human] [--out results.json] [--n-words N]
-                     [--fuse-weight W] [--seed S] [--plot-dir DIR] [--summary] [--quiet]
+                     [--fuse-weight W] [--random-state S] [--plot-dir DIR] [--summary] [--quiet]
     ipaclip g2p [--language en-us] TEXT... | -
     ipaclip embed MODEL_DIR [--out emb.npy] TEXT... | -
 
@@ -145,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_fit_parser(sub)
 
+    from ipaclip.evaluation.evaluator import registry
+    from ipaclip.evaluation.suite import evaluator_settings
+
     ev = sub.add_parser(
         "evaluate",
         help="run the evaluation suite on a saved model",
@@ -155,25 +158,28 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument(
         "--tasks",
         default="all",
-        help="comma-separated tasks (fidelity, geometry, human, nonwords, respell, pwesuite, "
-        "triplets) or 'all' (default)",
+        help=f"comma-separated tasks ({', '.join(registry())}) or 'all' (default: every "
+        "task of the default suite)",
     )
     ev.add_argument("--out", help="write the full results as JSON to this file")
-    ev.add_argument("--n-words", type=int, default=1000, help="CMUdict words (default 1000)")
-    ev.add_argument("--n-nonwords", type=int, default=200, help="nonwords (default 200)")
-    ev.add_argument(
-        "--n-triplets", type=int, default=1000, help="nonwords for triplets (default 1000)"
-    )
-    ev.add_argument("--n-respell", type=int, default=200, help="words to respell (default 200)")
     ev.add_argument(
         "--fuse-weight", type=float, default=0.5, help="pronunciation share of fused queries"
     )
-    ev.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     ev.add_argument("--plot-dir", help="draw the pictures here (needs matplotlib)")
     ev.add_argument(
         "--summary", action="store_true", help="print only the summary rows of the table"
     )
     ev.add_argument("--quiet", action="store_true", help="no progress bar or log lines")
+    settings = ev.add_argument_group("evaluator settings (for every task that takes them)")
+    for name, (default, text) in evaluator_settings().items():
+        settings.add_argument(
+            "--" + name.replace("_", "-"),
+            dest=name,
+            type=_literal,
+            default=argparse.SUPPRESS,
+            metavar="N",
+            help=f"{text} (default {default})",
+        )
 
     g2p = sub.add_parser("g2p", help="print the IPA of each text, one per line")
     g2p.add_argument("texts", nargs="+", metavar="TEXT", help="texts, or - to read stdin")
@@ -477,9 +483,13 @@ def _fit(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from ipaclip.evaluation.suite import SUMMARY_METRICS, TASKS, evaluate_model, format_results
+    from ipaclip.evaluation.suite import (
+        evaluate_model,
+        evaluator_settings,
+        format_results,
+        summary_rows,
+    )
 
-    tasks = TASKS if args.tasks.strip() == "all" else args.tasks
     if args.out is not None and not Path(args.out).resolve().parent.is_dir():
         raise _UsageError(f"the folder of --out {args.out!r} does not exist.")
     out = _output_file(args.out, "--out")
@@ -487,19 +497,16 @@ def _evaluate(args: argparse.Namespace) -> int:
         if not Path(args.plot_dir).is_dir():
             raise _UsageError(f"--plot-dir {args.plot_dir!r} is a file; it must name a folder.")
     encoder = _load(args.model_dir)
+    settings = {k: v for k, v in vars(args).items() if k in evaluator_settings()}
     try:
         results = evaluate_model(
             encoder,
-            tasks=tasks,
-            n_words=args.n_words,
-            n_nonwords=args.n_nonwords,
-            n_triplets=args.n_triplets,
-            n_respell=args.n_respell,
+            args.tasks,
             fuse_weight=args.fuse_weight,
-            random_state=args.seed,
             verbose=0 if args.quiet else 1,
             plot_dir=args.plot_dir,
             model_name=Path(args.model_dir).resolve().name,
+            **settings,
         )
     except (ValueError, TypeError) as exc:
         raise _UsageError(str(exc)) from exc
@@ -511,7 +518,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             write_atomic(out, json.dumps(results, indent=2, ensure_ascii=False).encode("utf-8"))
         except OSError as exc:
             raise _write_failed("the results", out, exc) from exc
-    print(format_results(results, SUMMARY_METRICS if args.summary else None))
+    print(format_results(results, summary_rows() if args.summary else None))
     if out is not None and not args.quiet:
         print(f"results written to {out}")
     for name, path in results.get("plots", {}).items():

@@ -32,7 +32,7 @@ def model_dir(tmp_path_factory):
 def test_evaluate_writes_json_and_prints_table(model_dir, tmp_path, capsys):
     out = tmp_path / "results.json"
     argv = ["evaluate", model_dir, "--tasks", "fidelity,human", "--n-words", "20"]
-    code = main([*argv, "--out", str(out), "--seed", "3", "--quiet"])
+    code = main([*argv, "--out", str(out), "--random-state", "3", "--quiet"])
     assert code == 0
     results = json.loads(out.read_text("utf-8"))
     assert results["config"]["tasks"] == ["fidelity", "human"]
@@ -44,7 +44,7 @@ def test_evaluate_writes_json_and_prints_table(model_dir, tmp_path, capsys):
     # The same numbers as evaluate_model on the loaded model.
     direct = evaluate_model(
         PronunciationEncoder.load(model_dir),
-        tasks="fidelity",
+        evaluators="fidelity",
         n_words=20,
         random_state=3,
         verbose=0,

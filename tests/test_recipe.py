@@ -109,7 +109,7 @@ def test_triplets_task_runs_in_the_suite_and_shows_in_the_summary(tmp_path, caps
     from ipaclip.cli import main
 
     enc = small(epochs=1).fit(IPA, _y())
-    res = evaluate_model(enc, g2p=IPATransformer(), tasks="triplets", n_triplets=40, verbose=0)
+    res = evaluate_model(enc, g2p=IPATransformer(), evaluators="triplets", n_triplets=40, verbose=0)
     scores = res["triplets"]["pronunciation"]
     assert set(scores) == {"native", "foreign"}
     assert all(0 <= s["accuracy"] <= 1 and s["n_triplets"] > 10 for s in scores.values())

@@ -2,13 +2,16 @@
 minimal-pair triplets.
 
 Every function here takes *embedding functions* (``Callable[[list[str]], ndarray]`` returning
-L2-normalised rows), so the same code scores a CLIP text encoder, a pronunciation encoder, or
+L2-normalized rows), so the same code scores a CLIP text encoder, a pronunciation encoder, or
 their fused query.
 
-Pictures (training curve, evaluation summary, fuse-weight sweep, phoneme map) are drawn by
-:mod:`ipaclip.evaluation.plots`. The tasks of :func:`evaluate_model` are registered in
-:mod:`ipaclip.evaluation.tasks` (:func:`register_task`); word lists and reference data come
-from :mod:`ipaclip.datasets`.
+Each task is an :class:`Evaluator` in its own module (``FidelityEvaluator``,
+``HumanSimilarityEvaluator``, ...): ``evaluator(model) -> dict[str, float]``, where ``model``
+is a fitted encoder, an ``IPACLIP`` or one :class:`Queries`. A subclass that declares a
+``name`` registers itself (:func:`registry`); :func:`evaluate_model` runs several on one
+``Queries``. Pictures (training curve, evaluation summary, fuse-weight sweep, phoneme map)
+are drawn by :mod:`ipaclip.evaluation.plots`; word lists and reference data come from
+:mod:`ipaclip.datasets`.
 
 Names load lazily on first use, so ``import ipaclip.evaluation`` stays cheap; the submodules
 can also be imported directly.
@@ -37,9 +40,9 @@ _LAZY: dict[str, tuple[str, str]] = {
     "evaluate_articulatory_correlation": ("pwesuite", "evaluate_articulatory_correlation"),
     "evaluate_retrieval": ("pwesuite", "evaluate_retrieval"),
     "evaluate_sound_analogies": ("pwesuite", "evaluate_sound_analogies"),
-    "evaluate_rhyme": ("pwesuite", "evaluate_rhyme"),
+    "evaluate_rhyme": ("rhyme", "evaluate_rhyme"),
     "build_sound_analogies": ("pwesuite", "build_sound_analogies"),
-    "build_rhyme_pairs": ("pwesuite", "build_rhyme_pairs"),
+    "build_rhyme_pairs": ("rhyme", "build_rhyme_pairs"),
     "format_table": ("pwesuite", "format_table"),
     "PWESUITE_PUBLISHED": ("pwesuite", "PWESUITE_PUBLISHED"),
     "sample_words": ("pwesuite", "sample_words"),
@@ -48,7 +51,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "nonword_phonetic_correlation": ("nonwords", "nonword_phonetic_correlation"),
     "nearest_real_words": ("nonwords", "nearest_real_words"),
     "is_real_word": ("nonwords", "is_real_word"),
-    "cmudict_words": ("nonwords", "cmudict_words"),
+    "cmudict_lexicon": ("rhyme", "cmudict_lexicon"),
     "generate_respellings": ("respell", "generate_respellings"),
     "respelling_candidates": ("respell", "respelling_candidates"),
     "respelling_retrieval": ("respell", "respelling_retrieval"),
@@ -66,13 +69,21 @@ _LAZY: dict[str, tuple[str, str]] = {
     "format_results": ("suite", "format_results"),
     "SUMMARY_METRICS": ("suite", "SUMMARY_METRICS"),
     "RESULT_ROWS": ("suite", "RESULT_ROWS"),
-    "TASKS": ("suite", "TASKS"),
     "QUERY_TYPES": ("suite", "QUERY_TYPES"),
     "lookup_result": ("suite", "lookup_result"),
     "summary_table": ("suite", "summary_table"),
-    "TASK_REGISTRY": ("tasks", "TASK_REGISTRY"),
-    "EvaluationContext": ("tasks", "EvaluationContext"),
-    "register_task": ("tasks", "register_task"),
+    "TASK_REGISTRY": ("evaluator", "TASK_REGISTRY"),
+    "Evaluator": ("evaluator", "Evaluator"),
+    "registry": ("evaluator", "registry"),
+    "Queries": ("queries", "Queries"),
+    "FidelityEvaluator": ("fidelity", "FidelityEvaluator"),
+    "GeometryEvaluator": ("geometry", "GeometryEvaluator"),
+    "HumanSimilarityEvaluator": ("human", "HumanSimilarityEvaluator"),
+    "NonwordEvaluator": ("nonwords", "NonwordEvaluator"),
+    "RespellingEvaluator": ("respell", "RespellingEvaluator"),
+    "PWESuiteEvaluator": ("pwesuite", "PWESuiteEvaluator"),
+    "TripletEvaluator": ("triplets", "TripletEvaluator"),
+    "MultimodalEvaluator": ("multimodal", "MultimodalEvaluator"),
     "HUMAN_SIMILARITY_PUBLISHED": ("human", "PUBLISHED"),
     "minimal_pair_triplets": ("triplets", "minimal_pair_triplets"),
     "nonword_triplets": ("triplets", "nonword_triplets"),
@@ -90,7 +101,8 @@ def __getattr__(name: str):
 
         module, attribute = _LAZY[name]
         value = getattr(importlib.import_module(f"{__name__}.{module}"), attribute)
-        globals()[name] = value
+        if name not in ("RESULT_ROWS", "SUMMARY_METRICS"):  # those follow the live registry
+            globals()[name] = value
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 

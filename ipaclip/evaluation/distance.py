@@ -10,7 +10,7 @@ segmented by :func:`ipaclip.inventory.get_inventory`) in which
 
 Because a substitution never costs more than 1, the total is at most the length of the longer
 string; dividing by that length (``normalize=True``, the default) gives a value in [0, 1].
-:func:`phonetic_similarity` is one minus the normalised distance.
+:func:`phonetic_similarity` is one minus the normalized distance.
 
 Stress marks (ˈ ˌ), syllable breaks (.), tone numbers and word boundaries are ignored: only
 the segment sequence counts, so /ɐ blˈæk kˈæt/ is compared as the segments ɐ b l æ k k æ t.
@@ -91,7 +91,7 @@ def segments(ipa: str) -> list[str]:
     """Split one IPA string into segments (phonemes with their diacritics).
 
     Stress marks, syllable breaks, tone numbers and word boundaries are dropped; espeak's
-    symbols are normalised first (``ɚ`` becomes ``ə˞``, tied diphthongs become two segments).
+    symbols are normalized first (``ɚ`` becomes ``ə˞``, tied diphthongs become two segments).
 
     Parameters
     ----------
@@ -194,7 +194,7 @@ def feature_edit_distance(a_ipa: str, b_ipa: str, normalize: bool = True) -> flo
 
 
 def phonetic_similarity(a_ipa: str, b_ipa: str) -> float:
-    """One minus the normalised :func:`feature_edit_distance`, in [0, 1].
+    """One minus the normalized :func:`feature_edit_distance`, in [0, 1].
 
     Examples
     --------

@@ -28,8 +28,11 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+import os
 from collections.abc import Mapping
 from numbers import Integral
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy.stats import pearsonr, rankdata, spearmanr
@@ -48,10 +51,13 @@ from ipaclip.evaluation.chart import (
     cosine_distance_matrix,
     vector_table,
 )
+from ipaclip.evaluation.evaluator import Evaluator
 from ipaclip.evaluation.plots import plot_phoneme_map  # moved there; kept importable here
+from ipaclip.evaluation.queries import Queries
 
 __all__ = [
     "CONSONANT_CHART",
+    "GeometryEvaluator",
     "MANNERS",
     "PLACES",
     "VOWEL_CHART",
@@ -276,3 +282,64 @@ def evaluate_phoneme_geometry(
             "chart": _compare(D_emb[sub], chart_distance_matrix(members), *args),
         }
     return result
+
+
+class GeometryEvaluator(Evaluator):
+    """The encoder's phoneme vectors against articulatory and IPA-chart distances.
+
+    :func:`evaluate_phoneme_geometry` on ``encoder.phoneme_vectors()`` (pronunciation only;
+    the teacher is not read).
+
+    Parameters
+    ----------
+    n_permutations : int, default=999
+        Mantel permutations.
+    random_state : int or None, default=0
+        Seeds the permutations.
+    plot_dir : str or Path, optional
+        Also draw the phoneme map there (``phoneme_map.png``, needs matplotlib); its path is
+        in ``plots_`` and ``info_["info"]["plot"]``.
+    """
+
+    name = "geometry"
+    primary_metric = "pronunciation/all/articulatory/spearman"
+    rows = {
+        "articulatory rho (all)": ("all", "articulatory", "spearman"),
+        "chart rho (consonants)": ("consonants", "chart", "spearman"),
+        "chart rho (vowels)": ("vowels", "chart", "spearman"),
+    }
+    summary = ("articulatory rho (all)",)
+    needs_teacher = False
+    order = 20
+    _parameter_constraints: dict[str, list[Any]] = {
+        "n_permutations": [Interval(Integral, 1, None, closed="left")],
+        "random_state": [Interval(Integral, 0, None, closed="left"), None],
+        "plot_dir": [str, os.PathLike, None],
+    }
+
+    def __init__(
+        self,
+        *,
+        n_permutations: int = 999,
+        random_state: int | None = 0,
+        plot_dir: str | os.PathLike | None = None,
+    ):
+        self.n_permutations = n_permutations
+        self.random_state = random_state
+        self.plot_dir = plot_dir
+
+    def compute(self, queries: Queries) -> dict:
+        vectors = queries.encoder.phoneme_vectors()
+        steps = ["Mantel tests"] + (["phoneme map"] if self.plot_dir is not None else [])
+        out: dict[str, Any] = {}
+        for step in queries.track(steps):
+            if step == "Mantel tests":
+                out["pronunciation"] = evaluate_phoneme_geometry(
+                    vectors, n_permutations=self.n_permutations, random_state=self.random_state
+                )
+            else:
+                path = Path(self.plot_dir) / "phoneme_map.png"
+                path = plot_phoneme_map(vectors, path, name=queries.name)
+                self.plots_["phoneme_map"] = str(path)
+                out["info"] = {"plot": str(path)}
+        return out

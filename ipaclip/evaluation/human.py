@@ -15,7 +15,7 @@ the Spearman correlation.
 
 The embedding function sees either the words themselves (``embed_input="text"``, e.g. a CLIP
 text encoder, or a Pipeline that starts with :class:`~ipaclip.IPATransformer`) or their IPA
-from the ``ipa`` function (``embed_input="ipa"``, e.g. a fitted
+from the ``g2p`` function (``embed_input="ipa"``, e.g. a fitted
 :class:`~ipaclip.PronunciationEncoder`'s ``transform``).
 """
 
@@ -25,13 +25,17 @@ import numpy as np
 from scipy.stats import pearsonr, spearmanr
 
 from ipaclip.datasets import load_vitz_winkler
-from ipaclip.evaluation._common import EmbedFn, IPAFn, check_embed_input, embed_items
+from ipaclip.evaluation._common import EmbedFn, G2PFn, check_embed_input, embed_items
+from ipaclip.evaluation.evaluator import Evaluator
+from ipaclip.evaluation.queries import Queries
 
 __all__ = [
+    "HumanSimilarityEvaluator",
     "PUBLISHED",
     "STANDARD_WORDS",
     "evaluate_human_similarity",
     "format_human_similarity",
+    "human_similarity",
     "load_vitz_winkler",
 ]
 
@@ -51,15 +55,15 @@ PUBLISHED: dict[str, float] = {
 
 
 def evaluate_human_similarity(
-    embed: EmbedFn, *, ipa: IPAFn | None = None, embed_input: str = "text"
+    embed: EmbedFn, *, g2p: G2PFn | None = None, embed_input: str = "text"
 ) -> dict:
     """Correlate embedding similarity with Vitz & Winkler's human similarity ratings.
 
     Parameters
     ----------
     embed : callable
-        ``list[str] -> ndarray of shape (n, d)``; rows are L2-normalised here in any case.
-    ipa : callable, optional
+        ``list[str] -> ndarray of shape (n, d)``; rows are L2-normalized here in any case.
+    g2p : callable, optional
         ``list[str] -> list[str]``, words to IPA (e.g. ``IPATransformer().fit_transform``);
         needed when ``embed_input="ipa"``.
     embed_input : {"text", "ipa"}, default="text"
@@ -87,7 +91,7 @@ def evaluate_human_similarity(
     rows = [tuple(r.values()) for r in load_vitz_winkler()]
     words = sorted({w for r in rows for w in r[:2]})
     index = {w: i for i, w in enumerate(words)}
-    E = embed_items(embed, words, embed_input, ipa=ipa)
+    E = embed_items(embed, words, embed_input, g2p=g2p)
     per_pearson: dict[str, float] = {}
     per_spearman: dict[str, float] = {}
     for standard in STANDARD_WORDS:
@@ -123,3 +127,27 @@ def format_human_similarity(result: dict, name: str = "ours") -> str:
     for model, value in PUBLISHED.items():
         lines.append(f"{model + ' [PWESuite]':<30}{value:.2f}")
     return "\n".join(lines)
+
+
+def human_similarity(queries: Queries, query: str) -> dict:
+    """:func:`evaluate_human_similarity` of one query type, computed once per ``queries``
+    (``"human"`` and PWESuite's human-similarity task share it)."""
+    fn = queries.functions[query]
+    return queries.memo(("human_similarity", query), lambda: evaluate_human_similarity(fn))
+
+
+class HumanSimilarityEvaluator(Evaluator):
+    """Vitz & Winkler's human similarity ratings, for each query type.
+
+    :func:`evaluate_human_similarity` on the text, pronunciation and fused queries. It has
+    no settings: the ratings are a fixed set of 100 pairs.
+    """
+
+    name = "human"
+    primary_metric = "pronunciation/pearson"
+    rows = {"Pearson r": ("pearson",), "Spearman rho": ("spearman",)}
+    summary = ("Pearson r",)
+    order = 30
+
+    def compute(self, queries: Queries) -> dict:
+        return {q: human_similarity(queries, q) for q in queries.track(queries.functions)}

@@ -6,11 +6,8 @@ classify them zero-shot. This module compares three query types against CLIP ima
 embeddings:
 
 * ``"text"``: the CLIP text encoder on the caption or prompt;
-* ``"pronunciation"``: the pronunciation encoder on its IPA (``embed_pron(ipa(texts))``);
-* ``"fused"``: their weighted sum, renormalised (:func:`ipaclip.fuse`).
-
-(The result key ``"pronunciation"`` was ``"pron"``; reading ``"pron"`` still works, with a
-FutureWarning, and so does the parameter's old name ``ipa_fn=``.)
+* ``"pronunciation"``: the pronunciation encoder on its IPA (``embed_pronunciation(g2p(texts))``);
+* ``"fused"``: their weighted sum, renormalized (:func:`ipaclip.fuse`).
 
 :func:`multimodal_retrieval` scores caption→image and image→caption retrieval with
 :func:`ipaclip.metrics.retrieval_report`; :func:`zero_shot_classify` scores zero-shot
@@ -28,18 +25,19 @@ from typing import Any
 import numpy as np
 
 from ipaclip._progress import iterate
-from ipaclip._validation import check_string_items, describe_item, unit_rows
+from ipaclip._validation import HasMethods, check_string_items, describe_item, unit_rows
 from ipaclip.evaluation._common import (
     EmbedFn,
-    IPAFn,
-    QueryResults,
+    G2PFn,
     query_embeddings,
-    renamed_parameter,
 )
+from ipaclip.evaluation.evaluator import Evaluator
+from ipaclip.evaluation.queries import Queries
 from ipaclip.metrics import recall_at_k, retrieval_report
 
 __all__ = [
     "IMAGE_EXTENSIONS",
+    "MultimodalEvaluator",
     "load_image_folder",
     "multimodal_retrieval",
     "zero_shot_classify",
@@ -60,14 +58,13 @@ def _check_dims(queries: dict[str, np.ndarray], images: np.ndarray) -> None:
             )
 
 
-@renamed_parameter("ipa_fn", "ipa")
 def multimodal_retrieval(
     image_emb: Any,
     captions: Sequence[str | Sequence[str]],
-    embed_text: EmbedFn | None,
-    embed_pron: EmbedFn | None,
-    ipa: IPAFn | None = None,
     *,
+    embed_text: EmbedFn | None = None,
+    embed_pronunciation: EmbedFn | None = None,
+    g2p: G2PFn | None = None,
     fuse_weight: float = 0.5,
     ks: Sequence[int] = (1, 5, 10),
     verbose: int = 0,
@@ -86,14 +83,13 @@ def multimodal_retrieval(
     captions : sequence
         Item ``i`` holds the caption(s) of image ``i``: one string or a sequence of strings
         (at least one).
-    embed_text : callable or None
+    embed_text : callable, optional
         Text encoder on captions (the CLIP text tower); ``None`` skips ``"text"`` and
         ``"fused"``.
-    embed_pron : callable or None
+    embed_pronunciation : callable, optional
         Pronunciation encoder on IPA; ``None`` skips ``"pronunciation"`` and ``"fused"``.
-    ipa : callable, optional
-        Transcribes captions; required with ``embed_pron`` (``ipa_fn=``, its old name,
-        still works with a FutureWarning).
+    g2p : callable, optional
+        Transcribes captions; required with ``embed_pronunciation``.
     fuse_weight : float in [0, 1], default=0.5
         Share of the pronunciation embedding in the fused query.
     ks : sequence of int, default=(1, 5, 10)
@@ -115,7 +111,7 @@ def multimodal_retrieval(
     >>> images = np.array([[1.0, 0.0], [0.0, 1.0]])
     >>> table = {"a cat": [1.0, 0.1], "a dog": [0.2, 1.0], "a puppy": [1.0, 0.2]}
     >>> embed = lambda xs: np.array([table[x] for x in xs])
-    >>> out = multimodal_retrieval(images, ["a cat", ["a dog", "a puppy"]], embed, None,
+    >>> out = multimodal_retrieval(images, ["a cat", ["a dog", "a puppy"]], embed_text=embed,
     ...                            ks=(1,))
     >>> # "a puppy" finds the cat image; each image finds one of its own captions first
     >>> round(out["text"]["to_image_recall@1"], 4), out["text"]["to_caption_recall@1"]
@@ -141,9 +137,9 @@ def multimodal_retrieval(
             raise ValueError(f"Image {i} has no caption; every image needs at least one.")
         texts.extend(group)
         owner.extend([i] * len(group))
-    queries = query_embeddings(texts, embed_text, embed_pron, ipa, fuse_weight, "captions")
+    queries = query_embeddings(texts, embed_text, embed_pronunciation, g2p, fuse_weight, "captions")
     _check_dims(queries, images)
-    result: dict[str, Any] = QueryResults(
+    result: dict[str, Any] = dict(
         n_images=int(images.shape[0]), n_captions=len(texts), fuse_weight=float(fuse_weight)
     )
     positives = np.asarray(owner, dtype=np.int64)
@@ -236,14 +232,13 @@ def _encode_images(image_encoder: Any, items: list[Any]) -> np.ndarray:
     return out
 
 
-@renamed_parameter("ipa_fn", "ipa")
 def zero_shot_classify(
     images: str | os.PathLike | Sequence[Any],
     image_encoder: Any,
-    embed_text: EmbedFn | None,
-    embed_pron: EmbedFn | None,
-    ipa: IPAFn | None = None,
     *,
+    embed_text: EmbedFn | None = None,
+    embed_pronunciation: EmbedFn | None = None,
+    g2p: G2PFn | None = None,
     class_names: Sequence[str] | Mapping[str, str] | None = None,
     labels: Sequence[int | str] | None = None,
     template: str = "a photo of a {}",
@@ -268,13 +263,12 @@ def zero_shot_classify(
     image_encoder : callable or estimator
         ``list -> (n, d)`` image embeddings, or an object with ``transform`` such as
         :class:`ipaclip.teachers.CLIPImageEncoder`.
-    embed_text : callable or None
+    embed_text : callable, optional
         Text encoder on prompts (CLIP text tower); ``None`` skips ``"text"`` and ``"fused"``.
-    embed_pron : callable or None
+    embed_pronunciation : callable, optional
         Pronunciation encoder on IPA; ``None`` skips ``"pronunciation"`` and ``"fused"``.
-    ipa : callable, optional
-        Transcribes the prompts; required with ``embed_pron`` (``ipa_fn=``, its old name,
-        still works with a FutureWarning).
+    g2p : callable, optional
+        Transcribes the prompts; required with ``embed_pronunciation``.
     class_names : sequence of str or mapping, optional
         Readable class names. For a folder: default the subfolder names with ``_`` read as
         spaces; a sequence is aligned with the sorted subfolders; a mapping renames
@@ -305,7 +299,7 @@ def zero_shot_classify(
     >>> prompts = {"a photo of a cat": [1.0, 0.5], "a photo of a dog": [1.0, -1.0]}
     >>> out = zero_shot_classify(
     ...     ["cat.png", "dog.png"], lambda xs: np.array([pictures[x] for x in xs]),
-    ...     lambda xs: np.array([prompts[x] for x in xs]), None,
+    ...     embed_text=lambda xs: np.array([prompts[x] for x in xs]),
     ...     class_names=["cat", "dog"], labels=["cat", "dog"], ks=(1,))
     >>> out["text"]
     {'top1': 0.5}
@@ -369,10 +363,12 @@ def zero_shot_classify(
         raise ValueError(f"Class name {dup!r} appears twice; class names must be distinct.")
     prompts = [template.format(n) for n in names]
     image_emb = _encode_images(image_encoder, items)
-    queries = query_embeddings(prompts, embed_text, embed_pron, ipa, fuse_weight, "prompts")
+    queries = query_embeddings(
+        prompts, embed_text, embed_pronunciation, g2p, fuse_weight, "prompts"
+    )
     _check_dims(queries, image_emb)
     truth = np.asarray(label_ids, dtype=np.int64)
-    result: dict[str, Any] = QueryResults(
+    result: dict[str, Any] = dict(
         n_images=len(items),
         n_classes=len(names),
         class_names=names,
@@ -383,3 +379,76 @@ def zero_shot_classify(
         S = image_emb @ queries[name].T
         result[name] = {f"top{int(k)}": recall_at_k(S, truth, int(k)) for k in ks}
     return result
+
+
+class MultimodalEvaluator(Evaluator):
+    """Zero-shot classification of images by text, pronunciation and fused class prompts.
+
+    :func:`zero_shot_classify` with the queries' text encoder, pronunciation encoder and
+    G2P. It needs data of its own, so ``evaluate_model`` runs it only when asked
+    (``evaluators=[MultimodalEvaluator(images=..., image_encoder=...)]``, or the name
+    ``"multimodal"`` with ``images=`` and ``image_encoder=`` among its settings).
+
+    Parameters
+    ----------
+    images : path-like or sequence, optional
+        An ImageFolder root (one subfolder per class), or a sequence of images together
+        with ``class_names`` and ``labels``. Required.
+    image_encoder : callable or estimator, optional
+        Image embeddings in the teacher's CLIP space (e.g. ``CLIPImageEncoder``). Required.
+    class_names : sequence of str or mapping, optional
+        Readable class names (see :func:`zero_shot_classify`).
+    labels : sequence of int or str, optional
+        The class of each image, for a sequence of images.
+    template : str, default="a photo of a {}"
+        Prompt with one ``{}`` for the class name.
+    """
+
+    name = "multimodal"
+    primary_metric = "pronunciation/top1"
+    rows = {"top-1 accuracy": ("top1",), "top-5 accuracy": ("top5",)}
+    summary = ("top-1 accuracy",)
+    default_suite = False
+    order = 80
+    _parameter_constraints: dict[str, list[Any]] = {
+        "images": [str, os.PathLike, "array-like", None],
+        "image_encoder": [callable, HasMethods(["transform"]), None],
+        "class_names": ["array-like", dict, None],
+        "labels": ["array-like", None],
+        "template": [str],
+    }
+
+    def __init__(
+        self,
+        *,
+        images: Any = None,
+        image_encoder: Any = None,
+        class_names: Any = None,
+        labels: Any = None,
+        template: str = "a photo of a {}",
+    ):
+        self.images = images
+        self.image_encoder = image_encoder
+        self.class_names = class_names
+        self.labels = labels
+        self.template = template
+
+    def compute(self, queries: Queries) -> dict:
+        if self.images is None or self.image_encoder is None:
+            raise ValueError(
+                "MultimodalEvaluator needs images= (an image folder, or images with "
+                "class_names= and labels=) and image_encoder= (e.g. CLIPImageEncoder())."
+            )
+        raw = zero_shot_classify(
+            self.images,
+            self.image_encoder,
+            embed_text=queries.text,
+            embed_pronunciation=queries.embed_ipa,
+            g2p=queries.g2p,
+            class_names=self.class_names,
+            labels=self.labels,
+            template=self.template,
+            fuse_weight=queries.fuse_weight,
+        )
+        info = {k: v for k, v in raw.items() if k not in ("text", "pronunciation", "fused")}
+        return {**{q: raw[q] for q in ("text", "pronunciation", "fused") if q in raw}, "info": info}

@@ -8,13 +8,13 @@ module
   strings that are neither CMUdict words nor an inflection of one
   (:func:`generate_nonwords`);
 * correlates, over pairs of nonwords, the cosine similarity of their embeddings with their
-  phonetic similarity, one minus the normalised PanPhon feature edit distance of their IPA
+  phonetic similarity, one minus the normalized PanPhon feature edit distance of their IPA
   (:func:`nonword_phonetic_correlation`);
 * lists the real words nearest to each nonword in an embedding space
   (:func:`nearest_real_words`).
 
 Embedding functions follow the convention of :mod:`ipaclip.evaluation`: a callable taking a
-list of strings and returning one embedding row per string. Rows are L2-normalised here
+list of strings and returning one embedding row per string. Rows are L2-normalized here
 again (a zero row is an error), so a function that does not normalise is scored by cosine
 all the same.
 """
@@ -36,22 +36,23 @@ from sklearn.utils import check_random_state
 
 from ipaclip._progress import iterate, progress
 from ipaclip._validation import Interval, check_params, check_string_items
-from ipaclip.datasets import load_cmudict_words as cmudict_words
+from ipaclip.datasets import load_cmudict_words
 from ipaclip.evaluation._common import (
     EmbedFn,
-    IPAFn,
+    G2PFn,
     call_embed,
-    call_ipa,
+    call_g2p,
     check_embed_input,
-    renamed_parameter,
 )
 from ipaclip.evaluation.distance import (
     paired_feature_edit_distance,
     pairwise_feature_edit_distance,
 )
+from ipaclip.evaluation.evaluator import Evaluator
+from ipaclip.evaluation.queries import Queries
 
 __all__ = [
-    "cmudict_words",
+    "NonwordEvaluator",
     "generate_nonwords",
     "is_real_word",
     "nearest_real_words",
@@ -67,7 +68,7 @@ _BLOCK_ELEMENTS = 2**24
 
 
 # --------------------------------------------------------------------------------------------
-# The lexicon (cmudict_words is ipaclip.datasets.load_cmudict_words, re-exported)
+# The lexicon (ipaclip.datasets.load_cmudict_words)
 # --------------------------------------------------------------------------------------------
 def is_real_word(word: str, *, inflections: bool = True) -> bool:
     """Whether ``word`` is a CMUdict word, or (``inflections``) a regular inflection of one.
@@ -92,7 +93,7 @@ def is_real_word(word: str, *, inflections: bool = True) -> bool:
     >>> is_real_word("cats", inflections=False)  # CMUdict lists "cats" itself
     True
     """
-    words = cmudict_words()
+    words = load_cmudict_words()
     w = word.lower()
     if w in words:
         return True
@@ -127,7 +128,7 @@ def _letter_model(order: int) -> dict[str, tuple[str, np.ndarray]]:
     the letters a-z count. Tables are built in sorted order so sampling is reproducible.
     """
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for word in sorted(cmudict_words()):
+    for word in sorted(load_cmudict_words()):
         if not (word.isascii() and word.isalpha()):
             continue
         padded = _START * (order - 1) + word + _END
@@ -179,7 +180,7 @@ def _clusters(word: str) -> list[tuple[str, str]]:
 def _cluster_table() -> frozenset[tuple[str, str]]:
     """Letter clusters (with their position) found in many CMUdict words."""
     counts: dict[tuple[str, str], int] = defaultdict(int)
-    for word in cmudict_words():
+    for word in load_cmudict_words():
         if word.isascii() and word.isalpha():
             for key in set(_clusters(word)):
                 counts[key] += 1
@@ -246,7 +247,7 @@ def generate_nonwords(
     Examples
     --------
     >>> words = generate_nonwords(5, random_state=0)
-    >>> len(words), any(w in cmudict_words() for w in words)
+    >>> len(words), any(w in load_cmudict_words() for w in words)
     (5, False)
     >>> words == generate_nonwords(5, random_state=0)
     True
@@ -301,14 +302,13 @@ def generate_nonwords(
 # --------------------------------------------------------------------------------------------
 # Correlation with phonetic similarity
 # --------------------------------------------------------------------------------------------
-@renamed_parameter("ipa_fn", "ipa")
 def nonword_phonetic_correlation(
     words: Sequence[str],
     embed: EmbedFn,
     *,
     embed_input: str = "text",
     ipas: Sequence[str] | None = None,
-    ipa: IPAFn | None = None,
+    g2p: G2PFn | None = None,
     max_pairs: int | None = None,
     random_state: int | np.random.RandomState | None = None,
     verbose: int = 0,
@@ -317,7 +317,7 @@ def nonword_phonetic_correlation(
 
     For each pair ``(i, j)``, ``i < j``, the embedding similarity is the cosine of the
     embeddings of items ``i`` and ``j`` and the phonetic similarity is one minus their
-    normalised PanPhon feature edit distance (:mod:`ipaclip.evaluation.distance`) on their
+    normalized PanPhon feature edit distance (:mod:`ipaclip.evaluation.distance`) on their
     IPA. Pearson's r and Spearman's rho are computed over all pairs (or ``max_pairs`` pairs
     drawn at random without replacement).
 
@@ -336,11 +336,10 @@ def nonword_phonetic_correlation(
     embed : callable
         Embedding function ``list[str] -> (n, d) array``.
     embed_input : {"text", "ipa"}, default="text"
-        Which input ``embed`` consumes (``"spelling"``, the old name of ``"text"``, still
-        works with a FutureWarning).
+        Which input ``embed`` consumes.
     ipas : sequence of str, optional
-        IPA of each word. Exactly one of ``ipas`` and ``ipa`` is required.
-    ipa : callable, optional
+        IPA of each word. Exactly one of ``ipas`` and ``g2p`` is required.
+    g2p : callable, optional
         ``list[str] -> list[str]`` transcribing ``words`` (e.g.
         ``IPATransformer().fit_transform``), used when ``ipas`` is not given.
     max_pairs : int, optional
@@ -375,14 +374,14 @@ def nonword_phonetic_correlation(
         {"max_pairs": max_pairs},
         "nonword_phonetic_correlation",
     )
-    if (ipas is None) == (ipa is None):
-        raise ValueError("Pass exactly one of ipas (the IPA of each word) and ipa.")
+    if (ipas is None) == (g2p is None):
+        raise ValueError("Pass exactly one of ipas (the IPA of each word) and g2p.")
     if ipas is not None:
         ipa_list = check_string_items(ipas, what="IPA string")
         if len(ipa_list) != len(items):
             raise ValueError(f"ipas has {len(ipa_list)} items but words has {len(items)}.")
     else:
-        ipa_list = call_ipa(ipa, items)
+        ipa_list = call_g2p(g2p, items)
     n = len(items)
     if n < 3:
         raise ValueError(f"need at least 3 nonwords (3 pairs) for a correlation; got {n}.")
@@ -509,3 +508,44 @@ def nearest_real_words(
                 }
             )
     return out
+
+
+class NonwordEvaluator(Evaluator):
+    """Seeded nonwords: embedding cosine against phonetic similarity, for each query type.
+
+    :func:`generate_nonwords` then :func:`nonword_phonetic_correlation` over all pairs (the
+    text query reads the nonwords' spelling, the others their IPA from ``g2p``).
+
+    Parameters
+    ----------
+    n_nonwords : int, default=200
+        Nonwords (all pairs are scored).
+    random_state : int or None, default=0
+        Seeds the nonwords.
+    """
+
+    name = "nonwords"
+    primary_metric = "pronunciation/pearson"
+    rows = {"Pearson r": ("pearson",), "Spearman rho": ("spearman",)}
+    summary = ("Pearson r",)
+    order = 40
+    _parameter_constraints: dict[str, list[Any]] = {
+        "n_nonwords": [Interval(Integral, 3, None, closed="left")],
+        "random_state": [Interval(Integral, 0, None, closed="left"), None],
+    }
+
+    def __init__(self, *, n_nonwords: int = 200, random_state: int | None = 0):
+        self.n_nonwords = n_nonwords
+        self.random_state = random_state
+
+    def compute(self, queries: Queries) -> dict:
+        functions = queries.functions
+        out: dict[str, Any] = {}
+        for step in queries.track(["generate", *functions]):
+            if step == "generate":
+                items = generate_nonwords(self.n_nonwords, self.random_state)
+                ipas = queries.g2p(items)
+            else:
+                out[step] = nonword_phonetic_correlation(items, functions[step], ipas=ipas)
+        out["info"] = {"n_nonwords": len(items), "examples": items[:10]}
+        return out

@@ -364,7 +364,7 @@ def plot_phoneme_map(
 ) -> Path:
     """Draw the phoneme vectors in 2-D (PCA or MDS), consonants and vowels coloured, labelled.
 
-    Vectors are L2-normalised first, so the picture reflects cosine geometry. The axes say
+    Vectors are L2-normalized first, so the picture reflects cosine geometry. The axes say
     how much of the variance each principal component keeps (PCA) or how faithful the map
     is (Kruskal's stress-1 of the classical MDS map against the cosine distances); the
     title gives Spearman's rho between cosine and articulatory distance over all pairs
@@ -381,7 +381,7 @@ def plot_phoneme_map(
     path : str or path-like
         Where to write the PNG.
     method : {"pca", "mds"}, default="pca"
-        PCA of the normalised vectors, or classical (Torgerson) MDS of their cosine
+        PCA of the normalized vectors, or classical (Torgerson) MDS of their cosine
         distances.
     title : str, optional
         Replaces the whole title.

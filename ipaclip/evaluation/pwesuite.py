@@ -13,7 +13,7 @@ comparable in kind, not identical in detail.
   absolute value of the Pearson mean. We correlate cosine *similarity* with the *negative*
   feature edit distance (same magnitude, positive when the model is right), leave out each
   word's distance to itself, and use ipaclip's feature edit distance
-  (:mod:`ipaclip.evaluation.distance`, unnormalised) in place of ``panphon2``'s.
+  (:mod:`ipaclip.evaluation.distance`, unnormalized) in place of ``panphon2``'s.
 * **Retrieval** (``eval_retrieval.py``): for each query word of the sample, find its nearest
   word by feature edit distance, then its position ``r`` (0 = first) in the query's list of
   other words sorted by embedding similarity; PWESuite scores ``(N - (r + 1)) / N``
@@ -46,31 +46,37 @@ from __future__ import annotations
 import functools
 import logging
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from numbers import Integral, Real
+from typing import Any
 
 import numpy as np
 from scipy.stats import pearsonr, spearmanr
 
 from ipaclip._progress import iterate
-from ipaclip._validation import StrOptions, check_params
-from ipaclip.datasets import ARPABET_TO_IPA, arpabet_to_ipa, cmudict_ipa, load_cmudict, sample_words
+from ipaclip._validation import Interval
+from ipaclip.datasets import ARPABET_TO_IPA, arpabet_to_ipa, sample_words
 from ipaclip.evaluation._common import (
     EmbedFn,
-    IPAFn,
-    call_ipa,
+    G2PFn,
     check_embed_input,
     embed_items,
+    reference_ipa,
 )
 from ipaclip.evaluation.distance import pairwise_feature_edit_distance, segment_codes
+from ipaclip.evaluation.evaluator import Evaluator
+from ipaclip.evaluation.queries import Queries
+from ipaclip.evaluation.rhyme import build_rhyme_pairs, cmudict_lexicon, evaluate_rhyme, rhyme_part
 from ipaclip.inventory import FEATURE_NAMES, get_inventory
 
 __all__ = [
     "ARPABET_TO_IPA",
+    "PWESuiteEvaluator",
     "PWESUITE_PUBLISHED",
     "arpabet_to_ipa",
     "build_rhyme_pairs",
     "build_sound_analogies",
-    "cmudict_words",
+    "cmudict_lexicon",
     "evaluate_articulatory_correlation",
     "evaluate_pwesuite",
     "evaluate_retrieval",
@@ -117,33 +123,8 @@ PWESUITE_PUBLISHED: dict[str, dict[str, float]] = {
 # --------------------------------------------------------------------------------------------
 # CMUdict
 # --------------------------------------------------------------------------------------------
-@functools.cache
-def cmudict_words(min_length: int = 3, max_length: int = 8) -> tuple[tuple[str, tuple], ...]:
-    """Alphabetic CMUdict words of ``min_length``..``max_length`` letters, first pronunciation.
-
-    The lexicon of the analogy and rhyme tasks (:func:`ipaclip.datasets.load_cmudict` as
-    pairs); the word samples come from :func:`ipaclip.datasets.sample_words`, re-exported
-    here with :func:`~ipaclip.datasets.arpabet_to_ipa`.
-
-    Returns
-    -------
-    tuple of (word, tuple of ARPAbet phones)
-        Sorted by word. The length bounds are PWESuite's for its analogy words.
-
-    Examples
-    --------
-    >>> dict(cmudict_words())["cat"]
-    ('K', 'AE1', 'T')
-    """
-    return tuple(load_cmudict(min_length, max_length).items())
-
-
-def _reference_ipa(words: list[str], ipa: IPAFn | None) -> list[str]:
-    return cmudict_ipa(words) if ipa is None else call_ipa(ipa, words)
-
-
 def _words_and_ipa(
-    words: Sequence[str] | None, n_words: int, random_state: int | None, ipa: IPAFn | None
+    words: Sequence[str] | None, n_words: int, random_state: int | None, g2p: G2PFn | None
 ) -> tuple[list[str], list[str]]:
     if words is None:
         words = sample_words(n_words, random_state)
@@ -151,7 +132,7 @@ def _words_and_ipa(
         words = list(words)
         if len(set(words)) != len(words) or len(words) < 3:
             raise ValueError("words must hold at least 3 distinct words.")
-    return words, _reference_ipa(words, ipa)
+    return words, reference_ipa(words, g2p)
 
 
 # --------------------------------------------------------------------------------------------
@@ -190,7 +171,7 @@ def _row_correlations(S: np.ndarray, D: np.ndarray, verbose: int) -> dict:
 def evaluate_articulatory_correlation(
     embed: EmbedFn,
     *,
-    ipa: IPAFn | None = None,
+    g2p: G2PFn | None = None,
     embed_input: str = "text",
     words: Sequence[str] | None = None,
     n_words: int = 1000,
@@ -203,7 +184,7 @@ def evaluate_articulatory_correlation(
     ----------
     embed : callable
         ``list[str] -> ndarray (n, d)``.
-    ipa : callable, optional
+    g2p : callable, optional
         Words to IPA for the reference distances (and for ``embed`` when
         ``embed_input="ipa"``); by default CMUdict's pronunciations (:func:`arpabet_to_ipa`).
     embed_input : {"text", "ipa"}, default="text"
@@ -228,12 +209,12 @@ def evaluate_articulatory_correlation(
     >>> def embed(ipas):
     ...     return np.array([toy[s[0]] for s in ipas])
     >>> res = evaluate_articulatory_correlation(
-    ...     embed, words=["pæt", "bæt", "mæt"], ipa=list, embed_input="ipa")
+    ...     embed, words=["pæt", "bæt", "mæt"], g2p=list, embed_input="ipa")
     >>> round(res["pearson"], 6), res["n_words"]
     (1.0, 3)
     """
     embed_input = check_embed_input(embed_input, "evaluate_articulatory_correlation")
-    words, ipas = _words_and_ipa(words, n_words, random_state, ipa)
+    words, ipas = _words_and_ipa(words, n_words, random_state, g2p)
     E = embed_items(embed, words, embed_input, ipas=ipas)
     D = pairwise_feature_edit_distance(ipas, normalize=False)
     return _row_correlations(_similarities(E), D, verbose)
@@ -242,7 +223,7 @@ def evaluate_articulatory_correlation(
 def evaluate_retrieval(
     embed: EmbedFn,
     *,
-    ipa: IPAFn | None = None,
+    g2p: G2PFn | None = None,
     embed_input: str = "text",
     words: Sequence[str] | None = None,
     n_words: int = 1000,
@@ -269,13 +250,13 @@ def evaluate_retrieval(
     >>> toy = {"p": [1.0, 0.0], "b": [1.0, 0.3], "m": [0.3, 1.0]}
     >>> def embed(ipas):
     ...     return np.array([toy[s[0]] for s in ipas])
-    >>> res = evaluate_retrieval(embed, words=["pæt", "bæt", "mæt"], ipa=list,
+    >>> res = evaluate_retrieval(embed, words=["pæt", "bæt", "mæt"], g2p=list,
     ...                          embed_input="ipa", ks=(1,))
     >>> res["hit@1"], round(res["rank_score"], 4)
     (1.0, 0.6667)
     """
     embed_input = check_embed_input(embed_input, "evaluate_retrieval")
-    words, ipas = _words_and_ipa(words, n_words, random_state, ipa)
+    words, ipas = _words_and_ipa(words, n_words, random_state, g2p)
     E = embed_items(embed, words, embed_input, ipas=ipas)
     D = pairwise_feature_edit_distance(ipas, normalize=False)
     S = _similarities(E)
@@ -350,7 +331,7 @@ def build_sound_analogies(
     n_analogies : int, default=200
         PWESuite draws 200 per language (100 with one perturbation, 100 with two; we use one).
     words : sequence of (word, ARPAbet phones), optional
-        The lexicon; by default :func:`cmudict_words`.
+        The lexicon; by default :func:`cmudict_lexicon`.
     random_state : int or None, default=0
 
     Returns
@@ -372,7 +353,7 @@ def build_sound_analogies(
     >>> x["a"], x["b"], x["c"], x["d"], x["feature"], x["pair_ab"]
     ('tin', 'din', 'pat', 'bat', 'voi', 'T->D')
     """
-    lexicon = cmudict_words() if words is None else [(w, tuple(p)) for w, p in words]
+    lexicon = cmudict_lexicon() if words is None else [(w, tuple(p)) for w, p in words]
     feats = _phone_features()
     groups: dict[tuple, list[tuple[str, str]]] = defaultdict(list)
     pron = {}
@@ -449,7 +430,7 @@ def evaluate_sound_analogies(
     embed: EmbedFn,
     *,
     analogies: Sequence[dict] | None = None,
-    ipa: IPAFn | None = None,
+    g2p: G2PFn | None = None,
     embed_input: str = "text",
     n_analogies: int = 200,
     random_state: int | None = 0,
@@ -460,9 +441,9 @@ def evaluate_sound_analogies(
     ----------
     embed : callable
     analogies : sequence of dict, optional
-        As :func:`build_sound_analogies` returns (keys ``a b c d`` and ``ipa``); by default
+        As :func:`build_sound_analogies` returns (keys ``a b c d`` and ``g2p``); by default
         ``build_sound_analogies(n_analogies, random_state=random_state)``.
-    ipa : callable, optional
+    g2p : callable, optional
         With ``embed_input="ipa"``, transcribes the words; by default the analogies' own IPA.
     embed_input : {"text", "ipa"}, default="text"
     n_analogies : int, default=200
@@ -489,8 +470,8 @@ def evaluate_sound_analogies(
         for w, p in zip("abcd", x["ipa"]):
             gallery.setdefault(x[w], p)
     words = list(gallery)
-    if embed_input == "ipa" and ipa is not None:
-        E = embed_items(embed, words, embed_input, ipa=ipa)
+    if embed_input == "ipa" and g2p is not None:
+        E = embed_items(embed, words, embed_input, g2p=g2p)
     else:
         E = embed_items(embed, words, embed_input, ipas=[gallery[w] for w in words])
     index = {w: i for i, w in enumerate(words)}
@@ -516,166 +497,12 @@ def evaluate_sound_analogies(
 
 
 # --------------------------------------------------------------------------------------------
-# Rhyme detection
-# --------------------------------------------------------------------------------------------
-def rhyme_part(phones: Sequence[str]) -> tuple[str, ...] | None:
-    """The pronunciation from the last primary-stressed vowel onward, or ``None``.
-
-    Examples
-    --------
-    >>> rhyme_part(["K", "AE1", "T"])
-    ('AE1', 'T')
-    >>> rhyme_part(["R", "IH0", "L", "EY1", "SH", "AH0", "N"])
-    ('EY1', 'SH', 'AH0', 'N')
-    >>> rhyme_part(["DH", "AH0"]) is None
-    True
-    """
-    stressed = [i for i, p in enumerate(phones) if p.endswith("1")]
-    return tuple(phones[stressed[-1] :]) if stressed else None
-
-
-def build_rhyme_pairs(
-    n_classes: int | None = 1500,
-    *,
-    words: Sequence[tuple[str, Sequence[str]]] | None = None,
-    random_state: int | None = 0,
-) -> list[tuple[str, str, bool]]:
-    """Rhyming and non-rhyming word pairs, PWESuite's way.
-
-    For each rhyme class (words sharing :func:`rhyme_part`) with at least two words: two of
-    its words (a rhyming pair) and the first of them with a word of another class (a
-    non-rhyming pair). Words without a primary stress are skipped.
-
-    Parameters
-    ----------
-    n_classes : int or None, default=1500
-        How many rhyme classes to sample (``None``: all, as PWESuite).
-    words : sequence of (word, ARPAbet phones), optional
-        The lexicon; by default :func:`cmudict_words`.
-    random_state : int or None, default=0
-
-    Returns
-    -------
-    list of (word1, word2, rhymes)
-
-    Examples
-    --------
-    >>> lex = [("cat", ["K", "AE1", "T"]), ("hat", ["HH", "AE1", "T"]),
-    ...        ("dog", ["D", "AO1", "G"])]
-    >>> build_rhyme_pairs(None, words=lex)
-    [('cat', 'hat', True), ('cat', 'dog', False)]
-    """
-    lexicon = cmudict_words() if words is None else [(w, tuple(p)) for w, p in words]
-    classes: dict[tuple, list[str]] = defaultdict(list)
-    for word, phones in lexicon:
-        part = rhyme_part(phones)
-        if part is not None:
-            classes[part].append(word)
-    keys = sorted(classes)
-    usable = [k for k in keys if len(classes[k]) >= 2]
-    if len(keys) < 2 or not usable:
-        raise ValueError("Rhyme pairs need a class with two words and at least two classes.")
-    rng = np.random.default_rng(random_state)
-    if n_classes is not None:
-        if n_classes > len(usable):
-            raise ValueError(f"Only {len(usable)} rhyme classes have two words; asked for "
-                             f"{n_classes}.")  # fmt: skip
-        usable = [usable[i] for i in sorted(rng.choice(len(usable), n_classes, replace=False))]
-    pairs = []
-    for key in usable:
-        members = classes[key]
-        w1, w2 = (members[i] for i in rng.choice(len(members), 2, replace=False))
-        other = key
-        while other == key:
-            other = keys[int(rng.integers(len(keys)))]
-        w3 = classes[other][int(rng.integers(len(classes[other])))]
-        pairs += [(w1, w2, True), (w1, w3, False)]
-    return pairs
-
-
-def evaluate_rhyme(
-    embed: EmbedFn,
-    *,
-    pairs: Sequence[tuple[str, str, bool]] | None = None,
-    ipa: IPAFn | None = None,
-    embed_input: str = "text",
-    n_classes: int | None = 1500,
-    test_size: int | float = 1000,
-    classifier: object | None = None,
-    pair_features: str = "concat",
-    random_state: int | None = 0,
-) -> dict:
-    """Rhyme detection: a classifier on pair embeddings, accuracy on held-out pairs.
-
-    Parameters
-    ----------
-    embed : callable
-    pairs : sequence of (word1, word2, rhymes), optional
-        By default ``build_rhyme_pairs(n_classes, random_state=random_state)``.
-    ipa : callable, optional
-        Transcribes the words when ``embed_input="ipa"`` (default: CMUdict's IPA).
-    embed_input : {"text", "ipa"}, default="text"
-    n_classes : int or None, default=1500
-    test_size : int or float, default=1000
-        Held-out pairs (PWESuite: 1,000), as in ``train_test_split``.
-    classifier : sklearn classifier, optional
-        Default PWESuite's ``MLPClassifier(hidden_layer_sizes=(50, 20, 10))`` (seeded).
-    pair_features : {"concat", "product"}, default="concat"
-        ``"concat"``: ``[e1, e2]`` (PWESuite); ``"product"``: ``[e1 * e2, |e1 - e2|]``.
-    random_state : int or None, default=0
-
-    Returns
-    -------
-    dict
-        ``accuracy`` (held out), ``train_accuracy``, ``n_train``, ``n_test``.
-    """
-    from sklearn.base import clone
-    from sklearn.model_selection import train_test_split
-    from sklearn.neural_network import MLPClassifier
-
-    embed_input = check_embed_input(embed_input, "evaluate_rhyme")
-    if pairs is None:
-        pairs = build_rhyme_pairs(n_classes, random_state=random_state)
-    pairs = list(pairs)
-    check_params(
-        {"pair_features": [StrOptions({"concat", "product"})]},
-        {"pair_features": pair_features},
-        "evaluate_rhyme",
-    )
-    words = sorted({w for p in pairs for w in p[:2]})
-    ipas = _reference_ipa(words, ipa) if embed_input == "ipa" else None
-    E = embed_items(embed, words, embed_input, ipas=ipas)
-    index = {w: i for i, w in enumerate(words)}
-    A = E[[index[p[0]] for p in pairs]]
-    B = E[[index[p[1]] for p in pairs]]
-    if pair_features == "concat":
-        X = np.hstack([A, B])
-    else:
-        X = np.hstack([A * B, np.abs(A - B)])
-    y = np.array([bool(p[2]) for p in pairs])
-    X_tr, X_te, y_tr, y_te = train_test_split(
-        X, y, test_size=test_size, random_state=random_state, stratify=y
-    )
-    if classifier is None:
-        model = MLPClassifier(hidden_layer_sizes=(50, 20, 10), random_state=random_state)
-    else:
-        model = clone(classifier)
-    model.fit(X_tr, y_tr)
-    return {
-        "accuracy": float(model.score(X_te, y_te)),
-        "train_accuracy": float(model.score(X_tr, y_tr)),
-        "n_train": int(len(y_tr)),
-        "n_test": int(len(y_te)),
-    }
-
-
-# --------------------------------------------------------------------------------------------
 # All tasks and the table
 # --------------------------------------------------------------------------------------------
 def iter_pwesuite(
     embed: EmbedFn,
     *,
-    ipa: IPAFn | None = None,
+    g2p: G2PFn | None = None,
     embed_input: str = "text",
     n_words: int = 1000,
     n_analogies: int = 200,
@@ -683,21 +510,26 @@ def iter_pwesuite(
     rhyme_test_size: int | float = 1000,
     random_state: int | None = 0,
     verbose: int = 0,
+    human_similarity: Callable[[], dict] | None = None,
 ) -> Iterator[tuple[str, dict | None]]:
     """Run PWESuite's tasks one at a time: yields ``(task, result)`` in :data:`TASKS` order.
 
     Each task runs when its item is requested, so a caller can show progress between them.
-    Parameters as in :func:`evaluate_pwesuite`.
+    Parameters as in :func:`evaluate_pwesuite`; ``human_similarity``, when given, returns
+    the human-similarity result in place of ``evaluate_human_similarity(embed)`` (so that a
+    run that also scores Vitz & Winkler on its own computes it once).
     """
     from ipaclip.evaluation.human import evaluate_human_similarity
 
     embed_input = check_embed_input(embed_input, "evaluate_pwesuite")
-    if embed_input == "ipa" and ipa is None:
-        logger.warning("Human similarity skipped: embed_input='ipa' needs an ipa function.")
+    if human_similarity is not None:
+        yield "human_similarity", human_similarity()
+    elif embed_input == "ipa" and g2p is None:
+        logger.warning("Human similarity skipped: embed_input='ipa' needs an g2p function.")
         yield "human_similarity", None
     else:
-        yield "human_similarity", evaluate_human_similarity(embed, ipa=ipa, embed_input=embed_input)
-    common = {"ipa": ipa, "embed_input": embed_input, "random_state": random_state}
+        yield "human_similarity", evaluate_human_similarity(embed, g2p=g2p, embed_input=embed_input)
+    common = {"g2p": g2p, "embed_input": embed_input, "random_state": random_state}
     yield (
         "articulatory_distance",
         evaluate_articulatory_correlation(embed, n_words=n_words, verbose=verbose, **common),
@@ -722,7 +554,7 @@ def pwesuite_summary(results: dict) -> dict[str, float | None]:
 def evaluate_pwesuite(
     embed: EmbedFn,
     *,
-    ipa: IPAFn | None = None,
+    g2p: G2PFn | None = None,
     embed_input: str = "text",
     n_words: int = 1000,
     n_analogies: int = 200,
@@ -734,13 +566,13 @@ def evaluate_pwesuite(
     """Run every task; ``"summary"`` holds the one number per task that PWESuite reports.
 
     Human similarity needs IPA for its nonwords when ``embed_input="ipa"``, so it is skipped
-    (reported as ``None``, with a log message) if ``embed_input="ipa"`` and ``ipa`` is None.
+    (reported as ``None``, with a log message) if ``embed_input="ipa"`` and ``g2p`` is None.
     :func:`iter_pwesuite` runs the same tasks one at a time.
     """
     out: dict = dict(
         iter_pwesuite(
             embed,
-            ipa=ipa,
+            g2p=g2p,
             embed_input=embed_input,
             n_words=n_words,
             n_analogies=n_analogies,
@@ -791,3 +623,85 @@ def format_table(results: dict | None = None, name: str = "ours") -> str:
         "PWESuite's data; published numbers are from zouharvi/pwesuite meta/evaluation_all.csv."
     )
     return "\n".join(lines)
+
+
+class PWESuiteEvaluator(Evaluator):
+    """PWESuite's tasks (:func:`iter_pwesuite`) for each query type.
+
+    The human-similarity task is the ``"human"`` task's computation (shared through
+    :meth:`~ipaclip.evaluation.queries.Queries.memo`: Vitz & Winkler is scored once a run).
+
+    Parameters
+    ----------
+    n_words : int, default=1000
+        CMUdict words of the articulatory-distance and retrieval tasks.
+    n_analogies : int, default=200
+        Sound analogies.
+    n_rhyme_classes : int, default=500
+        Rhyme classes drawn for the rhyme task.
+    rhyme_test_size : int or float in (0, 1), default=500
+        Held-out rhyme pairs (a count, or a share of the pairs).
+    random_state : int or None, default=0
+        Seeds every sample.
+    """
+
+    name = "pwesuite"
+    primary_metric = "pronunciation/summary/articulatory_distance"
+    rows = {
+        "articulatory distance r": ("summary", "articulatory_distance"),
+        "retrieval rank score": ("summary", "retrieval"),
+        "analogies top-2": ("summary", "analogies"),
+        "rhyme accuracy": ("summary", "rhyme"),
+    }
+    summary = ("articulatory distance r",)
+    order = 60
+    _parameter_constraints: dict[str, list[Any]] = {
+        "n_words": [Interval(Integral, 3, None, closed="left")],
+        "n_analogies": [Interval(Integral, 1, None, closed="left")],
+        "n_rhyme_classes": [Interval(Integral, 1, None, closed="left")],
+        "rhyme_test_size": [
+            Interval(Integral, 1, None, closed="left"),
+            Interval(Real, 0, 1, closed="neither"),
+        ],
+        "random_state": [Interval(Integral, 0, None, closed="left"), None],
+    }
+
+    def __init__(
+        self,
+        *,
+        n_words: int = 1000,
+        n_analogies: int = 200,
+        n_rhyme_classes: int = 500,
+        rhyme_test_size: int | float = 500,
+        random_state: int | None = 0,
+    ):
+        self.n_words = n_words
+        self.n_analogies = n_analogies
+        self.n_rhyme_classes = n_rhyme_classes
+        self.rhyme_test_size = rhyme_test_size
+        self.random_state = random_state
+
+    def compute(self, queries: Queries) -> dict:
+        from ipaclip.evaluation.human import human_similarity
+
+        runs = {
+            name: iter_pwesuite(
+                fn,
+                n_words=self.n_words,
+                n_analogies=self.n_analogies,
+                n_classes=self.n_rhyme_classes,
+                rhyme_test_size=self.rhyme_test_size,
+                random_state=self.random_state,
+                human_similarity=lambda name=name: human_similarity(queries, name),
+            )
+            for name, fn in queries.functions.items()
+        }
+        out: dict[str, dict] = {name: {} for name in runs}
+        steps = [(name, sub) for name in runs for sub in TASKS]  # iter_pwesuite's order
+        for name, sub in queries.track(steps, lambda step: f"{step[0]}: {step[1]}"):
+            done, out[name][sub] = next(runs[name])
+            if done != sub:  # pragma: no cover - the two orders are one constant
+                raise RuntimeError(f"PWESuite ran {done!r} where {sub!r} was expected.")
+        for result in out.values():
+            result["summary"] = pwesuite_summary(result)
+        return out

@@ -29,19 +29,20 @@ from ipaclip._validation import Interval, check_params, check_string_items, desc
 from ipaclip.datasets import load_cmudict_words
 from ipaclip.evaluation._common import (
     EmbedFn,
-    IPAFn,
-    QueryResults,
+    G2PFn,
     call_embed,
-    call_ipa,
+    call_g2p,
     check_query_functions,
     query_embeddings,
-    renamed_parameter,
 )
+from ipaclip.evaluation.evaluator import Evaluator
+from ipaclip.evaluation.queries import Queries
 from ipaclip.fusion import fuse
 from ipaclip.metrics import mean_reciprocal_rank, recall_at_k
 
 __all__ = [
     "RESPELLING_RULES",
+    "RespellingEvaluator",
     "fuse_embeddings",
     "generate_respellings",
     "respelling_candidates",
@@ -202,10 +203,9 @@ def respelling_candidates(
     return out
 
 
-@renamed_parameter("ipa_fn", "ipa")
 def generate_respellings(
     words: Sequence[str],
-    ipa: IPAFn,
+    g2p: G2PFn,
     *,
     rules: Sequence[tuple[str, str]] = RESPELLING_RULES,
     max_edits: int = 2,
@@ -217,7 +217,7 @@ def generate_respellings(
     """Sound-preserving respellings of real words.
 
     For each word, candidates come from :func:`respelling_candidates`. All candidates of all
-    words are transcribed with ``ipa`` in one call, and a candidate **survives** if
+    words are transcribed with ``g2p`` in one call, and a candidate **survives** if
 
     * its IPA equals the original word's IPA exactly (or after removing the stress marks
       ˈ ˌ with ``ignore_stress=True``),
@@ -231,10 +231,9 @@ def generate_respellings(
     ----------
     words : sequence of str
         Real words to respell.
-    ipa : callable
+    g2p : callable
         ``list[str] -> list[str]``, e.g. ``IPATransformer().fit_transform``. The same
-        function transcribes the original words and the candidates (``ipa_fn=``, its old
-        name, still works with a FutureWarning).
+        function transcribes the original words and the candidates .
     rules : sequence of (str, str), default=RESPELLING_RULES
         Substitution rules (regex, replacement) on the lower-cased word.
     max_edits : int, default=2
@@ -274,7 +273,7 @@ def generate_respellings(
         for w in iterate(items, "respelling candidates", verbose)
     ]
     flat = [c for cands in per_word for c in cands]
-    ipas = call_ipa(ipa, items + flat)
+    ipas = call_g2p(g2p, items + flat)
 
     def key(ipa: str) -> str:
         return ipa.translate(_STRESS) if ignore_stress else ipa
@@ -307,12 +306,12 @@ def generate_respellings(
 
 
 def fuse_embeddings(text_emb: Any, pron_emb: Any, weight: float = 0.5) -> np.ndarray:
-    """Fused query: ``normalise((1 - weight) * text + weight * pron)`` on unit rows.
+    """Fused query: ``normalize((1 - weight) * text + weight * pron)`` on unit rows.
 
     The evaluation's name for :func:`ipaclip.fuse` (one definition, in
     :mod:`ipaclip.fusion`), with input checks that name the argument.
 
-    Both inputs are L2-normalised first, so ``weight`` is the share of the pronunciation
+    Both inputs are L2-normalized first, so ``weight`` is the share of the pronunciation
     embedding: 0 gives the text query, 1 the pronunciation query.
 
     Parameters
@@ -350,15 +349,14 @@ def _retrieval_scores(
     return result
 
 
-@renamed_parameter("ipa_fn", "ipa")
 def respelling_retrieval(
     pairs: Sequence[tuple[str, str]],
     gallery_words: Sequence[str],
-    embed_gallery: EmbedFn,
-    embed_text: EmbedFn | None,
-    embed_pron: EmbedFn | None,
-    ipa: IPAFn | None = None,
     *,
+    embed_gallery: EmbedFn,
+    embed_text: EmbedFn | None = None,
+    embed_pronunciation: EmbedFn | None = None,
+    g2p: G2PFn | None = None,
     fuse_weight: float = 0.5,
     ks: Sequence[int] = (1, 5),
     verbose: int = 0,
@@ -370,7 +368,7 @@ def respelling_retrieval(
     respelling is turned into up to three queries:
 
     * ``"text"``: ``embed_text(respellings)``, the text encoder on the new spelling;
-    * ``"pronunciation"``: ``embed_pron(ipa(respellings))``, the pronunciation encoder on
+    * ``"pronunciation"``: ``embed_pronunciation(g2p(respellings))``, the pronunciation encoder on
       the respelling's IPA;
     * ``"fused"``: :func:`fuse_embeddings` of the two, with ``weight=fuse_weight``.
 
@@ -387,14 +385,13 @@ def respelling_retrieval(
         Real words; must contain every intended word.
     embed_gallery : callable
         Embeds the gallery spellings (the teacher).
-    embed_text : callable or None
+    embed_text : callable, optional
         Text encoder on spellings (often the teacher itself); ``None`` skips ``"text"`` and
         ``"fused"``.
-    embed_pron : callable or None
+    embed_pronunciation : callable, optional
         Pronunciation encoder on IPA; ``None`` skips ``"pronunciation"`` and ``"fused"``.
-    ipa : callable, optional
-        Transcribes the respellings; required with ``embed_pron`` (``ipa_fn=``, its old
-        name, still works with a FutureWarning).
+    g2p : callable, optional
+        Transcribes the respellings; required with ``embed_pronunciation``.
     fuse_weight : float in [0, 1], default=0.5
         Share of the pronunciation query in the fused query.
     ks : sequence of int, default=(1, 5)
@@ -406,16 +403,16 @@ def respelling_retrieval(
     -------
     dict
         ``{"n_pairs", "n_gallery", "fuse_weight", "text": {...}, "pronunciation": {...},
-        "fused": {...}}``, each query type with ``"recall@k"`` per ``k`` and ``"mrr"``
-        (reading the old key ``"pron"`` still works, with a FutureWarning).
+        "fused": {...}}``, each query type with ``"recall@k"`` per ``k`` and ``"mrr"``.
 
     Examples
     --------
     >>> import numpy as np
     >>> vectors = {"cat": [1.0, 0.0], "dog": [0.0, 1.0], "kat": [0.2, 1.0], "kˈæt": [1.0, 0.1]}
     >>> embed = lambda xs: np.array([vectors[x] for x in xs])
-    >>> out = respelling_retrieval([("cat", "kat")], ["cat", "dog"], embed, embed, embed,
-    ...                            lambda xs: ["kˈæt" for x in xs], ks=(1,))
+    >>> out = respelling_retrieval(
+    ...     [("cat", "kat")], ["cat", "dog"], embed_gallery=embed, embed_text=embed,
+    ...     embed_pronunciation=embed, g2p=lambda xs: ["kˈæt" for x in xs], ks=(1,))
     >>> out["text"]["recall@1"], out["pronunciation"]["recall@1"], out["fused"]["recall@1"]
     (0.0, 1.0, 1.0)
     """
@@ -433,7 +430,7 @@ def respelling_retrieval(
     if not pair_list:
         raise ValueError("pairs is empty; nothing to retrieve.")
     gallery = check_string_items(gallery_words, what="gallery word")
-    check_query_functions(embed_text, embed_pron, ipa, "respellings")
+    check_query_functions(embed_text, embed_pronunciation, g2p, "respellings")
     ks = [int(k) for k in ks]
     index: dict[str, list[int]] = {}
     for j, w in enumerate(gallery):
@@ -450,7 +447,9 @@ def respelling_retrieval(
     respellings = [r for _, r in pair_list]
 
     G = call_embed(embed_gallery, gallery, "embed_gallery")
-    queries = query_embeddings(respellings, embed_text, embed_pron, ipa, fuse_weight, "respellings")
+    queries = query_embeddings(
+        respellings, embed_text, embed_pronunciation, g2p, fuse_weight, "respellings"
+    )
     for name, Q in queries.items():
         if Q.shape[1] != G.shape[1]:
             raise ValueError(
@@ -458,7 +457,7 @@ def respelling_retrieval(
                 "queries must be embedded in the gallery's (the teacher's) space."
             )
     block = max(1, 2**24 // len(gallery))
-    result: dict[str, Any] = QueryResults(
+    result: dict[str, Any] = dict(
         {
             "n_pairs": len(pair_list),
             "n_gallery": len(gallery),
@@ -468,3 +467,83 @@ def respelling_retrieval(
     for name in iterate(list(queries), "respelling retrieval", verbose):
         result[name] = _retrieval_scores(queries[name], G, positives, ks, block)
     return result
+
+
+class RespellingEvaluator(Evaluator):
+    """Respellings of sampled words retrieve them among the teacher's real words.
+
+    :func:`generate_respellings` on the first ``n_respell`` of ``n_words`` seeded CMUdict
+    words, then :func:`respelling_retrieval` against the teacher's embeddings of all
+    ``n_words`` (text, pronunciation and fused queries).
+
+    Parameters
+    ----------
+    n_words : int, default=1000
+        CMUdict words of the gallery (the same seeded sample as ``"fidelity"``).
+    n_respell : int, default=200
+        Words (the first of the sample) to respell.
+    respell_candidates : int, default=60
+        Most respelling candidates transcribed per word.
+    random_state : int or None, default=0
+        Seeds the sample and the respellings.
+    """
+
+    name = "respell"
+    primary_metric = "pronunciation/recall@1"
+    rows = {"R@1": ("recall@1",), "MRR": ("mrr",)}
+    summary = ("R@1",)
+    order = 50
+    _parameter_constraints: dict[str, list[Any]] = {
+        "n_words": [Interval(Integral, 3, None, closed="left")],
+        "n_respell": [Interval(Integral, 1, None, closed="left")],
+        "respell_candidates": [Interval(Integral, 1, None, closed="left")],
+        "random_state": [Interval(Integral, 0, None, closed="left"), None],
+    }
+
+    def __init__(
+        self,
+        *,
+        n_words: int = 1000,
+        n_respell: int = 200,
+        respell_candidates: int = 60,
+        random_state: int | None = 0,
+    ):
+        self.n_words = n_words
+        self.n_respell = n_respell
+        self.respell_candidates = respell_candidates
+        self.random_state = random_state
+
+    def compute(self, queries: Queries) -> dict:
+        gallery = queries.sample(self.n_words, self.random_state)
+        out: dict[str, Any] = {}
+        for step in queries.track(["respellings", "retrieval"]):
+            if step == "respellings":
+                found = generate_respellings(
+                    gallery[: self.n_respell],
+                    queries.g2p,
+                    max_candidates=self.respell_candidates,
+                    random_state=self.random_state,
+                )
+                pairs = [(r["word"], r["respelling"]) for r in found if r["respelling"]]
+                out["info"] = {
+                    "n_words": len(found),
+                    "n_respelled": len(pairs),
+                    "n_gallery": len(gallery),
+                    "examples": [list(p) for p in pairs[:10]],
+                }
+                if not pairs:
+                    logger.warning("No respelling found for any of %d words; skipped.", len(found))
+                    return out
+            else:
+                raw = respelling_retrieval(
+                    pairs,
+                    gallery,
+                    embed_gallery=queries.text,
+                    embed_text=queries.text,
+                    embed_pronunciation=queries.embed_ipa,
+                    g2p=queries.g2p,
+                    fuse_weight=queries.fuse_weight,
+                    ks=(1, 5),
+                )
+                out = {**{q: raw[q] for q in ("text", "pronunciation", "fused")}, **out}
+        return out

@@ -1,34 +1,42 @@
-"""One call that runs every evaluation on a fitted pronunciation encoder.
+"""One call that runs several evaluators on a model, as sentence-transformers'
+``SequentialEvaluator`` does.
 
-:func:`evaluate_model` scores three kinds of query for each task where that is meaningful:
+:func:`evaluate_model` builds the model's :class:`~ipaclip.evaluation.queries.Queries` once
+(three query types on words, where that is meaningful):
 
 * ``"text"``: the teacher on the spelling (``encoder.embed_targets(words)``);
 * ``"pronunciation"``: the encoder on the G2P's IPA (``encoder.transform(g2p(words))``);
-* ``"fused"``: :func:`ipaclip.fuse` of the two, ``fuse_weight`` the pronunciation share.
+* ``"fused"``: :func:`ipaclip.fuse` of the two, ``fuse_weight`` the pronunciation share;
 
-The tasks are registered in :mod:`ipaclip.evaluation.tasks` (one evaluator per task, with the
-table rows it contributes; adding a task touches that module only):
+then calls each evaluator (:class:`~ipaclip.evaluation.evaluator.Evaluator`) on it and
+nests their flat scores and details as ``results[task][query][metric]``. The evaluators
+are registered by name in :func:`~ipaclip.evaluation.evaluator.registry`; the default suite
+is, in order:
 
 ``"fidelity"``
-    The pronunciation embeddings of CMUdict words against the teacher's embeddings of the
-    same words: mean cosine and recall@k of each word's own teacher embedding in a gallery
-    of all of them. (Pronunciation only: the text and fused queries contain the target.)
+    :class:`~ipaclip.evaluation.fidelity.FidelityEvaluator`: the pronunciation embeddings
+    of CMUdict words against the teacher's embeddings of the same words.
 ``"geometry"``
-    :func:`~ipaclip.evaluation.geometry.evaluate_phoneme_geometry` on the encoder's phoneme
-    vectors (pronunciation only).
+    :class:`~ipaclip.evaluation.geometry.GeometryEvaluator`: the encoder's phoneme
+    vectors against articulatory and IPA-chart distances (pronunciation only).
 ``"human"``
-    :func:`~ipaclip.evaluation.human.evaluate_human_similarity` (Vitz & Winkler ratings).
+    :class:`~ipaclip.evaluation.human.HumanSimilarityEvaluator` (Vitz & Winkler ratings).
 ``"nonwords"``
-    :func:`~ipaclip.evaluation.nonwords.nonword_phonetic_correlation` on seeded nonwords.
+    :class:`~ipaclip.evaluation.nonwords.NonwordEvaluator`: seeded nonwords, cosine
+    against phonetic similarity.
 ``"respell"``
-    :func:`~ipaclip.evaluation.respell.respelling_retrieval`: respellings of CMUdict words
+    :class:`~ipaclip.evaluation.respell.RespellingEvaluator`: respellings of CMUdict words
     retrieve the intended word among the teacher embeddings of real words.
 ``"pwesuite"``
-    :func:`~ipaclip.evaluation.pwesuite.evaluate_pwesuite` (articulatory distance, retrieval,
-    sound analogies, rhyme).
+    :class:`~ipaclip.evaluation.pwesuite.PWESuiteEvaluator` (articulatory distance,
+    retrieval, sound analogies, rhyme; its human-similarity task is ``"human"``'s, scored
+    once).
 ``"triplets"``
-    :mod:`~ipaclip.evaluation.triplets`: minimal-pair triplets on seeded nonwords, with the
-    near phoneme English or foreign (pronunciation only).
+    :class:`~ipaclip.evaluation.triplets.TripletEvaluator`: minimal-pair triplets on
+    seeded nonwords, with the near phoneme English or foreign (pronunciation only).
+
+``"multimodal"`` (:class:`~ipaclip.evaluation.multimodal.MultimodalEvaluator`) is registered
+too but needs images, so it runs only when asked.
 
 :func:`format_results` prints the numbers as one table (rows: task and metric; columns: the
 three query types); ``metrics=SUMMARY_METRICS`` keeps the rows of the README's table.
@@ -36,189 +44,203 @@ three query types); ``metrics=SUMMARY_METRICS`` keeps the rows of the README's t
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import time
 from collections.abc import Sequence
-from numbers import Integral, Real
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ipaclip._progress import make_bar
-from ipaclip._validation import Interval, check_params, unit_rows
-from ipaclip.evaluation._common import QUERY_TYPES, EmbedFn, IPAFn, to_builtin
-from ipaclip.evaluation.tasks import TASK_REGISTRY, EvaluationContext, result_rows, summary_rows
-from ipaclip.fusion import FUSE_WEIGHT, fuse
-from ipaclip.g2p import resolve_g2p
+from ipaclip._validation import Interval, check_params
+from ipaclip.evaluation._common import QUERY_TYPES, to_builtin
+from ipaclip.evaluation.evaluator import (
+    Evaluator,
+    nest_result,
+    parameter_docs,
+    registry,
+    result_rows,
+    summary_rows,
+)
+from ipaclip.evaluation.queries import Queries
+from ipaclip.fusion import FUSE_WEIGHT
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "QUERY_TYPES",
-    "RESULT_ROWS",
-    "SUMMARY_METRICS",
-    "TASKS",
+    "RESULT_ROWS",  # noqa: F822 - read from the live registry by __getattr__
+    "SUMMARY_METRICS",  # noqa: F822
     "evaluate_model",
+    "evaluator_settings",
     "format_results",
     "lookup_result",
     "summary_table",
 ]
 
-#: The built-in tasks, in the order :func:`evaluate_model` runs them (the registry of
-#: :mod:`ipaclip.evaluation.tasks`; a task registered later runs after them).
-TASKS: tuple[str, ...] = tuple(TASK_REGISTRY)
-
-#: Rows of :func:`format_results`: ``label -> (task, keys)``, where the value of a query type
-#: ``q`` is ``results[task][q][keys[0]][keys[1]]...`` (the built-in tasks' rows).
-RESULT_ROWS: dict[str, tuple[str, tuple[str, ...]]] = result_rows()
-
-#: The headline rows (the README's results table): the summary rows of every task.
-SUMMARY_METRICS: tuple[str, ...] = summary_rows()
-
-_POSITIVE = [Interval(Integral, 1, None, closed="left")]
 _CONSTRAINTS: dict[str, list[Any]] = {
-    "n_words": [Interval(Integral, 3, None, closed="left")],
-    "n_nonwords": [Interval(Integral, 3, None, closed="left")],
-    "n_triplets": _POSITIVE,
-    "n_respell": _POSITIVE,
-    "respell_candidates": _POSITIVE,
-    "n_permutations": _POSITIVE,
-    "n_analogies": _POSITIVE,
-    "n_rhyme_classes": _POSITIVE,
-    "rhyme_test_size": [
-        Interval(Integral, 1, None, closed="left"),
-        Interval(Real, 0, 1, closed="neither"),
-    ],  # fmt: skip
     "fuse_weight": FUSE_WEIGHT,
-    "random_state": [Interval(Integral, 0, None, closed="left"), None],
     "verbose": [Interval(Integral, 0, None, closed="left"), "boolean"],
 }
 
 
-def _check_tasks(tasks: str | Sequence[str] | None) -> list[str]:
-    if tasks is None or tasks == "all":
-        return list(TASK_REGISTRY)
-    if isinstance(tasks, str):
-        tasks = [t.strip() for t in tasks.split(",") if t.strip()]
-    tasks = list(tasks)
-    unknown = [t for t in tasks if t not in TASK_REGISTRY]
+def __getattr__(name: str) -> Any:
+    # Read from the live registry on each access (a task defined later adds its rows).
+    if name == "RESULT_ROWS":
+        return result_rows()
+    if name == "SUMMARY_METRICS":
+        return summary_rows()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _settings_of(cls: type) -> list[str]:
+    return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+
+
+def evaluator_settings() -> dict[str, tuple[Any, str]]:
+    """The registered evaluators' number settings: ``name -> (default, description)``.
+
+    Settings whose default is an int or a float (sizes, seeds), deduplicated in registry
+    order; the description is the first sentence of the first evaluator's numpydoc entry,
+    followed by the tasks that take the setting (the command line's ``evaluate`` options are
+    made from this).
+
+    Examples
+    --------
+    >>> evaluator_settings()["n_words"]
+    (1000, 'CMUdict words to sample (unless words is given) (fidelity, respell, pwesuite)')
+    """
+    out: dict[str, tuple[Any, str]] = {}
+    users: dict[str, list[str]] = {}
+    for task, cls in registry().items():
+        docs = parameter_docs(cls)
+        for name, param in inspect.signature(cls.__init__).parameters.items():
+            default = param.default
+            if isinstance(default, bool) or not isinstance(default, int | float):
+                continue
+            users.setdefault(name, []).append(task)
+            if name not in out:
+                out[name] = (default, docs.get(name, "").replace("``", ""))
+    return {k: (d, f"{text} ({', '.join(users[k])})") for k, (d, text) in out.items()}
+
+
+def _check_settings(settings: dict[str, Any]) -> None:
+    """Every setting belongs to some registered evaluator and satisfies its constraint."""
+    owners: dict[str, type] = {}
+    for cls in registry().values():
+        for param in _settings_of(cls):
+            owners.setdefault(param, cls)
+    unknown = sorted(set(settings) - set(owners))
     if unknown:
-        raise ValueError(f"Unknown task(s) {unknown}; choose from {list(TASK_REGISTRY)}.")
-    if not tasks:
-        raise ValueError(f"No task given; choose from {list(TASK_REGISTRY)}.")
-    return [t for t in TASK_REGISTRY if t in tasks]
+        raise TypeError(
+            f"evaluate_model() got unknown setting(s) {unknown}; the evaluators' settings "
+            f"are {sorted(owners)}."
+        )
+    for key, value in settings.items():
+        constraints = getattr(owners[key], "_parameter_constraints", {})
+        if key in constraints:
+            check_params({key: constraints[key]}, {key: value}, "evaluate_model")
 
 
-def _ipa_function(encoder: Any, g2p: Any) -> IPAFn:
-    g2p = resolve_g2p(g2p, saved=getattr(encoder, "g2p_", None))
-    if hasattr(g2p, "fit_transform"):
-        transformer = g2p
+def _evaluators(evaluators: Any, settings: dict[str, Any], plot_dir: Any) -> list[Evaluator]:
+    tasks = registry()
+    if evaluators is None or (isinstance(evaluators, str) and evaluators.strip() == "all"):
+        evaluators = [name for name, cls in tasks.items() if cls.default_suite]
+    elif isinstance(evaluators, str | Evaluator):
+        evaluators = (
+            [t.strip() for t in evaluators.split(",")]
+            if isinstance(evaluators, str)
+            else [evaluators]
+        )
+        evaluators = [t for t in evaluators if t != ""]
+    evaluators = list(evaluators)
+    unknown = [t for t in evaluators if isinstance(t, str) and t not in tasks]
+    if unknown:
+        raise ValueError(f"Unknown task(s) {unknown}; choose from {list(tasks)}.")
+    if not evaluators:
+        raise ValueError(f"No task given; choose from {list(tasks)}.")
+    _check_settings(settings)
+    out: list[Evaluator] = []
+    for item in evaluators:
+        if isinstance(item, str):
+            cls = tasks[item]
+            own = _settings_of(cls)
+            params = {k: v for k, v in settings.items() if k in own}
+            if plot_dir is not None and "plot_dir" in own:
+                params["plot_dir"] = plot_dir
+            item = cls(**params)
+        elif not isinstance(item, Evaluator):
+            raise TypeError(
+                f"evaluators must hold task names or Evaluator objects; got {type(item).__name__}."
+            )
+        out.append(item)
+    names = [ev.name for ev in out]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"Task(s) {repeated} given twice; each task's results have one key.")
+    for ev in out:
+        ev._validate_params()  # every setting is checked before any work
+    return out
 
-        def ipa(words: list[str]) -> list[str]:
-            return list(transformer.fit_transform(list(words)))
 
-        return ipa
-    if callable(g2p):
-        return lambda words: list(g2p(list(words)))
-    raise TypeError(
-        f"g2p must be an IPATransformer (or an object with fit_transform) or a callable "
-        f"list[str] -> list[str]; got {type(g2p).__name__}."
-    )
+def _config_settings(evaluators: list[Evaluator]) -> dict[str, Any]:
+    """The scalar settings of the evaluators (first evaluator's value where two differ).
 
-
-def _text_function(encoder: Any, teacher: Any) -> EmbedFn:
-    if teacher is not None:
-        return lambda words: unit_rows(teacher.transform(list(words)), zero_rows="keep")
-
-    def text(words: list[str]) -> np.ndarray:
-        try:
-            return encoder.embed_targets(list(words))
-        except (ValueError, OSError, ImportError, RuntimeError) as exc:
-            raise ValueError(
-                f"The model's teacher ({encoder.teacher!r}) could not embed text: {exc}. "
-                "Pass teacher= (an object with transform(list_of_str)) to evaluate_model."
-            ) from exc
-
-    return text
-
-
-def _queries(encoder: Any, text: EmbedFn, ipa: IPAFn, fuse_weight: float) -> dict[str, EmbedFn]:
-    """The three query types on words: teacher on text, encoder on IPA, and their fusion."""
-
-    def pronunciation(words: list[str]) -> np.ndarray:
-        return unit_rows(encoder.transform(ipa(list(words))), zero_rows="keep")
-
-    def fused(words: list[str]) -> np.ndarray:
-        return fuse(text(words), pronunciation(words), fuse_weight)
-
-    return {"text": text, "pronunciation": pronunciation, "fused": fused}
+    The same keys and values as before evaluators were objects, for the default suite."""
+    out: dict[str, Any] = {}
+    for ev in evaluators:
+        defaults = inspect.signature(type(ev).__init__).parameters
+        for key, value in ev.get_params(deep=False).items():
+            if key == "plot_dir" or key in out or (value is None and defaults[key].default is None):
+                continue  # pictures are under "plots"; an unset optional is not a setting
+            if isinstance(value, np.generic):
+                value = value.item()
+            if value is None or isinstance(value, bool | int | float | str):
+                out[key] = value
+    return out
 
 
 def evaluate_model(
-    encoder: Any,
+    model: Any,
+    evaluators: str | Sequence[str | Evaluator] | None = None,
     *,
-    g2p: Any = None,
     teacher: Any = None,
-    tasks: str | Sequence[str] | None = None,
-    words: Sequence[str] | None = None,
-    n_words: int = 1000,
-    n_nonwords: int = 200,
-    n_triplets: int = 1000,
-    n_respell: int = 200,
-    respell_candidates: int = 60,
-    n_permutations: int = 999,
-    n_analogies: int = 200,
-    n_rhyme_classes: int = 500,
-    rhyme_test_size: int | float = 500,
+    g2p: Any = None,
     fuse_weight: float = 0.5,
-    random_state: int | None = 0,
     verbose: int = 1,
     plot_dir: str | Path | None = None,
     model_name: str | None = None,
+    **settings: Any,
 ) -> dict[str, Any]:
-    """Run the evaluation tasks on a fitted pronunciation encoder.
+    """Run evaluators on a fitted pronunciation encoder (or an ``IPACLIP``).
 
     Parameters
     ----------
-    encoder : PronunciationEncoder
-        Fitted (or loaded with :meth:`~ipaclip.PronunciationEncoder.load`).
-    g2p : IPATransformer or callable, optional
-        Words to IPA. Default: the G2P saved with the model (``encoder.g2p_``), else
-        ``IPATransformer()``.
+    model : PronunciationEncoder, IPACLIP or Queries
+        Fitted (or loaded with :meth:`~ipaclip.PronunciationEncoder.load`). A
+        :class:`~ipaclip.evaluation.queries.Queries` is used as it is (its own teacher, G2P,
+        ``fuse_weight`` and name; ``fuse_weight=`` and ``model_name=`` are then ignored).
+    evaluators : str or sequence of (str or Evaluator), optional
+        :class:`~ipaclip.evaluation.evaluator.Evaluator` objects (with their own settings)
+        or registered task names (``list(ipaclip.evaluation.registry())``), which get the
+        evaluator's defaults and ``settings``; a comma-separated string of names works too.
+        They run in the order given. Default (or ``"all"``): the default suite (every
+        registered task but ``"multimodal"``, in registry order).
     teacher : object, optional
         An object with ``transform(list_of_str)`` that replaces the model's teacher for the
         text queries and galleries. Needed when the saved teacher cannot be resolved (e.g.
         a model distilled from an in-memory CLIP), and when the model was fitted on
         precomputed target embeddings (``encoder.teacher_id_ is None``): its teacher is then
-        unknown, and every task but ``"geometry"`` refuses to guess it.
-    tasks : str or sequence of str, optional
-        Any of the registered tasks (:data:`TASKS`, and any added with
-        :func:`~ipaclip.evaluation.tasks.register_task`); a comma-separated string works too.
-        They run in registry order. Default (or ``"all"``): every task.
-    words : sequence of str, optional
-        Words for ``"fidelity"`` (e.g. held-out words); default ``n_words`` seeded CMUdict
-        words.
-    n_words : int, default=1000
-        CMUdict words for ``"fidelity"``, the respelling gallery and ``"pwesuite"``.
-    n_nonwords : int, default=200
-        Nonwords for ``"nonwords"`` (all pairs are scored).
-    n_triplets : int, default=1000
-        Nonwords that ``"triplets"`` swaps a phoneme of (one triplet per nonword and
-        condition, fewer where no phoneme can be swapped).
-    n_respell : int, default=200
-        Words (the first of the ``n_words`` sample) that ``"respell"`` tries to respell.
-    respell_candidates : int, default=60
-        Most respelling candidates transcribed per word.
-    n_permutations : int, default=999
-        Mantel permutations for ``"geometry"``.
-    n_analogies, n_rhyme_classes, rhyme_test_size : default=200, 500, 500
-        Sizes of PWESuite's analogy and rhyme tasks.
+        unknown, and every task that reads it refuses to guess it.
+    g2p : IPATransformer or callable, optional
+        Words to IPA. Default: the G2P saved with the model (``encoder.g2p_``), else
+        ``IPATransformer()``.
     fuse_weight : float in [0, 1], default=0.5
         Share of the pronunciation embedding in the fused query.
-    random_state : int or None, default=0
-        Seeds every sample (words, nonwords, respellings, permutations).
     verbose : int, default=1
         0 prints and logs nothing; 1 shows one progress bar per task, one at a time, with a
         step per sub-task or query type (PWESuite: 3 query types x 5 tasks); 2 also logs
@@ -226,22 +248,33 @@ def evaluate_model(
     plot_dir : str or Path, optional
         Draw pictures there (needs matplotlib, ``pip install 'ipaclip[plot]'``): the summary
         as grouped bars (``summary.png``, :func:`~ipaclip.evaluation.plots.plot_summary`)
-        and, when ``"geometry"`` runs, the phoneme map (``phoneme_map.png``). Their paths
-        are returned under ``"plots"``.
+        and, for tasks given by name that draw (``"geometry"``: ``phoneme_map.png``), their
+        pictures. Their paths are returned under ``"plots"``.
     model_name : str, optional
         The model's name in the pictures' titles (recorded in ``"config"``). Default: the
         encoder's class and ``embedding``.
+    **settings
+        Settings of the evaluators given by name: each is set on every such evaluator whose
+        constructor takes it (``n_words=200`` sets ``"fidelity"``'s, ``"respell"``'s and
+        ``"pwesuite"``'s). A setting that no registered evaluator takes is a ``TypeError``.
+        Evaluator objects keep their own settings. The built-in ones: ``words``,
+        ``n_words`` (default 1000), ``n_nonwords`` (200), ``n_triplets`` (1000),
+        ``n_respell`` (200), ``respell_candidates`` (60), ``n_permutations`` (999),
+        ``n_analogies`` (200), ``n_rhyme_classes`` (500), ``rhyme_test_size`` (500),
+        ``random_state`` (0); see each evaluator's docstring.
 
     Returns
     -------
     dict
-        ``"config"`` (the settings), ``"seconds"`` (per task), ``"summary"`` (the summary
-        rows of the tasks that ran, ``{row: {query type: value or None}}``), ``"plots"``
-        (``{picture: path}``, empty without ``plot_dir``), and one entry per task:
-        ``{query type: that task's result, "info": {...}}`` (``"geometry"`` has only
-        ``"pronunciation"``, and so has ``"fidelity"``: the text and fused queries contain
-        the teacher embedding they are scored against). Every value is a plain Python type,
-        ready for ``json.dump``.
+        ``"config"`` (the tasks, the teacher, the evaluators' scalar settings,
+        ``fuse_weight`` and ``model_name``), ``"seconds"`` (per task), ``"summary"`` (the
+        summary rows of the tasks that ran, ``{row: {query type: value or None}}``),
+        ``"plots"`` (``{picture: path}``, empty without pictures), and one entry per task:
+        ``{query type: that task's result, "info": {...}}``, the evaluator's scores
+        (``"pronunciation/recall@1"``) and ``info_`` nested (:func:`nest_result`).
+        (``"geometry"`` has only ``"pronunciation"``, and so has ``"fidelity"``: the text and
+        fused queries contain the teacher embedding they are scored against.) Every value
+        is a plain Python type, ready for ``json.dump``.
 
     Examples
     --------
@@ -249,6 +282,7 @@ def evaluate_model(
     counts, so the pronunciation query retrieves every word's teacher embedding:
 
     >>> import numpy as np
+    >>> from ipaclip.evaluation.fidelity import FidelityEvaluator
     >>> def letters(words):
     ...     X = np.zeros((len(words), 26))
     ...     for i, w in enumerate(words):
@@ -261,126 +295,103 @@ def evaluate_model(
     ...         return letters(words)
     ...     def transform(self, ipas):   # the "IPA" below is the word itself
     ...         return letters(ipas)
-    >>> res = evaluate_model(Encoder(), g2p=lambda ws: ws, tasks="fidelity",
-    ...                      words=["cat", "dog", "bird"], verbose=0)
+    >>> res = evaluate_model(Encoder(), [FidelityEvaluator(words=["cat", "dog", "bird"])],
+    ...                      g2p=lambda ws: ws, verbose=0)
     >>> fid = res["fidelity"]["pronunciation"]
     >>> round(fid["mean_cosine"], 6), fid["recall@1"]
     (1.0, 1.0)
+
+    The same by name, with the setting as a keyword:
+
+    >>> res = evaluate_model(Encoder(), "fidelity", g2p=lambda ws: ws, verbose=0,
+    ...                      words=["cat", "dog", "bird"])
+    >>> res["fidelity"]["pronunciation"]["recall@1"]
+    1.0
     """
-    task_list = _check_tasks(tasks)
-    settings = {
-        "n_words": n_words,
-        "n_nonwords": n_nonwords,
-        "n_triplets": n_triplets,
-        "n_respell": n_respell,
-        "respell_candidates": respell_candidates,
-        "n_permutations": n_permutations,
-        "n_analogies": n_analogies,
-        "n_rhyme_classes": n_rhyme_classes,
-        "rhyme_test_size": rhyme_test_size,
-        "fuse_weight": fuse_weight,
-        "random_state": random_state,
-    }
-    check_params(_CONSTRAINTS, {**settings, "verbose": verbose}, "evaluate_model")
-    settings = {k: v.item() if isinstance(v, np.generic) else v for k, v in settings.items()}
-    settings["fuse_weight"] = float(fuse_weight)
-    if teacher is not None and not hasattr(teacher, "transform"):
-        raise TypeError(
-            f"teacher must have a transform(list_of_str) method; got {type(teacher).__name__}."
-        )
-    _check_teacher_known(encoder, teacher, task_list)
-    encoder = _quiet(encoder)
+    check_params(_CONSTRAINTS, {"fuse_weight": fuse_weight, "verbose": verbose}, "evaluate_model")
+    run = _evaluators(evaluators, settings, plot_dir)
+    if isinstance(model, Queries):
+        if teacher is not None or g2p is not None:
+            raise ValueError(
+                "model is a Queries, which already holds its text query and G2P; pass "
+                "teacher= and g2p= to Queries.from_model instead."
+            )
+        queries = model  # with its own fuse_weight and name
+    else:
+        queries = Queries.from_model(model, teacher, g2p, fuse_weight, name=model_name)
+    _check_teacher_known(queries, run)
     if plot_dir is not None:
         from ipaclip.evaluation.plots import require_matplotlib
 
         require_matplotlib()  # before the work, not after it
-    ipa = _ipa_function(encoder, g2p)
-    text = _text_function(encoder, teacher)
-    context = EvaluationContext(
-        encoder=encoder,
-        queries=_queries(encoder, text, ipa, settings["fuse_weight"]),
-        ipa=ipa,
-        settings=settings,
-        words=None if words is None else list(words),
-        plot_dir=None if plot_dir is None else Path(plot_dir),
-        name=model_name or _default_name(encoder),
-    )
     results: dict[str, Any] = {
         "config": {
-            "tasks": task_list,
-            "teacher": str(getattr(encoder, "teacher_id_", None) or getattr(encoder, "teacher", ""))
-            if teacher is None
-            else f"{type(teacher).__name__} (passed as teacher=)",
-            **settings,
-            "model_name": context.name,
+            "tasks": [ev.name for ev in run],
+            "teacher": _teacher_name(model, queries, teacher),
+            **_config_settings(run),
+            "fuse_weight": queries.fuse_weight,
+            "model_name": queries.name,
         },
         "seconds": {},
     }
-    for i, name in enumerate(task_list, 1):
+    if "random_state" in results["config"]:  # the order of the keys before evaluator objects
+        results["config"]["random_state"] = results["config"].pop("random_state")
+        results["config"]["model_name"] = results["config"].pop("model_name")
+    plots: dict[str, str] = {}
+    for i, ev in enumerate(run, 1):
         start = time.perf_counter()
-        results[name] = to_builtin(_run_task(context, name, f"[{i}/{len(task_list)}]", verbose))
-        results["seconds"][name] = round(time.perf_counter() - start, 3)
+        scores = _run(ev, queries, f"[{i}/{len(run)}]", verbose)
+        results[ev.name] = to_builtin(nest_result(scores, ev.info_))
+        plots.update(ev.plots_)
+        results["seconds"][ev.name] = round(time.perf_counter() - start, 3)
         level = logging.INFO if verbose >= 2 else logging.DEBUG
-        logger.log(level, "%s done in %.1f s", name, results["seconds"][name])
+        logger.log(level, "%s done in %.1f s", ev.name, results["seconds"][ev.name])
     results["summary"] = summary_table(results)
-    if context.plot_dir is not None:
+    if plot_dir is not None and results["summary"]:
         from ipaclip.evaluation.plots import plot_summary
 
-        if results["summary"]:
-            context.add_plot("summary", plot_summary(results, context.plot_dir / "summary.png"))
-    results["plots"] = dict(context.plots)
+        plots["summary"] = str(plot_summary(results, Path(plot_dir) / "summary.png"))
+    results["plots"] = plots
     return results
 
 
-def _run_task(context: EvaluationContext, name: str, position: str, verbose: int) -> dict:
-    """One task under its own progress bar (one step unless the task tracks its steps)."""
+def _run(ev: Evaluator, queries: Queries, position: str, verbose: int) -> dict[str, float]:
+    """One evaluator under its own progress bar (one step unless it tracks its steps)."""
     if not verbose:
-        return TASK_REGISTRY[name].evaluate(context)
-    bar = make_bar(1, f"evaluate {position} {name}", verbose, unit="step")  # after 2 s
-    context.progress = bar
+        return ev(queries)
+    bar = make_bar(1, f"evaluate {position} {ev.name}", verbose, unit="step")  # after 2 s
+    queries.progress = bar
     try:
-        out = TASK_REGISTRY[name].evaluate(context)
+        out = ev(queries)
         if bar.n == 0:  # the task has no steps of its own: it is one
             bar.update(1)
         return out
     finally:
         bar.close()
-        context.progress = None
+        queries.progress = None
 
 
-def _check_teacher_known(encoder: Any, teacher: Any, task_list: list[str]) -> None:
+def _teacher_name(model: Any, queries: Queries, teacher: Any) -> str:
+    if teacher is None and hasattr(model, "pronunciation_encoder"):
+        teacher = model.text_encoder  # IPACLIP's
+    if teacher is not None:
+        return f"{type(teacher).__name__} (passed as teacher=)"
+    encoder = queries.encoder
+    return str(getattr(encoder, "teacher_id_", None) or getattr(encoder, "teacher", ""))
+
+
+def _check_teacher_known(queries: Queries, run: list[Evaluator]) -> None:
     """Refuse to score a model fitted on precomputed targets against a teacher it never saw."""
-    if teacher is not None or not hasattr(encoder, "teacher_id_") or encoder.teacher_id_:
-        return
-    needing = [t for t in task_list if TASK_REGISTRY[t].needs_teacher]
-    if needing:
+    needing = [ev.name for ev in run if ev.needs_teacher]
+    if needing and not queries.teacher_known:
         raise ValueError(
             "This model was fitted on precomputed target embeddings (encoder.teacher_id_ is "
             "None), so the text queries and galleries of "
             f"{', '.join(needing)} cannot come from its teacher: the encoder's teacher "
-            f"parameter ({getattr(encoder, 'teacher', None)!r}) did not make those targets. "
-            "Pass teacher= (an object with transform(list_of_str) that embeds text into the "
-            "targets' space), or run only tasks=['geometry']."
+            f"parameter ({getattr(queries.encoder, 'teacher', None)!r}) did not make those "
+            "targets. Pass teacher= (an object with transform(list_of_str) that embeds text "
+            "into the targets' space), or run only evaluators=['geometry']."
         )
-
-
-def _quiet(encoder: Any) -> Any:
-    """``encoder`` without bars of its own: a shallow copy with ``verbose=0`` (the fitted
-    weights are shared, the caller's object is untouched); the suite's ``verbose`` alone
-    decides what is shown, one bar per task."""
-    if not getattr(encoder, "verbose", 0) or not hasattr(encoder, "set_params"):
-        return encoder
-    # Not copy.copy: pickling's __getstate__ would drop the loaded teacher (seconds to reload).
-    quiet = object.__new__(type(encoder))
-    quiet.__dict__.update(vars(encoder))
-    quiet.set_params(verbose=0)
-    return quiet
-
-
-def _default_name(encoder: Any) -> str:
-    embedding = getattr(encoder, "embedding", None)
-    name = type(encoder).__name__
-    return f"{name} ({embedding})" if isinstance(embedding, str) else name
 
 
 def summary_table(results: dict) -> dict[str, dict[str, float | None]]:

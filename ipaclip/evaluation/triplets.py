@@ -34,6 +34,7 @@ default recipe 0.97 / 0.95 and 0.84 / 0.88.
 
 from __future__ import annotations
 
+import logging
 import unicodedata
 from collections.abc import Sequence
 from numbers import Integral
@@ -43,16 +44,21 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from ipaclip._validation import Interval, StrOptions, check_params, check_string_items
-from ipaclip.evaluation._common import EmbedFn, IPAFn, call_embed, call_ipa
+from ipaclip.evaluation._common import EmbedFn, G2PFn, call_embed, call_g2p
+from ipaclip.evaluation.evaluator import Evaluator
+from ipaclip.evaluation.queries import Queries
 from ipaclip.inventory import ITEM, PRIMARY, SECONDARY, SYLLABLE, TONE_BASE, WORD, get_inventory
 
 __all__ = [
     "ENGLISH_PHONEMES",
     "FOREIGN_PHONEMES",
+    "TripletEvaluator",
     "minimal_pair_triplets",
     "nonword_triplets",
     "triplet_accuracy",
 ]
+
+logger = logging.getLogger(__name__)
 
 #: The segments of espeak-ng's en-us transcriptions of common CMUdict words (each occurs in
 #: at least 30 of about 20,000 words; the rare x, r, ɑ̃, ɡʲ are left out).
@@ -248,7 +254,7 @@ def triplet_accuracy(embed: EmbedFn, triplets: Sequence[dict[str, Any]]) -> dict
     ----------
     embed : callable
         ``list[str] -> (n, d)`` array, reading IPA strings (e.g. a fitted
-        :class:`~ipaclip.PronunciationEncoder`'s ``transform``); rows are L2-normalised here.
+        :class:`~ipaclip.PronunciationEncoder`'s ``transform``); rows are L2-normalized here.
     triplets : sequence of dict
         From :func:`minimal_pair_triplets` (only ``base``, ``near`` and ``far`` are read).
 
@@ -285,7 +291,7 @@ def triplet_accuracy(embed: EmbedFn, triplets: Sequence[dict[str, Any]]) -> dict
 
 def nonword_triplets(
     n: int,
-    ipa: IPAFn,
+    g2p: G2PFn,
     *,
     condition: str = "native",
     random_state: int | None = None,
@@ -293,7 +299,7 @@ def nonword_triplets(
 ) -> list[dict[str, Any]]:
     """Triplets on the IPA of ``n`` generated English nonwords (fewer if some are skipped).
 
-    ``ipa`` transcribes the nonwords (e.g. ``IPATransformer().fit_transform``); the seed
+    ``g2p`` transcribes the nonwords (e.g. ``IPATransformer().fit_transform``); the seed
     drives both the nonword sampler and the triplet draws (as the ``"triplets"`` task of
     :func:`~ipaclip.evaluation.evaluate_model` does); ``kwargs`` go to
     :func:`minimal_pair_triplets`. Each triplet also gets the nonword's ``spelling``.
@@ -301,8 +307,66 @@ def nonword_triplets(
     from ipaclip.evaluation.nonwords import generate_nonwords
 
     words = generate_nonwords(n, random_state=random_state)
-    ipas = call_ipa(ipa, words)
+    ipas = call_g2p(g2p, words)
     out = minimal_pair_triplets(ipas, condition=condition, random_state=random_state, **kwargs)
     for t in out:
         t["spelling"] = words[t["index"]]
     return out
+
+
+class TripletEvaluator(Evaluator):
+    """Minimal-pair triplets on seeded nonwords: is a one-feature swap nearer than a far one?
+
+    :func:`minimal_pair_triplets` (conditions ``"native"`` and ``"foreign"``) scored by
+    :func:`triplet_accuracy` on the pronunciation encoder (the teacher is not read). The
+    foreign near phonemes are those the encoder never saw.
+
+    Parameters
+    ----------
+    n_triplets : int, default=1000
+        Nonwords that get a phoneme swapped (one triplet per nonword and condition, fewer
+        where no phoneme can be swapped).
+    random_state : int or None, default=0
+        Seeds the nonwords and the swaps.
+    """
+
+    name = "triplets"
+    primary_metric = "pronunciation/native/accuracy"
+    rows = {
+        "accuracy (English)": ("native", "accuracy"),
+        "accuracy (foreign)": ("foreign", "accuracy"),
+    }
+    summary = ("accuracy (English)", "accuracy (foreign)")
+    needs_teacher = False
+    order = 70
+    _parameter_constraints: dict[str, list[Any]] = {
+        "n_triplets": [Interval(Integral, 1, None, closed="left")],
+        "random_state": [Interval(Integral, 0, None, closed="left"), None],
+    }
+
+    def __init__(self, *, n_triplets: int = 1000, random_state: int | None = 0):
+        self.n_triplets = n_triplets
+        self.random_state = random_state
+
+    def compute(self, queries: Queries) -> dict:
+        from ipaclip.evaluation.nonwords import generate_nonwords
+
+        seen = set(getattr(queries.encoder, "vocabulary_", ()))
+        foreign = [p for p in FOREIGN_PHONEMES if p not in seen]
+        scores: dict[str, Any] = {}
+        info: dict[str, Any] = {"n_foreign_candidates": len(foreign)}
+        for step in queries.track(["generate", "native", "foreign"]):
+            if step == "generate":
+                bases = queries.g2p(generate_nonwords(self.n_triplets, self.random_state))
+                info["n_bases"] = len(bases)
+                continue
+            if step == "foreign" and not foreign:
+                logger.warning("The encoder has seen every foreign phoneme; no foreign triplets.")
+                continue
+            found = minimal_pair_triplets(
+                bases, condition=step, random_state=self.random_state, foreign=foreign
+            )
+            info[f"examples_{step}"] = [[t["base"], t["near"], t["far"]] for t in found[:5]]
+            if found:
+                scores[step] = triplet_accuracy(queries.embed_ipa, found)
+        return {"pronunciation": scores, "info": info}

@@ -1,23 +1,20 @@
-"""PWESuite tasks on tiny hand-built inputs where the right answer is known exactly."""
+"""ipaclip/evaluation/pwesuite.py: PWESuite tasks on tiny hand-built inputs where the right
+answer is known exactly, and PWESuiteEvaluator."""
 
 import numpy as np
 import pytest
-from sklearn.linear_model import LogisticRegression
 
 from ipaclip.evaluation.distance import segments
 from ipaclip.evaluation.pwesuite import (
     PWESUITE_PUBLISHED,
     arpabet_to_ipa,
-    build_rhyme_pairs,
     build_sound_analogies,
-    cmudict_words,
+    cmudict_lexicon,
     evaluate_articulatory_correlation,
     evaluate_pwesuite,
     evaluate_retrieval,
-    evaluate_rhyme,
     evaluate_sound_analogies,
     format_table,
-    rhyme_part,
     sample_words,
 )
 from ipaclip.inventory import get_inventory
@@ -50,12 +47,10 @@ def test_cmudict_helpers():
     assert arpabet_to_ipa(["AH0", "B", "AH1", "V"]) == "əbʌv"
     with pytest.raises(ValueError, match="'QQ1'"):
         arpabet_to_ipa(["QQ1"])
-    assert rhyme_part(["P", "L", "AE1", "N", "T"]) == ("AE1", "N", "T")
-    assert rhyme_part(["AH0", "B", "AW1", "T", "IH0", "NG"]) == ("AW1", "T", "IH0", "NG")
     words = sample_words(50, random_state=1)
     assert len(set(words)) == 50 and words == sample_words(50, random_state=1)
     assert words != sample_words(50, random_state=2)
-    lex = dict(cmudict_words())
+    lex = dict(cmudict_lexicon())
     assert all(w.isalpha() and 3 <= len(w) <= 8 for w in words) and all(w in lex for w in words)
 
 
@@ -65,25 +60,25 @@ def test_articulatory_correlation_exactly_one():
     # embedding's cosine similarity = 1 - Hamming/24: a perfect linear relation.
     words = [f"{c}æt" for c in ONSETS]
     embed = lambda ipas: np.array([_onehot(segments(s)[0]) for s in ipas])  # noqa: E731
-    res = evaluate_articulatory_correlation(embed, words=words, ipa=list, embed_input="ipa")
+    res = evaluate_articulatory_correlation(embed, words=words, g2p=list, embed_input="ipa")
     assert res["pearson"] == pytest.approx(1.0)
     assert res["spearman"] == pytest.approx(1.0)
     assert res["pooled_pearson"] == pytest.approx(1.0)
     assert res["n_words"] == len(ONSETS) and res["n_words_undefined"] == 0
     # The same embedding fed the words' text (identical strings here) gives the same answer.
-    assert evaluate_articulatory_correlation(embed, words=words, ipa=list)["pearson"] == (
+    assert evaluate_articulatory_correlation(embed, words=words, g2p=list)["pearson"] == (
         pytest.approx(1.0)
     )
     # Orthogonal vectors for all words: every similarity is 0, no correlation is defined.
     ortho = lambda ipas: np.eye(len(ipas))  # noqa: E731
     with pytest.raises(ValueError, match="constant"):
-        evaluate_articulatory_correlation(ortho, words=words, ipa=list)
+        evaluate_articulatory_correlation(ortho, words=words, g2p=list)
 
 
 def test_retrieval_by_hand():
     words = [f"{c}æt" for c in ONSETS]
     embed = lambda ipas: np.array([_onehot(segments(s)[0]) for s in ipas])  # noqa: E731
-    res = evaluate_retrieval(embed, words=words, ipa=list, ks=(1, 3))
+    res = evaluate_retrieval(embed, words=words, g2p=list, ks=(1, 3))
     assert res["hit@1"] == 1.0 and res["hit@3"] == 1.0
     # Rank score: the feature-nearest word ties in similarity with every other word at the
     # same Hamming distance; ties count against the model, so r = (#tied at minimum) - 1.
@@ -97,10 +92,10 @@ def test_retrieval_by_hand():
     assert res["rank_score"] == pytest.approx(np.mean(expected))
     # An embedding that ignores the sound: all n - 1 other words tie, so r = n - 2 and the
     # score is PWESuite's minimum (n - (n - 1)) / n = 1 / n.
-    flat = evaluate_retrieval(lambda w: np.ones((len(w), 2)), words=words, ipa=list, ks=(1,))
+    flat = evaluate_retrieval(lambda w: np.ones((len(w), 2)), words=words, g2p=list, ks=(1,))
     assert flat["rank_score"] == pytest.approx(1 / n)
     with pytest.raises(ValueError, match="Each k"):
-        evaluate_retrieval(embed, words=words, ipa=list, ks=(n,))
+        evaluate_retrieval(embed, words=words, g2p=list, ks=(n,))
 
 
 LEXICON = [
@@ -160,39 +155,7 @@ def test_linear_embedding_solves_analogies_exactly():
     assert res_random["accuracy"] < 0.5
 
 
-def test_rhyme_classifier_on_rhyme_class_embedding():
-    pairs = build_rhyme_pairs(150, random_state=0)
-    assert len(pairs) == 300 and sum(p[2] for p in pairs) == 150
-    pron = dict(cmudict_words())
-    for w1, w2, rhymes in pairs:
-        assert (rhyme_part(pron[w1]) == rhyme_part(pron[w2])) == rhymes
-    classes = sorted({rhyme_part(pron[w]) for p in pairs for w in p[:2]})
-    index = {c: i for i, c in enumerate(classes)}
-
-    # One random unit vector per rhyme class: rhyming pairs have |e1 - e2| = 0 exactly.
-    class_vectors = np.random.default_rng(0).normal(size=(len(classes), 32))
-
-    def embed(words):
-        return class_vectors[[index[rhyme_part(pron[w])] for w in words]]
-
-    res = evaluate_rhyme(
-        embed,
-        pairs=pairs,
-        test_size=100,
-        classifier=LogisticRegression(C=10.0),
-        pair_features="product",
-    )
-    assert res["accuracy"] == 1.0 and res["n_test"] == 100 and res["n_train"] == 200
-    noise = evaluate_rhyme(
-        lambda ws: np.random.default_rng(0).normal(size=(len(ws), 8)),
-        pairs=pairs,
-        test_size=100,
-        classifier=LogisticRegression(),
-        pair_features="product",
-    )
-    assert noise["accuracy"] < 0.75
-
-
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_evaluate_pwesuite_end_to_end_and_table():
     def letters(words):
@@ -218,3 +181,26 @@ def test_evaluate_pwesuite_end_to_end_and_table():
     assert len(table.splitlines()) == 2 + len(PWESUITE_PUBLISHED) + 1
     assert "differ" in table.splitlines()[-1]
     assert PWESUITE_PUBLISHED["Metric Learning Panphon"]["retrieval"] == 0.98
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_pwesuite_evaluator_is_evaluate_pwesuite_per_query_type():
+    from ipaclip.evaluation import PWESuiteEvaluator, Queries
+    from ipaclip.evaluation.evaluator import split_result
+
+    def letters(words):
+        X = np.zeros((len(words), 27))
+        for i, w in enumerate(words):
+            for ch in w:
+                X[i, ord(ch) - 97 if ch.isalpha() and ch.isascii() else 26] += 1
+        return X + 0.01
+
+    sizes = dict(n_words=40, n_analogies=10, rhyme_test_size=30, random_state=2)
+    evaluator = PWESuiteEvaluator(n_rhyme_classes=60, **sizes)
+    scores = evaluator(Queries(text=letters, g2p=list, embed_ipa=letters))
+    direct = evaluate_pwesuite(letters, n_classes=60, **sizes)
+    expected, info = split_result({"text": direct})
+    assert {k: v for k, v in scores.items() if k.startswith("text/")} == expected
+    assert evaluator.info_["text"] == info["text"]
+    assert scores[evaluator.primary_metric] == scores["pronunciation/summary/articulatory_distance"]

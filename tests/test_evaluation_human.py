@@ -1,4 +1,5 @@
-"""Vitz & Winkler human similarity: data loading and the per-word Pearson protocol."""
+"""ipaclip/evaluation/human.py: Vitz & Winkler data, the per-word Pearson protocol and
+HumanSimilarityEvaluator."""
 
 import numpy as np
 import pytest
@@ -65,7 +66,7 @@ def test_per_word_pearson_matches_direct_computation():
     assert res["pearson"] == pytest.approx(np.mean(list(res["pearson_per_word"].values())))
 
 
-def test_ipa_input_goes_through_ipa_function():
+def test_ipa_input_goes_through_the_g2p_function():
     score = {r["word1"]: r["obtained"] / 4 for r in ROWS}
     inner = _embedding_from_score(score)
     seen = []
@@ -74,10 +75,10 @@ def test_ipa_input_goes_through_ipa_function():
         seen.extend(ipas)
         return inner([s[1:-1] for s in ipas])
 
-    res = evaluate_human_similarity(embed, ipa=lambda ws: [f"/{w}/" for w in ws], embed_input="ipa")
+    res = evaluate_human_similarity(embed, g2p=lambda ws: [f"/{w}/" for w in ws], embed_input="ipa")
     assert res["pearson"] == pytest.approx(1.0)
     assert all(s.startswith("/") for s in seen) and len(seen) == 104
-    with pytest.raises(ValueError, match="needs an ipa function"):
+    with pytest.raises(ValueError, match="needs a g2p function"):
         evaluate_human_similarity(embed, embed_input="ipa")
 
 
@@ -95,3 +96,65 @@ def test_format_lists_published_numbers():
     assert "IPA-CLIP" in text and "0.12" in text
     assert len(text.splitlines()) == 2 + len(PUBLISHED)
     assert PUBLISHED["TF-IDF, character n-grams"] == 0.85
+
+
+# --------------------------------------------------------------------------------------------
+# HumanSimilarityEvaluator
+# --------------------------------------------------------------------------------------------
+def _letters(words):
+    X = np.zeros((len(words), 26))
+    for i, w in enumerate(words):
+        for ch in w:
+            X[i, ord(ch) - 97] += 1
+    return X / np.linalg.norm(X, axis=1, keepdims=True)
+
+
+class LetterEncoder:
+    teacher = "letters"
+
+    def __init__(self, shift=None):
+        self.shift = shift or {}
+
+    def embed_targets(self, words):
+        return _letters(words)
+
+    def transform(self, ipas):
+        return _letters([self.shift.get(w, w) for w in ipas])
+
+
+def identity(words):
+    return list(words)
+
+
+def test_human_fused_with_weight_zero_equals_text():
+    from ipaclip.evaluation import evaluate_model
+
+    res = evaluate_model(
+        LetterEncoder(), g2p=identity, evaluators="human", fuse_weight=0.0, verbose=0
+    )["human"]
+    assert res["fused"]["pearson"] == pytest.approx(res["text"]["pearson"], abs=1e-6)
+    expected = evaluate_human_similarity(_letters)["pearson"]
+    assert res["text"]["pearson"] == pytest.approx(expected, abs=1e-6)
+    shifted = LetterEncoder({"plant": "sit", "sit": "plant"})
+    res = evaluate_model(shifted, g2p=identity, evaluators="human", fuse_weight=1.0, verbose=0)
+    assert res["human"]["fused"]["pearson"] == pytest.approx(
+        res["human"]["pronunciation"]["pearson"], abs=1e-6
+    )
+    assert res["human"]["pronunciation"]["pearson"] != pytest.approx(
+        res["human"]["text"]["pearson"], abs=1e-6
+    )
+
+
+def test_human_evaluator_scores_each_query_type_with_pearson_primary():
+    from ipaclip.evaluation import HumanSimilarityEvaluator, Queries
+
+    evaluator = HumanSimilarityEvaluator()
+    scores = evaluator(Queries.from_model(LetterEncoder(), g2p=identity))
+    expected = evaluate_human_similarity(_letters)
+    assert scores["text/pearson"] == pytest.approx(expected["pearson"], abs=1e-12)
+    assert scores[evaluator.primary_metric] == scores["pronunciation/pearson"]
+    assert scores["fused/pearson_per_word/plant"] == pytest.approx(
+        expected["pearson_per_word"]["plant"], abs=1e-12
+    )
+    assert evaluator.info_ == {q: {"n_pairs": 100} for q in ("text", "pronunciation", "fused")}
+    assert all(isinstance(v, float) for v in scores.values())

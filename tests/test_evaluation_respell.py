@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ipaclip import IPATransformer
-from ipaclip.evaluation.nonwords import cmudict_words
+from ipaclip.datasets import load_cmudict_words
 from ipaclip.evaluation.respell import (
     fuse_embeddings,
     generate_respellings,
@@ -67,7 +67,7 @@ def fake_g2p(xs):
 def test_survivors_need_equal_ipa_and_not_a_real_word():
     rules = [("ph", "f"), ("a", "o")]
     out = generate_respellings(["zaphph", "phat"], fake_g2p, rules=rules, random_state=0)
-    assert "fat" in cmudict_words()
+    assert "fat" in load_cmudict_words()
     # zaphph -> {zafph, zaphf, zaff} (same sound), plus o-variants (different sound).
     assert out[0]["alternatives"] == ["zaff", "zafph", "zaphf"]
     assert out[0]["respelling"] in out[0]["alternatives"]
@@ -98,7 +98,7 @@ def test_seeded_choice_is_deterministic_and_uses_the_seed():
     assert len({r["respelling"] for r in runs}) > 1
 
 
-def test_ipa_fn_errors_are_clear():
+def test_g2p_errors_are_clear():
     with pytest.raises(ValueError, match="returned 1 transcriptions"):
         generate_respellings(["phat"], lambda xs: ["x"])
     with pytest.raises(TypeError, match="callable"):
@@ -111,7 +111,7 @@ def test_real_espeak_respellings_keep_the_exact_ipa():
     g2p = IPATransformer()
     words = ["knight", "photograph", "cheese", "make"]
     out = generate_respellings(words, g2p.fit_transform, random_state=0)
-    lexicon = cmudict_words()
+    lexicon = load_cmudict_words()
     assert sum(r["respelling"] is not None for r in out) >= 3
     for r in out:
         assert r["ipa"] == g2p.fit_transform([r["word"]])[0]
@@ -151,17 +151,19 @@ def test_retrieval_hand_computed_ranks():
     out = respelling_retrieval(
         [("cat", "kat"), ("dog", "dawg")],
         list(GALLERY),
-        table_embed(GALLERY),
-        table_embed(TEXT),
-        table_embed(PRON, calls),
-        ipa_of,
+        embed_gallery=table_embed(GALLERY),
+        embed_text=table_embed(TEXT),
+        embed_pronunciation=table_embed(PRON, calls),
+        g2p=ipa_of,
         ks=(1, 2),
     )
     assert calls == [["K", "D"]]  # the pronunciation encoder reads the respellings' IPA
     # text: kat@100° ranks dog, cow, cat (cat 3rd); dawg@80° ranks dog 1st.
     assert out["text"] == pytest.approx({"recall@1": 0.5, "recall@2": 0.5, "mrr": (1 / 3 + 1) / 2})
     # pron: K@10° ranks cat 1st; D@200° ranks cow, pig, dog (dog 3rd).
-    assert out["pron"] == pytest.approx({"recall@1": 0.5, "recall@2": 0.5, "mrr": (1 + 1 / 3) / 2})
+    assert out["pronunciation"] == pytest.approx(
+        {"recall@1": 0.5, "recall@2": 0.5, "mrr": (1 + 1 / 3) / 2}
+    )
     # fused (0.5): kat@55° ranks dog, cat (2nd); dawg@140° ranks cow, dog (2nd).
     assert out["fused"] == pytest.approx({"recall@1": 0.0, "recall@2": 1.0, "mrr": 0.5})
     assert out["n_pairs"] == 2 and out["n_gallery"] == 4 and out["fuse_weight"] == 0.5
@@ -169,34 +171,53 @@ def test_retrieval_hand_computed_ranks():
 
 
 def test_retrieval_fuse_weight_extremes_and_single_query_types():
-    args = ([("cat", "kat"), ("dog", "dawg")], list(GALLERY), table_embed(GALLERY))
-    w0 = respelling_retrieval(*args, table_embed(TEXT), table_embed(PRON), ipa_of, fuse_weight=0)
+    args = ([("cat", "kat"), ("dog", "dawg")], list(GALLERY))
+    both = dict(
+        embed_gallery=table_embed(GALLERY),
+        embed_text=table_embed(TEXT),
+        embed_pronunciation=table_embed(PRON),
+        g2p=ipa_of,
+    )
+    w0 = respelling_retrieval(*args, **both, fuse_weight=0)
     assert w0["fused"] == w0["text"]
-    w1 = respelling_retrieval(*args, table_embed(TEXT), table_embed(PRON), ipa_of, fuse_weight=1)
-    assert w1["fused"] == w1["pron"]
-    text_only = respelling_retrieval(*args, table_embed(TEXT), None)
+    w1 = respelling_retrieval(*args, **both, fuse_weight=1)
+    assert w1["fused"] == w1["pronunciation"]
+    text_only = respelling_retrieval(
+        *args, embed_gallery=table_embed(GALLERY), embed_text=table_embed(TEXT)
+    )
     assert set(text_only) == {"n_pairs", "n_gallery", "fuse_weight", "text"}
 
 
 def test_retrieval_duplicate_gallery_entries_are_all_positives():
     gallery = {"Cat": unit(100), "dog": unit(90), "cat": unit(0)}
     out = respelling_retrieval(
-        [("cat", "kat")], ["Cat", "dog", "cat"], table_embed(gallery), table_embed(TEXT), None
+        [("cat", "kat")],
+        ["Cat", "dog", "cat"],
+        embed_gallery=table_embed(gallery),
+        embed_text=table_embed(TEXT),
     )
     assert out["text"]["recall@1"] == 1.0  # "Cat" at 100° is the nearest, and it counts
 
 
 def test_retrieval_errors():
-    args = (list(GALLERY), table_embed(GALLERY), table_embed(TEXT))
+    gallery = list(GALLERY)
+    text = dict(embed_gallery=table_embed(GALLERY), embed_text=table_embed(TEXT))
     with pytest.raises(ValueError, match="'horse' of pair 0 is not in gallery_words"):
-        respelling_retrieval([("horse", "kat")], *args, None)
+        respelling_retrieval([("horse", "kat")], gallery, **text)
     with pytest.raises(ValueError, match="Pair 1"):
-        respelling_retrieval([("cat", "kat"), ("dog", None)], *args, None)
-    with pytest.raises(ValueError, match="pass ipa_fn"):
-        respelling_retrieval([("cat", "kat")], *args, table_embed(PRON))
+        respelling_retrieval([("cat", "kat"), ("dog", None)], gallery, **text)
+    with pytest.raises(ValueError, match="pass g2p="):
+        respelling_retrieval(
+            [("cat", "kat")], gallery, **text, embed_pronunciation=table_embed(PRON)
+        )
     with pytest.raises(ValueError, match="at least one"):
-        respelling_retrieval([("cat", "kat")], list(GALLERY), table_embed(GALLERY), None, None)
+        respelling_retrieval([("cat", "kat")], gallery, embed_gallery=table_embed(GALLERY))
     with pytest.raises(ValueError, match="gallery's"):
         respelling_retrieval(
-            [("cat", "kat")], list(GALLERY), table_embed(GALLERY), lambda xs: np.ones((1, 3)), None
+            [("cat", "kat")],
+            gallery,
+            embed_gallery=table_embed(GALLERY),
+            embed_text=lambda xs: np.ones((1, 3)),
         )
+    with pytest.raises(TypeError, match="positional"):  # one calling convention: keywords
+        respelling_retrieval([("cat", "kat")], gallery, table_embed(GALLERY), table_embed(TEXT))

@@ -43,7 +43,7 @@ TEXT = {"c0": unit(10), "c1a": unit(170), "c1b": unit(200), "c2": unit(50)}
 
 
 def test_text_retrieval_hand_computed():
-    out = multimodal_retrieval(IMAGES, CAPTIONS, table_embed(TEXT), None, ks=(1, 2))
+    out = multimodal_retrieval(IMAGES, CAPTIONS, embed_text=table_embed(TEXT), ks=(1, 2))
     text = out["text"]
     # caption -> image: ranks of the own image 1 (c0), 1 (c1a), 2 (c1b), 3 (c2)
     assert text["to_image_recall@1"] == pytest.approx(0.5)
@@ -66,36 +66,48 @@ def test_pron_and_fused_queries():
     pron = {"/0/": unit(0), "/1a/": unit(120), "/1b/": unit(120), "/2/": unit(240)}
     calls: list = []
 
-    def ipa_fn(xs):
+    def to_ipa(xs):
         calls.append(list(xs))
         return [ipa[x] for x in xs]
 
     out = multimodal_retrieval(
-        IMAGES, CAPTIONS, table_embed(TEXT), table_embed(pron), ipa_fn, ks=(1,), fuse_weight=1.0
+        IMAGES,
+        CAPTIONS,
+        embed_text=table_embed(TEXT),
+        embed_pronunciation=table_embed(pron),
+        g2p=to_ipa,
+        ks=(1,),
+        fuse_weight=1.0,
     )
     assert calls == [["c0", "c1a", "c1b", "c2"]]  # captions flattened in image order
-    assert out["pron"]["to_image_recall@1"] == 1.0
-    assert out["pron"]["to_caption_recall@1"] == 1.0
-    assert out["fused"] == out["pron"]  # fuse_weight=1 is the pronunciation query
+    assert out["pronunciation"]["to_image_recall@1"] == 1.0
+    assert out["pronunciation"]["to_caption_recall@1"] == 1.0
+    assert out["fused"] == out["pronunciation"]  # fuse_weight=1 is the pronunciation query
     out0 = multimodal_retrieval(
-        IMAGES, CAPTIONS, table_embed(TEXT), table_embed(pron), ipa_fn, ks=(1,), fuse_weight=0.0
+        IMAGES,
+        CAPTIONS,
+        embed_text=table_embed(TEXT),
+        embed_pronunciation=table_embed(pron),
+        g2p=to_ipa,
+        ks=(1,),
+        fuse_weight=0.0,
     )
     assert out0["fused"] == out0["text"]
 
 
 def test_retrieval_errors():
     with pytest.raises(ValueError, match="captions has 2 items but image_emb 3"):
-        multimodal_retrieval(IMAGES, CAPTIONS[:2], table_embed(TEXT), None)
+        multimodal_retrieval(IMAGES, CAPTIONS[:2], embed_text=table_embed(TEXT))
     with pytest.raises(ValueError, match="Image 1 has no caption"):
-        multimodal_retrieval(IMAGES, ["c0", [], "c2"], table_embed(TEXT), None)
+        multimodal_retrieval(IMAGES, ["c0", [], "c2"], embed_text=table_embed(TEXT))
     with pytest.raises(TypeError, match="Captions of image 2"):
-        multimodal_retrieval(IMAGES, ["c0", "c1a", [3]], table_embed(TEXT), None)
+        multimodal_retrieval(IMAGES, ["c0", "c1a", [3]], embed_text=table_embed(TEXT))
     with pytest.raises(ValueError, match="same CLIP space"):
-        multimodal_retrieval(IMAGES, CAPTIONS, lambda xs: np.ones((len(xs), 3)), None)
-    with pytest.raises(ValueError, match="pass ipa_fn"):
-        multimodal_retrieval(IMAGES, CAPTIONS, None, table_embed(TEXT))
+        multimodal_retrieval(IMAGES, CAPTIONS, embed_text=lambda xs: np.ones((len(xs), 3)))
+    with pytest.raises(ValueError, match="pass g2p="):
+        multimodal_retrieval(IMAGES, CAPTIONS, embed_pronunciation=table_embed(TEXT))
     with pytest.raises(ValueError, match="at least one"):
-        multimodal_retrieval(IMAGES, CAPTIONS, None, None)
+        multimodal_retrieval(IMAGES, CAPTIONS)
 
 
 # --------------------------------------------------------------------------------------------
@@ -142,7 +154,9 @@ def test_load_image_folder(tmp_path, caplog):
 def test_zero_shot_folder_hand_computed(tmp_path):
     root = make_folder(tmp_path / "imgs", LAYOUT)
     calls: list = []
-    out = zero_shot_classify(root, picture_encoder, table_embed(PROMPTS, calls), None, ks=(1, 2))
+    out = zero_shot_classify(
+        root, picture_encoder, embed_text=table_embed(PROMPTS, calls), ks=(1, 2)
+    )
     assert calls == [list(PROMPTS)]  # underscores read as spaces, folder order
     assert out["class_names"] == ["golden retriever", "tabby", "zebra"]
     # a@0°: retriever ✓. b@100°: tabby (10°), retriever (100°), zebra (110°): rank 2.
@@ -159,8 +173,7 @@ def test_zero_shot_class_names_and_template(tmp_path):
     out = zero_shot_classify(
         root,
         picture_encoder,
-        table_embed({"dog!": unit(0), "cat!": unit(90), "zebra!": unit(210)}, calls),
-        None,
+        embed_text=table_embed({"dog!": unit(0), "cat!": unit(90), "zebra!": unit(210)}, calls),
         class_names={"golden_retriever": "dog", "tabby": "cat"},
         template="{}!",
         ks=(1,),
@@ -168,15 +181,15 @@ def test_zero_shot_class_names_and_template(tmp_path):
     assert calls == [["dog!", "cat!", "zebra!"]]
     assert out["text"]["top1"] == pytest.approx(3 / 4)
     out = zero_shot_classify(
-        root, picture_encoder, embed, None, class_names=["dog", "cat", "zebra"], template="{}!"
+        root, picture_encoder, embed_text=embed, class_names=["dog", "cat", "zebra"], template="{}!"
     )
     assert out["class_names"] == ["dog", "cat", "zebra"]
     with pytest.raises(ValueError, match="'husky', which is not a subfolder"):
-        zero_shot_classify(root, picture_encoder, embed, None, class_names={"husky": "dog"})
+        zero_shot_classify(root, picture_encoder, embed_text=embed, class_names={"husky": "dog"})
     with pytest.raises(ValueError, match="2 names but"):
-        zero_shot_classify(root, picture_encoder, embed, None, class_names=["dog", "cat"])
+        zero_shot_classify(root, picture_encoder, embed_text=embed, class_names=["dog", "cat"])
     with pytest.raises(ValueError, match="template"):
-        zero_shot_classify(root, picture_encoder, embed, None, template="a photo")
+        zero_shot_classify(root, picture_encoder, embed_text=embed, template="a photo")
 
 
 def test_zero_shot_list_of_images_with_labels():
@@ -184,23 +197,18 @@ def test_zero_shot_list_of_images_with_labels():
     out = zero_shot_classify(
         ["x", "y", "x"],
         table_embed(pictures),
-        table_embed({"a photo of a dog": unit(0), "a photo of a cat": unit(90)}),
-        None,
+        embed_text=table_embed({"a photo of a dog": unit(0), "a photo of a cat": unit(90)}),
         class_names=["dog", "cat"],
-        labels=["dog", 1, "cat"],  # names and indices mix
+        labels=["dog", 1, "cat"],
         ks=(1,),
     )
     assert out["text"]["top1"] == pytest.approx(2 / 3)
     with pytest.raises(ValueError, match="Label 'cow' of image 0"):
-        zero_shot_classify(
-            ["x"], table_embed(pictures), None, None, class_names=["dog"], labels=["cow"]
-        )
+        zero_shot_classify(["x"], table_embed(pictures), class_names=["dog"], labels=["cow"])
     with pytest.raises(ValueError, match="Label 5 of image 0"):
-        zero_shot_classify(
-            ["x"], table_embed(pictures), None, None, class_names=["dog"], labels=[5]
-        )
+        zero_shot_classify(["x"], table_embed(pictures), class_names=["dog"], labels=[5])
     with pytest.raises(ValueError, match="pass class_names and labels"):
-        zero_shot_classify(["x"], table_embed(pictures), None, None)
+        zero_shot_classify(["x"], table_embed(pictures))
 
 
 def test_zero_shot_with_tiny_clip_matches_direct_computation(tmp_path):
@@ -217,9 +225,9 @@ def test_zero_shot_with_tiny_clip_matches_direct_computation(tmp_path):
     out = zero_shot_classify(
         root,
         image_encoder,
-        text_encoder.transform,
-        text_encoder.transform,
-        g2p.fit_transform,
+        embed_text=text_encoder.transform,
+        embed_pronunciation=text_encoder.transform,
+        g2p=g2p.fit_transform,
         ks=(1, 2),
     )
     paths, labels, _ = load_image_folder(root)
@@ -227,7 +235,7 @@ def test_zero_shot_with_tiny_clip_matches_direct_computation(tmp_path):
     img_emb = image_encoder.transform(paths)
     T = text_encoder.transform(prompts)
     P = text_encoder.transform(g2p.fit_transform(prompts))
-    for name, Q in (("text", T), ("pron", P), ("fused", fuse_embeddings(T, P))):
+    for name, Q in (("text", T), ("pronunciation", P), ("fused", fuse_embeddings(T, P))):
         S = img_emb @ Q.T
         order = np.argsort(-S, axis=1)
         top1 = np.mean(order[:, 0] == labels)
@@ -235,7 +243,7 @@ def test_zero_shot_with_tiny_clip_matches_direct_computation(tmp_path):
         assert out[name] == pytest.approx({"top1": top1, "top2": top2}), name
     # Retrieval on the same images with their class prompts as captions.
     report = multimodal_retrieval(
-        img_emb, [prompts[c] for c in labels], text_encoder.transform, None
+        img_emb, [prompts[c] for c in labels], embed_text=text_encoder.transform
     )
     assert 0.0 <= report["text"]["to_image_recall@1"] <= 1.0
     assert report["text"]["to_image_recall@10"] == 1.0  # only 5 images
@@ -243,10 +251,44 @@ def test_zero_shot_with_tiny_clip_matches_direct_computation(tmp_path):
 
 def test_zero_shot_folder_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        zero_shot_classify(tmp_path / "missing", picture_encoder, table_embed(PROMPTS), None)
+        zero_shot_classify(tmp_path / "missing", picture_encoder, embed_text=table_embed(PROMPTS))
     (tmp_path / "flat").mkdir()
     with pytest.raises(ValueError, match="no subfolders"):
-        zero_shot_classify(tmp_path / "flat", picture_encoder, table_embed(PROMPTS), None)
+        zero_shot_classify(tmp_path / "flat", picture_encoder, embed_text=table_embed(PROMPTS))
     with pytest.raises(TypeError, match="image_encoder"):
         root = make_folder(tmp_path / "imgs", LAYOUT)
-        zero_shot_classify(root, 42, table_embed(PROMPTS), None)
+        zero_shot_classify(root, 42, embed_text=table_embed(PROMPTS))
+
+
+# --------------------------------------------------------------------------------------------
+# MultimodalEvaluator
+# --------------------------------------------------------------------------------------------
+def test_multimodal_evaluator_is_zero_shot_classify_and_runs_by_name(tmp_path):
+    from ipaclip.evaluation import MultimodalEvaluator, Queries, evaluate_model, registry
+    from ipaclip.evaluation.evaluator import split_result
+
+    root = make_folder(tmp_path / "imgs", LAYOUT)
+    embed = table_embed(PROMPTS)
+    queries = Queries(text=embed, g2p=list, embed_ipa=embed, fuse_weight=0.25)
+    direct = zero_shot_classify(
+        root,
+        picture_encoder,
+        embed_text=embed,
+        embed_pronunciation=embed,
+        g2p=list,
+        fuse_weight=0.25,
+    )
+    evaluator = MultimodalEvaluator(images=root, image_encoder=picture_encoder)
+    scores = evaluator(queries)
+    assert scores["text/top1"] == direct["text"]["top1"] == 3 / 4
+    assert scores == split_result({q: direct[q] for q in ("text", "pronunciation", "fused")})[0]
+    assert evaluator.info_["info"]["class_names"] == ["golden retriever", "tabby", "zebra"]
+    # Registered, not in the default suite, runnable by name when its data are given.
+    assert "multimodal" in registry() and not registry()["multimodal"].default_suite
+    res = evaluate_model(
+        queries, "multimodal", images=root, image_encoder=picture_encoder, verbose=0
+    )
+    assert res["multimodal"]["fused"]["top1"] == direct["fused"]["top1"]
+    assert res["summary"]["multimodal: top-1 accuracy"]["text"] == 3 / 4
+    with pytest.raises(ValueError, match="needs images= .*image_encoder="):
+        MultimodalEvaluator()(queries)

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from ipaclip import IPATransformer
+from ipaclip.datasets import load_cmudict_words
 from ipaclip.evaluation.nonwords import (
     _pair_from_flat,
-    cmudict_words,
     generate_nonwords,
     is_real_word,
     nearest_real_words,
@@ -56,7 +56,7 @@ def test_generate_nonwords_is_deterministic_and_seed_dependent():
 
 def test_generated_nonwords_are_not_real_words_and_respect_constraints():
     words = generate_nonwords(60, random_state=0, min_length=5, max_length=7)
-    lexicon = cmudict_words()
+    lexicon = load_cmudict_words()
     assert len(words) == len(set(words)) == 60
     for w in words:
         assert 5 <= len(w) <= 7
@@ -67,7 +67,7 @@ def test_generated_nonwords_are_not_real_words_and_respect_constraints():
 
 
 def test_is_real_word_inflections():
-    lexicon = cmudict_words()
+    lexicon = load_cmudict_words()
     assert is_real_word("Cat")  # case-insensitive
     assert not is_real_word("blorvin")
     # Forms missing from CMUdict whose stem is listed (checked in the asserts below).
@@ -127,11 +127,11 @@ def test_embed_input_selects_spelling_or_ipa():
     assert pron_embed.calls == [IPAS]
 
 
-def test_ipa_fn_is_used_when_ipas_are_not_given():
+def test_g2p_is_used_when_ipas_are_not_given():
     words = ["blick", "plick", "blicks"]
     g2p = IPATransformer()
     embed = embed_with_cosines(words, 0.9, 0.1, 0.5)
-    via_fn = nonword_phonetic_correlation(words, embed, ipa_fn=g2p.fit_transform)
+    via_fn = nonword_phonetic_correlation(words, embed, g2p=g2p.fit_transform)
     via_ipas = nonword_phonetic_correlation(words, embed, ipas=g2p.fit_transform(words))
     assert via_fn == via_ipas
 

@@ -1,4 +1,5 @@
-"""evaluate_model / format_results: the whole suite on a tiny model, and hand-computed cases."""
+"""ipaclip/evaluation/suite.py: evaluate_model composing evaluators, format_results, the CLI's
+options from the registry."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from ipaclip.evaluation import (
     QUERY_TYPES,
     RESULT_ROWS,
     SUMMARY_METRICS,
-    TASKS,
     evaluate_human_similarity,
     evaluate_model,
     format_results,
@@ -76,10 +76,14 @@ def identity(words):
     return list(words)
 
 
+DEFAULT = ["fidelity", "geometry", "human", "nonwords", "respell", "pwesuite", "triplets"]
+
+
+@pytest.mark.slow
 def test_full_suite_structure_and_ranges(full):
-    assert full["config"]["tasks"] == list(TASKS)
+    assert full["config"]["tasks"] == DEFAULT
     assert full["config"]["teacher"] == "CLIPTextEncoder (passed as teacher=)"
-    assert set(full["seconds"]) == set(TASKS)
+    assert set(full["seconds"]) == set(DEFAULT)
     json.dumps(full)  # plain Python values only
     assert set(full["fidelity"]) == {"pronunciation", "info"}
     assert full["fidelity"]["info"] == {"n_words": 30, "n_distinct": 30}
@@ -107,6 +111,7 @@ def test_full_suite_structure_and_ranges(full):
     assert -1 <= geo["all"]["articulatory"]["spearman"] <= 1
 
 
+@pytest.mark.slow
 def test_full_suite_matches_the_task_functions_called_directly(full, tiny):
     enc, g2p, teacher = tiny
     words = sample_words(30, random_state=0)
@@ -123,62 +128,22 @@ def test_full_suite_matches_the_task_functions_called_directly(full, tiny):
     assert full["human"]["text"]["pearson"] == pytest.approx(human["pearson"], abs=1e-5)
 
 
+@pytest.mark.slow
 def test_format_results_has_every_task_and_summary_rows(full):
     table = format_results(full)
-    for task in TASKS:
+    for task in DEFAULT:
         assert f"\n{task}: " in table, task
     assert table.splitlines()[0].split() == ["metric", *QUERY_TYPES]
-    assert len(table.splitlines()) == 1 + len(RESULT_ROWS)
+    ran = [label for label, (task, _) in RESULT_ROWS.items() if task in DEFAULT]
+    assert len(table.splitlines()) == 1 + len(ran)
     summary = format_results(full, SUMMARY_METRICS).splitlines()
-    assert [line[: len(m)] for line, m in zip(summary[1:], SUMMARY_METRICS)] == list(
-        SUMMARY_METRICS
-    )
+    ran = [m for m in SUMMARY_METRICS if RESULT_ROWS[m][0] in DEFAULT]
+    assert [line[: len(m)] for line, m in zip(summary[1:], ran)] == ran
     fid_row = next(line for line in summary if line.startswith("fidelity: mean cosine"))
     cells = fid_row[len("fidelity: mean cosine") :].split()
     assert cells[0] == "-"  # no text column for fidelity
     assert float(cells[1]) == pytest.approx(
         full["fidelity"]["pronunciation"]["mean_cosine"], abs=5e-4
-    )
-
-
-def test_fidelity_hand_computed():
-    words = ["ab", "cd", "ef"]  # disjoint letters: orthogonal teacher embeddings
-    perfect = evaluate_model(
-        LetterEncoder(), g2p=identity, tasks="fidelity", words=words, verbose=0
-    )["fidelity"]
-    assert perfect["pronunciation"]["mean_cosine"] == pytest.approx(1.0)
-    assert perfect["pronunciation"]["recall@1"] == 1.0
-    # Each pronunciation is the next word's teacher embedding: its own target scores 0 and
-    # ties with the third word, so (pessimistically) it ranks 3rd.
-    shifted = LetterEncoder({"ab": "cd", "cd": "ef", "ef": "ab"})
-    res = evaluate_model(shifted, g2p=identity, tasks=["fidelity"], words=words, verbose=0)
-    pron = res["fidelity"]["pronunciation"]
-    assert pron["mean_cosine"] == pytest.approx(0.0)
-    assert pron["recall@1"] == 0.0 and pron["recall@5"] == 1.0
-    assert pron["mrr"] == pytest.approx(1 / 3)
-    assert set(res["fidelity"]) == {"pronunciation", "info"}
-    # A repeated word: both copies are positives of either query.
-    dup = evaluate_model(
-        LetterEncoder(), g2p=identity, tasks="fidelity", words=["ab", "ab", "cd"], verbose=0
-    )["fidelity"]
-    assert dup["info"] == {"n_words": 3, "n_distinct": 2}
-    assert dup["pronunciation"]["recall@1"] == 1.0
-
-
-def test_human_fused_with_weight_zero_equals_text():
-    res = evaluate_model(LetterEncoder(), g2p=identity, tasks="human", fuse_weight=0.0, verbose=0)[
-        "human"
-    ]
-    assert res["fused"]["pearson"] == pytest.approx(res["text"]["pearson"], abs=1e-6)
-    expected = evaluate_human_similarity(_letters)["pearson"]
-    assert res["text"]["pearson"] == pytest.approx(expected, abs=1e-6)
-    shifted = LetterEncoder({"plant": "sit", "sit": "plant"})
-    res = evaluate_model(shifted, g2p=identity, tasks="human", fuse_weight=1.0, verbose=0)
-    assert res["human"]["fused"]["pearson"] == pytest.approx(
-        res["human"]["pronunciation"]["pearson"], abs=1e-6
-    )
-    assert res["human"]["pronunciation"]["pearson"] != pytest.approx(
-        res["human"]["text"]["pearson"], abs=1e-6
     )
 
 
@@ -190,14 +155,19 @@ def test_teacher_override_and_unresolvable_teacher():
             raise OSError("weights not found")
 
     with pytest.raises(ValueError, match="teacher='gone'|'gone'.*teacher="):
-        evaluate_model(Broken(), g2p=identity, tasks="fidelity", words=["ab", "cd"], verbose=0)
+        evaluate_model(Broken(), g2p=identity, evaluators="fidelity", words=["ab", "cd"], verbose=0)
 
     class Teacher:
         def transform(self, words):
             return _letters(words) * 3.0  # rows are normalised by the suite
 
     res = evaluate_model(
-        Broken(), g2p=identity, teacher=Teacher(), tasks="fidelity", words=["ab", "cd"], verbose=0
+        Broken(),
+        g2p=identity,
+        teacher=Teacher(),
+        evaluators="fidelity",
+        words=["ab", "cd"],
+        verbose=0,
     )
     assert res["fidelity"]["pronunciation"]["mean_cosine"] == pytest.approx(1.0)
 
@@ -205,9 +175,9 @@ def test_teacher_override_and_unresolvable_teacher():
 def test_bad_arguments_name_the_problem():
     enc = LetterEncoder()
     with pytest.raises(ValueError, match="Unknown task.*'bogus'"):
-        evaluate_model(enc, g2p=identity, tasks="fidelity,bogus", verbose=0)
+        evaluate_model(enc, g2p=identity, evaluators="fidelity,bogus", verbose=0)
     with pytest.raises(ValueError, match="No task"):
-        evaluate_model(enc, g2p=identity, tasks=[], verbose=0)
+        evaluate_model(enc, g2p=identity, evaluators=[], verbose=0)
     with pytest.raises(ValueError, match="n_words must be an integer >= 3"):
         evaluate_model(enc, g2p=identity, n_words=2, verbose=0)
     with pytest.raises(ValueError, match="fuse_weight"):
@@ -216,6 +186,10 @@ def test_bad_arguments_name_the_problem():
         evaluate_model(enc, g2p=42, verbose=0)
     with pytest.raises(TypeError, match="teacher must have a transform"):
         evaluate_model(enc, g2p=identity, teacher="letters", verbose=0)
+    from ipaclip.evaluation import Queries
+
+    with pytest.raises(ValueError, match="already holds its text query and G2P"):
+        evaluate_model(Queries.from_model(enc, g2p=identity), "human", g2p=identity, verbose=0)
 
 
 def test_format_results_cells_and_errors():
@@ -236,63 +210,153 @@ def test_format_results_cells_and_errors():
 
 
 # --------------------------------------------------------------------------------------------
-# The task registry
+# Composition: names and objects, settings, the registry, Vitz & Winkler once
 # --------------------------------------------------------------------------------------------
-@pytest.fixture
-def toy_task():
-    from ipaclip.evaluation.tasks import TASK_REGISTRY, register_task
-
-    @register_task("toy", rows={"self R@1": ("r1",)}, summary=("self R@1",))
-    def toy(ctx):
-        words = ctx.words
-        out = {}
-        for name, fn in ctx.queries.items():
-            S = fn(words) @ ctx.text(words).T
-            out[name] = {"r1": float(np.mean(S.argmax(axis=1) == np.arange(len(words))))}
-        out["info"] = {"n": len(words), "seed": ctx.settings["random_state"]}
-        return out
-
-    yield toy
-    del TASK_REGISTRY["toy"]
-
-
-def test_a_registered_task_runs_and_shows_in_the_tables(toy_task):
-    shifted = LetterEncoder({"ab": "cd", "cd": "ab"})
-    res = evaluate_model(
-        shifted, g2p=identity, tasks="toy", words=["ab", "cd", "ef"], random_state=7, verbose=0
+def _evaluator_objects(sizes):
+    from ipaclip.evaluation import (
+        FidelityEvaluator,
+        GeometryEvaluator,
+        HumanSimilarityEvaluator,
+        NonwordEvaluator,
+        PWESuiteEvaluator,
+        RespellingEvaluator,
+        TripletEvaluator,
     )
-    assert res["config"]["tasks"] == ["toy"]
-    assert res["toy"]["text"]["r1"] == 1.0
-    assert res["toy"]["pronunciation"]["r1"] == pytest.approx(1 / 3)
-    assert res["toy"]["info"] == {"n": 3, "seed": 7}
-    table = format_results(res).splitlines()
-    assert [line.split()[:3] for line in table[1:]] == [["toy:", "self", "R@1"]]
-    assert table[1].split()[-3:-1] == ["1.000", "0.333"]
-    # Every task by default, the new one last.
-    from ipaclip.evaluation.suite import _check_tasks
 
-    assert _check_tasks(None) == [*TASKS, "toy"] == _check_tasks("all")
-
-
-def test_register_task_rejects_bad_names_and_rows():
-    from ipaclip.evaluation.tasks import register_task
-
-    with pytest.raises(ValueError, match="not among its rows"):
-        register_task("x", rows={"a": ("a",)}, summary=("b",))
-    with pytest.raises(ValueError, match="without commas"):
-        register_task("a,b", rows={})
-    with pytest.raises(ValueError, match="config"):
-        register_task("config", rows={})
+    s = sizes
+    return [
+        FidelityEvaluator(n_words=s["n_words"]),
+        GeometryEvaluator(n_permutations=s["n_permutations"]),
+        HumanSimilarityEvaluator(),
+        NonwordEvaluator(n_nonwords=s["n_nonwords"]),
+        RespellingEvaluator(
+            n_words=s["n_words"],
+            n_respell=s["n_respell"],
+            respell_candidates=s["respell_candidates"],
+        ),
+        PWESuiteEvaluator(
+            n_words=s["n_words"],
+            n_analogies=s["n_analogies"],
+            n_rhyme_classes=s["n_rhyme_classes"],
+            rhyme_test_size=s["rhyme_test_size"],
+        ),
+        TripletEvaluator(),
+    ]
 
 
-def test_the_tables_come_from_the_registry():
-    from ipaclip.evaluation.tasks import TASK_REGISTRY
+@pytest.mark.slow
+def test_by_name_and_by_object_give_the_same_results(full, tiny):
+    from ipaclip.evaluation import Queries
+    from ipaclip.evaluation.evaluator import split_result
 
-    assert TASKS == tuple(TASK_REGISTRY)
-    assert {task for task, _ in RESULT_ROWS.values()} == set(TASKS)
-    for label in SUMMARY_METRICS:
-        task, _ = RESULT_ROWS[label]
-        assert label.split(": ", 1)[1] in TASK_REGISTRY[task].summary
+    enc, g2p, teacher = tiny
+    objects = _evaluator_objects(TINY_SIZES)
+    by_object = evaluate_model(enc, objects, g2p=g2p, teacher=teacher, verbose=0)
+    assert by_object["config"] == full["config"]
+    by_object.pop("seconds")
+    assert by_object == {k: v for k, v in full.items() if k != "seconds"}
+    # Each evaluator called on its own gives the suite's flat scores and details.
+    queries = Queries.from_model(enc, teacher=teacher, g2p=g2p)
+    for ev in _evaluator_objects(TINY_SIZES)[:4]:
+        scores = ev(queries)
+        assert (scores, ev.info_) == split_result(full[ev.name]), ev.name
+        assert ev.primary_metric in scores and all(type(v) is float for v in scores.values())
+
+
+def test_settings_go_to_the_evaluators_that_take_them():
+    res = evaluate_model(
+        LetterEncoder(), "fidelity,nonwords", g2p=identity, verbose=0, n_words=5, n_nonwords=4,
+        random_state=3, n_triplets=7,
+    )  # fmt: skip
+    assert res["fidelity"]["info"]["n_words"] == 5
+    assert res["nonwords"]["info"]["n_nonwords"] == 4
+    assert res["config"]["n_words"] == 5 and res["config"]["random_state"] == 3
+    assert "n_triplets" not in res["config"]  # triplets did not run
+    with pytest.raises(TypeError, match=r"unknown setting\(s\) \['n_wrods'\]"):
+        evaluate_model(LetterEncoder(), "fidelity", g2p=identity, verbose=0, n_wrods=5)
+    with pytest.raises(
+        ValueError,
+        match="n_triplets must be a positive integer; got 0 .parameter of evaluate_m",
+    ):
+        evaluate_model(LetterEncoder(), "human", g2p=identity, verbose=0, n_triplets=0)
+    with pytest.raises(ValueError, match="given twice"):
+        evaluate_model(LetterEncoder(), ["human", "human"], g2p=identity, verbose=0)
+    with pytest.raises(TypeError, match="task names or Evaluator objects"):
+        evaluate_model(LetterEncoder(), [len], g2p=identity, verbose=0)
+
+
+def test_evaluators_run_in_the_order_given_and_objects_keep_their_settings():
+    from ipaclip.evaluation import FidelityEvaluator
+
+    fid = FidelityEvaluator(words=["ab", "cd", "ef"])
+    res = evaluate_model(LetterEncoder(), ["human", fid], g2p=identity, verbose=0, n_words=9)
+    assert res["config"]["tasks"] == ["human", "fidelity"] == list(res["seconds"])
+    assert res["fidelity"]["info"]["n_words"] == 3  # the object's words, not n_words=9
+    assert fid.info_ == {"info": {"n_words": 3, "n_distinct": 3}}  # the object is the one run
+
+
+@pytest.mark.slow
+def test_vitz_winkler_is_scored_once_per_run(monkeypatch):
+    import ipaclip.evaluation.human as human
+
+    calls = []
+    original = human.evaluate_human_similarity
+
+    def counting(embed, **kwargs):
+        calls.append(embed)
+        return original(embed, **kwargs)
+
+    monkeypatch.setattr(human, "evaluate_human_similarity", counting)
+    res = evaluate_model(LetterEncoder(), "human,pwesuite", g2p=identity, verbose=0, **PWE_SIZES)
+    assert len(calls) == 3  # one per query type, though both tasks report it
+    for q in QUERY_TYPES:
+        assert res["pwesuite"][q]["human_similarity"] == res["human"][q]
+    calls.clear()
+    alone = evaluate_model(LetterEncoder(), "pwesuite", g2p=identity, verbose=0, **PWE_SIZES)
+    assert len(calls) == 3 and alone["pwesuite"] == res["pwesuite"]
+
+
+def test_cli_options_come_from_the_registry(capsys):
+    from ipaclip.cli import build_parser, main
+    from ipaclip.evaluation import Evaluator
+    from ipaclip.evaluation.evaluator import _REGISTRY
+    from ipaclip.evaluation.suite import evaluator_settings
+
+    settings = evaluator_settings()
+    assert list(settings) == [
+        "n_words", "random_state", "n_permutations", "n_nonwords", "n_respell",
+        "respell_candidates", "n_analogies", "n_rhyme_classes", "rhyme_test_size", "n_triplets",
+    ]  # fmt: skip
+    assert settings["n_permutations"] == (999, "Mantel permutations (geometry)")
+    args = build_parser().parse_args(["evaluate", "m", "--n-triplets", "5", "--random-state", "2"])
+    assert (args.n_triplets, args.random_state) == (5, 2)
+    assert not hasattr(args, "n_words")  # not given: each evaluator keeps its default
+
+    class Echo(Evaluator):
+        """Echo.
+
+        Parameters
+        ----------
+        n_echoes : int, default=3
+            Times to echo. Ignored.
+        """
+
+        name = "echo"
+        rows = {}
+
+        def __init__(self, *, n_echoes: int = 3):
+            self.n_echoes = n_echoes
+
+    try:
+        parser = build_parser()
+        args = parser.parse_args(["evaluate", "m", "--n-echoes", "4", "--tasks", "echo"])
+        assert args.n_echoes == 4
+        assert main(["evaluate", "--help"]) == 0
+        help_text = " ".join(capsys.readouterr().out.split())
+        assert "--n-echoes N Times to echo (echo) (default 3)" in help_text
+        assert "respell, pwesuite, triplets, multimodal, echo)" in help_text
+    finally:
+        del _REGISTRY["echo"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -312,26 +376,29 @@ def test_a_model_fitted_on_embeddings_needs_teacher(fitted_on_embeddings):
     enc, teacher = fitted_on_embeddings
     assert enc.teacher_id_ is None
     with pytest.raises(ValueError, match="precomputed target embeddings.*Pass teacher="):
-        evaluate_model(enc, tasks="fidelity,human", n_words=10, verbose=0)
-    res = evaluate_model(enc, teacher=teacher, tasks="fidelity", n_words=10, verbose=0)
+        evaluate_model(enc, evaluators="fidelity,human", n_words=10, verbose=0)
+    res = evaluate_model(enc, teacher=teacher, evaluators="fidelity", n_words=10, verbose=0)
     assert -1 <= res["fidelity"]["pronunciation"]["mean_cosine"] <= 1
-    geo = evaluate_model(enc, tasks="geometry", n_permutations=9, verbose=0)  # no teacher read
+    geo = evaluate_model(enc, evaluators="geometry", n_permutations=9, verbose=0)  # no teacher read
     assert "pronunciation" in geo["geometry"]
 
 
 PWE_SIZES = dict(n_words=30, n_analogies=8, n_rhyme_classes=20, rhyme_test_size=8)
 
 
+@pytest.mark.slow
 def test_progress_one_bar_per_task_with_sub_steps(capsys, caplog, monkeypatch):
     import logging
 
     import ipaclip._progress as progress_module
 
-    evaluate_model(LetterEncoder(), g2p=identity, tasks="human", verbose=1, **PWE_SIZES)
+    evaluate_model(LetterEncoder(), g2p=identity, evaluators="human", verbose=1, **PWE_SIZES)
     assert capsys.readouterr().err == ""  # a task shorter than 2 s shows no bar
     monkeypatch.setattr(progress_module, "DELAY_S", 0.0)  # tiny tasks: show at once
     caplog.set_level(logging.INFO, logger="ipaclip")
-    evaluate_model(LetterEncoder(), g2p=identity, tasks="human,pwesuite", verbose=1, **PWE_SIZES)
+    evaluate_model(
+        LetterEncoder(), g2p=identity, evaluators="human,pwesuite", verbose=1, **PWE_SIZES
+    )
     err = capsys.readouterr().err
     assert "evaluate [1/2] human" in err and "3/3" in err  # one step per query type
     assert "evaluate [2/2] pwesuite" in err and "15/15" in err  # 3 query types x 5 sub-tasks
@@ -339,19 +406,22 @@ def test_progress_one_bar_per_task_with_sub_steps(capsys, caplog, monkeypatch):
     assert not [r for r in caplog.records if "done in" in r.getMessage()]  # DEBUG only
 
     caplog.clear()
-    evaluate_model(LetterEncoder(), g2p=identity, tasks="human,pwesuite", verbose=0, **PWE_SIZES)
+    evaluate_model(
+        LetterEncoder(), g2p=identity, evaluators="human,pwesuite", verbose=0, **PWE_SIZES
+    )
     captured = capsys.readouterr()
     assert captured.err == "" and captured.out == ""
     assert not [r for r in caplog.records if r.levelno <= logging.INFO]
 
-    evaluate_model(LetterEncoder(), g2p=identity, tasks="human", verbose=2)
+    evaluate_model(LetterEncoder(), g2p=identity, evaluators="human", verbose=2)
     assert [r.getMessage().split(" done")[0] for r in caplog.records if "done in" in r.message] == [
         "human"
     ]
 
 
+@pytest.mark.slow
 def test_summary_shows_only_the_tasks_that_ran(full):
-    res = evaluate_model(LetterEncoder(), g2p=identity, tasks="human", verbose=0)
+    res = evaluate_model(LetterEncoder(), g2p=identity, evaluators="human", verbose=0)
     lines = format_results(res, SUMMARY_METRICS).splitlines()
     assert [line.split(":")[0] for line in lines[1:]] == ["human"]
     assert [line.split(":")[0] for line in format_results(res).splitlines()[1:]] == ["human"] * 2
@@ -364,26 +434,30 @@ def test_summary_shows_only_the_tasks_that_ran(full):
         row.split()[-3:][1]
         == f"{full['geometry']['pronunciation']['all']['articulatory']['spearman']:.3f}"
     )
-    assert list(full["summary"]) == list(SUMMARY_METRICS)
+    assert list(full["summary"]) == [m for m in SUMMARY_METRICS if RESULT_ROWS[m][0] in DEFAULT]
 
 
+@pytest.mark.slow
 def test_plot_dir_draws_the_summary_and_the_phoneme_map(tiny, tmp_path):
     pytest.importorskip("matplotlib")
     enc, g2p, teacher = tiny
-    res = evaluate_model(enc, g2p=g2p, teacher=teacher, tasks="human", verbose=0,
+    res = evaluate_model(enc, g2p=g2p, teacher=teacher, evaluators="human", verbose=0,
                          plot_dir=tmp_path / "a", model_name="tiny")  # fmt: skip
     assert res["plots"] == {"summary": str(tmp_path / "a" / "summary.png")}
     assert (tmp_path / "a" / "summary.png").read_bytes()[:4] == b"\x89PNG"
     assert res["config"]["model_name"] == "tiny"
-    res = evaluate_model(enc, g2p=g2p, teacher=teacher, tasks="geometry,human", verbose=0,
+    res = evaluate_model(enc, g2p=g2p, teacher=teacher, evaluators="geometry,human", verbose=0,
                          n_permutations=9, plot_dir=tmp_path / "b")  # fmt: skip
     assert set(res["plots"]) == {"summary", "phoneme_map"}
     assert res["geometry"]["info"]["plot"] == res["plots"]["phoneme_map"]
     assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["phoneme_map.png", "summary.png"]
     json.dumps(res)
-    assert evaluate_model(enc, g2p=g2p, teacher=teacher, tasks="human", verbose=0)["plots"] == {}
+    assert (
+        evaluate_model(enc, g2p=g2p, teacher=teacher, evaluators="human", verbose=0)["plots"] == {}
+    )
 
 
+@pytest.mark.slow
 def test_evaluate_model_silences_the_encoders_own_bars(capsys, monkeypatch):
     import ipaclip._progress as progress_module
 
@@ -393,9 +467,24 @@ def test_evaluate_model_silences_the_encoders_own_bars(capsys, monkeypatch):
     enc.fit(IPATransformer().fit_transform(words), words)
     enc.set_params(verbose=1)
     capsys.readouterr()
-    evaluate_model(enc, tasks="human", verbose=0)
+    evaluate_model(enc, evaluators="human", verbose=0)
     assert capsys.readouterr().err == ""  # verbose=0: nothing, though the encoder says 1
     assert enc.verbose == 1  # the caller's encoder is untouched
-    evaluate_model(enc, tasks="human", verbose=1)
+    evaluate_model(enc, evaluators="human", verbose=1)
     err = capsys.readouterr().err
     assert "evaluate [1/1] human" in err and "teacher targets" not in err
+
+
+def test_an_ipaclip_is_evaluated_with_its_text_encoder_and_g2p():
+    from ipaclip import IPACLIP
+
+    class Teacher:
+        def transform(self, words):
+            return _letters(words)
+
+    shifted = LetterEncoder({"plant": "sit", "sit": "plant"})
+    model = IPACLIP(shifted, text_encoder=Teacher(), g2p=identity, fuse_weight=0.5)
+    res = evaluate_model(model, "human", verbose=0)
+    direct = evaluate_model(shifted, "human", teacher=Teacher(), g2p=identity, verbose=0)
+    assert res["human"] == direct["human"]
+    assert res["config"]["teacher"] == "Teacher (passed as teacher=)"

@@ -76,15 +76,14 @@ def test_vitz_winkler_rows_are_fresh_copies():
     assert {r["word2"] for r in rows} == {"plant", "sit", "wonder", "relation"}
 
 
-def test_old_names_are_the_same_objects():
-    from ipaclip.evaluation import human, nonwords, pwesuite
+def test_evaluation_reexports_are_the_datasets_objects():
+    from ipaclip.evaluation import human, pwesuite
 
-    assert nonwords.cmudict_words is load_cmudict_words
     assert pwesuite.sample_words is sample_words
     assert pwesuite.arpabet_to_ipa is arpabet_to_ipa
     assert pwesuite.ARPABET_TO_IPA is datasets.ARPABET_TO_IPA
     assert human.load_vitz_winkler is load_vitz_winkler
-    assert dict(pwesuite.cmudict_words()) == dict(load_cmudict(3, 8))
+    assert dict(pwesuite.cmudict_lexicon()) == dict(load_cmudict(3, 8))
 
 
 def test_benchmarks_and_demo_draw_from_the_one_sampler():
