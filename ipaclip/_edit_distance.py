@@ -25,7 +25,7 @@ __all__ = [
     "CHUNK_SIZE",
     "BatchPhoneticSimilarity",
     "edit_distances",
-    "normalise_distances",
+    "relative_distances",
     "pad_codes",
     "substitution_costs",
 ]
@@ -111,18 +111,18 @@ def edit_distances(
     return out
 
 
-def normalise_distances(
-    raw: np.ndarray, la: np.ndarray, lb: np.ndarray, normalize: bool = True
+def relative_distances(
+    raw: np.ndarray, la: np.ndarray, lb: np.ndarray, by_length: bool = True
 ) -> np.ndarray:
     """``raw`` divided by the longer segment count of each pair (0 for two empty items)."""
-    if not normalize:
+    if not by_length:
         return raw
     longest = np.maximum(la, lb).astype(np.float64)
     return np.divide(raw, longest, out=np.zeros_like(raw), where=longest > 0)
 
 
 class BatchPhoneticSimilarity:
-    """One minus the normalised feature edit distance for the pairs of a batch of token ids.
+    """One minus the length-relative feature edit distance for the pairs of a batch of token ids.
 
     Built once per fit from the token table's symbols; each call runs the batched dynamic
     programme over the pairs ``i < j`` of a padded batch of row ids (about 26 ms for 256
@@ -172,4 +172,4 @@ class BatchPhoneticSimilarity:
         seg, n_seg = self.segments(np.asarray(ids), np.asarray(lengths))
         ii, jj = np.triu_indices(len(seg), k=1)
         raw = edit_distances(seg, n_seg, seg, n_seg, ii, jj, self.cost)
-        return (1.0 - normalise_distances(raw, n_seg[ii], n_seg[jj])).astype(np.float32)
+        return (1.0 - relative_distances(raw, n_seg[ii], n_seg[jj])).astype(np.float32)

@@ -438,7 +438,7 @@ def teacher_not_restored(spec: str) -> str:
         f"This model was distilled from the teacher {spec!r}, which names a file or folder; a "
         "saved model never restores a teacher named by a path (it would be opened on this "
         "machine). Pass teacher=... (PronunciationEncoder.set_params(teacher=...) or "
-        "evaluate_model(teacher=...)), or IPACLIP.load(path, text_encoder=...)."
+        "evaluate_model(teacher=...)), or IPACLIP.load(path, teacher=...)."
     )
 
 

@@ -137,14 +137,14 @@ class IPATransformer(ParamsMixin, TransformerMixin, BaseEstimator):
     ----------
     report_ : dict
         Set by ``fit_transform``: counts of items, unique texts, lexicon hits, stripped
-        punctuation and symbols (by character), normalized letters and digits (by
+        punctuation and symbols (by character), letters and digits read in their plain form (by
         character), characters read as nothing (``"unread"``, by character), language
         switches (texts) and script mismatches (words, by script).
 
     Notes
     -----
     Before reading, every text is put in Unicode NFC, and letters and digits that have a
-    plain form are replaced by it, each counted by character in ``report_["normalized"]``:
+    plain form are replaced by it, each counted by character in ``report_["plain_forms"]``:
     compatibility characters take their NFKC form (fullwidth ``ｃａｔ``, mathematical
     ``𝐜𝐚𝐭``, ligatures such as ``ﬁ``, circled digits), and decimal digits of every script
     become ASCII digits (``unicodedata.decimal``), so ``numbers="expand"`` reads them as
@@ -296,7 +296,7 @@ class IPATransformer(ParamsMixin, TransformerMixin, BaseEstimator):
             "n_unique": 0,
             "lexicon_hits": 0,
             "stripped": Counter(),
-            "normalized": Counter(),
+            "plain_forms": Counter(),
             "unread": Counter(),
             "language_switches": 0,
             "script_mismatches": Counter(),
@@ -363,8 +363,8 @@ class IPATransformer(ParamsMixin, TransformerMixin, BaseEstimator):
         self._report_switches(switched, espeak_switched, report)
         if report["stripped"]:
             logger.info("Removed before G2P (not pronounced): %s", dict(report["stripped"]))
-        if report["normalized"]:
-            logger.info("Read in their plain form: %s", dict(report["normalized"]))
+        if report["plain_forms"]:
+            logger.info("Read in their plain form: %s", dict(report["plain_forms"]))
         return [ipa_of[cleaned[t]] for t in items], report
 
     def _plan(
@@ -502,7 +502,7 @@ class IPATransformer(ParamsMixin, TransformerMixin, BaseEstimator):
                     "read as a number word, or spell it out."
                 )
             plain[ch] = form
-            report["normalized"][ch] += text.count(ch)
+            report["plain_forms"][ch] += text.count(ch)
         if not plain:
             return text
         return unicodedata.normalize("NFC", "".join(plain.get(ch, ch) for ch in text))

@@ -1,4 +1,4 @@
-"""The IPA symbol inventory: PanPhon's segments, our normalisation table, and a tokenizer.
+"""The IPA symbol inventory: PanPhon's segments, our symbol map, and a tokenizer.
 
 PanPhon silently drops every symbol it does not know. This module does not: every character of
 an IPA string becomes a segment, a suprasegmental mark (stress, syllable break, tone number,
@@ -6,7 +6,7 @@ word or item boundary), or an *unknown* code that records the symbol, so callers
 report it. It is shared by :mod:`ipaclip.g2p` (to validate IPA input) and
 :mod:`ipaclip.phonemes` (to turn IPA into phoneme feature sequences).
 
-Tokenising a whole batch at once (one normalisation pass, one regular-expression scan, one
+Tokenising a whole batch at once (one symbol-mapping pass, one regular-expression scan, one
 dictionary lookup per token) is what makes featurisation several times faster than calling
 PanPhon word by word.
 """
@@ -30,9 +30,9 @@ from ipaclip._validation import describe_item
 __all__ = [
     "FEATURE_NAMES",
     "Inventory",
-    "NormalizationRule",
+    "SymbolRule",
     "get_inventory",
-    "normalization_rules",
+    "symbol_rules",
 ]
 
 #: PanPhon's 24 articulatory features, in PanPhon's order.
@@ -64,8 +64,8 @@ _LENGTH_RUN_RE = re.compile(f"{LENGTH}{{2,}}")
 
 
 @dataclass(frozen=True)
-class NormalizationRule:
-    """One row of the shipped normalisation table (``ipaclip/data/ipa_normalization.csv``)."""
+class SymbolRule:
+    """One row of the shipped symbol map (``ipaclip/data/ipa_symbol_map.csv``)."""
 
     source: str
     target: str
@@ -73,27 +73,27 @@ class NormalizationRule:
 
 
 @functools.cache
-def normalization_rules() -> tuple[NormalizationRule, ...]:
+def symbol_rules() -> tuple[SymbolRule, ...]:
     """The shipped table of symbols rewritten before segmentation.
 
     Returns
     -------
-    tuple of NormalizationRule
+    tuple of SymbolRule
         Sources and targets are in Unicode NFD form. An empty target deletes the symbol.
 
     Examples
     --------
-    >>> rules = {r.source: r.target for r in normalization_rules()}
+    >>> rules = {r.source: r.target for r in symbol_rules()}
     >>> rules["ɚ"] == unicodedata.normalize("NFD", "ə˞")
     True
     """
-    text = resources.files("ipaclip").joinpath("data/ipa_normalization.csv").read_text("utf-8")
+    text = resources.files("ipaclip").joinpath("data/ipa_symbol_map.csv").read_text("utf-8")
     lines = [line for line in text.splitlines() if line and not line.startswith("#")]
     rules = []
     for row in csv.DictReader(io.StringIO("\n".join(lines))):
         target = " " if row["target"] == "<space>" else row["target"]
         rules.append(
-            NormalizationRule(
+            SymbolRule(
                 source=unicodedata.normalize("NFD", row["source"]),
                 target=unicodedata.normalize("NFD", target),
                 reason=row["reason"],
@@ -132,7 +132,7 @@ class Inventory:
             [self._ft.seg_dict[s].numeric() for s in self.segments], dtype=np.int8
         )
 
-        self.rules = normalization_rules()
+        self.rules = symbol_rules()
         self._rule_by_source = {r.source: r for r in self.rules}
         sources = sorted(self._rule_by_source, key=len, reverse=True)
         self._norm_re = re.compile("|".join(re.escape(s) for s in sources))
@@ -179,9 +179,9 @@ class Inventory:
         # text); functools.lru_cache is thread-safe, and the codes do not depend on it.
         self._resolve_cached = functools.lru_cache(maxsize=RESOLVE_CACHE_SIZE)(self._resolve)
 
-    # -- normalisation ---------------------------------------------------------------------
-    def normalize(self, text: str, counts: Counter | None = None) -> str:
-        """Apply Unicode NFD and the normalisation table; count each rule used in ``counts``."""
+    # -- symbol mapping --------------------------------------------------------------------
+    def map_symbols(self, text: str, counts: Counter | None = None) -> str:
+        """Apply Unicode NFD and the symbol map; count each rule used in ``counts``."""
         text = unicodedata.normalize("NFD", text)
         if counts is None:
             text = self._norm_re.sub(lambda m: self._rule_by_source[m.group()].target, text)
@@ -234,12 +234,12 @@ class Inventory:
         -------
         codes : ndarray of int32
             Segment codes (>= 0) and marker codes (< 0); items end with an ``ITEM`` code.
-        normalization_counts : Counter
-            How often each normalisation rule's source was rewritten.
+        symbol_counts : Counter
+            How often each symbol-map rule's source was rewritten.
         """
         counts: Counter = Counter()
         text = ITEM_SEPARATOR.join(s.replace(ITEM_SEPARATOR, " ") for s in items)
-        text = self.normalize(text, counts) + ITEM_SEPARATOR
+        text = self.map_symbols(text, counts) + ITEM_SEPARATOR
         tokens = self._token_re.findall(text)
         single = self._single
         codes = [single.get(t, MISSING) for t in tokens]
@@ -272,7 +272,7 @@ class Inventory:
         self.check_known(
             codes,
             items,
-            "fix the input or add the symbol to ipaclip/data/ipa_normalization.csv.",
+            "fix the input or add the symbol to ipaclip/data/ipa_symbol_map.csv.",
         )
         ends = np.flatnonzero(codes == ITEM)
         return np.split(codes, ends + 1)[: len(items)]
@@ -306,7 +306,7 @@ class Inventory:
         return {PRIMARY: "ˈ", SECONDARY: "ˌ", WORD: " ", SYLLABLE: ".", ITEM: "\\n"}[code]
 
     def is_valid(self, ipa: str) -> bool:
-        """Whether every character of ``ipa`` is a known segment or marker after normalisation."""
+        """Whether every character of ``ipa`` is a known segment or marker after symbol mapping."""
         codes, _ = self.encode([ipa])
         return bool((codes > UNKNOWN_BASE).all())
 
@@ -319,7 +319,7 @@ G2P_FIRST = (
 MISSING = -(10**9)
 #: Most tokens (not single known segments or markers) whose resolution is kept.
 RESOLVE_CACHE_SIZE = 65_536
-#: Key in normalisation counts for tie bars removed between symbols that are separate segments.
+#: Key in symbol-map counts for tie bars removed between symbols that are separate segments.
 UNTIED = "\u0361 (tie between separate segments)"
 WORD_TIE = -7  # internal: a tie bar dropped between two symbols that are separate segments
 

@@ -50,7 +50,7 @@ import scipy.sparse as sp
 from sklearn.metrics import get_scorer as _sklearn_get_scorer
 from sklearn.pipeline import Pipeline
 
-from ipaclip._validation import Interval, InvalidParameterError, StrOptions, check_params
+from ipaclip._validation import Interval, InvalidParameterError, StrOptions, check_params, unit_rows
 
 __all__ = [
     "fidelity_scorer",
@@ -271,9 +271,11 @@ def _check_nonzero_rows(X: np.ndarray, name: str) -> None:
         )
 
 
-def _l2_normalise(X: np.ndarray, name: str) -> np.ndarray:
+def _unit(X: np.ndarray, name: str) -> np.ndarray:
+    """The one normalisation helper (:func:`~ipaclip._validation.unit_rows`) in ``X``'s dtype,
+    after this module's message for a zero row."""
     _check_nonzero_rows(X, name)
-    return X / np.linalg.norm(X, axis=1)[:, None]
+    return unit_rows(X, name, dtype=X.dtype)
 
 
 def _unique_unit_rows(X: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -286,8 +288,8 @@ def _unique_unit_rows(X: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray 
     _check_nonzero_rows(X, name)
     unique, inverse = np.unique(X, axis=0, return_inverse=True)
     if unique.shape[0] == X.shape[0]:
-        return X / np.linalg.norm(X, axis=1)[:, None], None
-    return unique / np.linalg.norm(unique, axis=1)[:, None], inverse.reshape(-1)
+        return _unit(X, name), None
+    return _unit(unique, name), inverse.reshape(-1)
 
 
 def _cosine_rows(
@@ -648,8 +650,8 @@ def _mean_cosine(a: Any, b: Any, names: tuple[str, str] = ("a", "b")) -> float:
         raise ValueError(
             f"{names[0]} has shape {A.shape} but {names[1]} has shape {B.shape}; they must match"
         )
-    A = _l2_normalise(A, names[0])
-    B = _l2_normalise(B, names[1])
+    A = _unit(A, names[0])
+    B = _unit(B, names[1])
     return float(np.mean(np.einsum("ij,ij->i", A, B)))
 
 

@@ -31,9 +31,9 @@ class IPACLIP(BaseEstimator):
     Parameters
     ----------
     pronunciation_encoder : PronunciationEncoder
-        A fitted encoder, distilled from ``text_encoder`` (or from the same teacher).
-    text_encoder : transformer or None, default=None
-        The frozen text encoder (``transform(list_of_str) -> (n, d)``), e.g.
+        A fitted encoder, distilled from ``teacher`` (or from the same teacher).
+    teacher : transformer or None, default=None
+        The frozen text encoder (the teacher) (``transform(list_of_str) -> (n, d)``), e.g.
         :class:`~ipaclip.teachers.CLIPTextEncoder`. ``None`` uses the pronunciation
         encoder's own teacher (resolved from its ``teacher`` parameter).
     image_encoder : transformer or None, default=None
@@ -65,14 +65,14 @@ class IPACLIP(BaseEstimator):
     def __init__(
         self,
         pronunciation_encoder: PronunciationEncoder,
-        text_encoder: Any = None,
+        teacher: Any = None,
         image_encoder: Any = None,
         g2p: Any = None,
         fuse_weight: float = 0.5,
         logit_scale: float = 100.0,
     ) -> None:
         self.pronunciation_encoder = pronunciation_encoder
-        self.text_encoder = text_encoder
+        self.teacher = teacher
         self.image_encoder = image_encoder
         self.g2p = g2p
         self.fuse_weight = fuse_weight
@@ -95,7 +95,7 @@ class IPACLIP(BaseEstimator):
         from sklearn.base import clone
 
         params = self.get_params(deep=False)
-        for name in ("text_encoder", "image_encoder", "g2p"):
+        for name in ("teacher", "image_encoder", "g2p"):
             if params[name] is not None and hasattr(params[name], "get_params"):
                 params[name] = clone(params[name])
         return type(self)(**params)
@@ -112,7 +112,7 @@ class IPACLIP(BaseEstimator):
         cls,
         path: str | os.PathLike,
         *,
-        text_encoder: Any = None,
+        teacher: Any = None,
         image_encoder: Any = None,
         **params: Any,
     ) -> IPACLIP:
@@ -123,12 +123,12 @@ class IPACLIP(BaseEstimator):
         distilled from); ``None`` resolves the text encoder from the saved teacher identity.
         """
         encoder = PronunciationEncoder.load(path)
-        return cls(encoder, text_encoder=text_encoder, image_encoder=image_encoder, **params)
+        return cls(encoder, teacher=teacher, image_encoder=image_encoder, **params)
 
     # ------------------------------------------------------------------------------------
-    def _text_encoder(self) -> Any:
-        if self.text_encoder is not None:
-            return self.text_encoder
+    def _teacher(self) -> Any:
+        if self.teacher is not None:
+            return self.teacher
         return self.pronunciation_encoder.get_teacher()
 
     def _g2p(self) -> Any:
@@ -155,7 +155,7 @@ class IPACLIP(BaseEstimator):
     def encode_text(self, texts: Iterable[str]) -> np.ndarray:
         """Text embeddings (L2-normalised) from the frozen text encoder."""
         texts = check_string_items(texts, what="text")
-        return unit_rows(self._text_encoder().transform(texts), "text embeddings", zero_rows="keep")
+        return unit_rows(self._teacher().transform(texts), "text embeddings", zero_rows="keep")
 
     def encode_pronunciation(
         self, texts: Iterable[str] | None = None, *, ipa: Iterable[str] | None = None
@@ -184,12 +184,12 @@ class IPACLIP(BaseEstimator):
         texts = check_string_items(texts, what="text")
         w = check_fuse_weight(self.fuse_weight if weight is None else weight, "IPACLIP")
         text = self.encode_text(texts) if w < 1.0 else None
-        pron = self.encode_pronunciation(texts) if w > 0.0 else None
+        pronunciation = self.encode_pronunciation(texts) if w > 0.0 else None
         if text is None:
-            return pron
-        if pron is None:
+            return pronunciation
+        if pronunciation is None:
             return text
-        return fuse(text, pron, w)
+        return fuse(text, pronunciation, w)
 
     def encode(
         self,

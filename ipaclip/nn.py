@@ -19,13 +19,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ipaclip._io import write_atomic
 from ipaclip.inventory import FEATURE_NAMES
 from ipaclip.ngrams import MAX_ORDER, check_code_range, ngram_codes
 from ipaclip.phonemes import CHANNEL_NAMES
 
 __all__ = [
     "EncoderConfig",
-    "PhonemeEmbedding",
+    "PhonemeProjection",
     "PronunciationTransformer",
     "cosine_schedule",
 ]
@@ -197,14 +198,15 @@ class EncoderConfig:
         return shapes
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2), encoding="utf-8")
+        """Write the config as JSON, atomically (:func:`ipaclip._io.write_atomic`)."""
+        write_atomic(path, json.dumps(self.to_dict(), indent=2).encode("utf-8"))
 
     @classmethod
     def load(cls, path: str | Path) -> EncoderConfig:
         return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
-class PhonemeEmbedding(nn.Module):
+class PhonemeProjection(nn.Module):
     """Token table rows → vectors of the Transformer's width.
 
     ``forward(table, row_vocab)`` maps each row of a ``(n_rows, n_features)`` token feature
@@ -286,7 +288,7 @@ class PronunciationTransformer(nn.Module):
     def __init__(self, config: EncoderConfig) -> None:
         super().__init__()
         self.config = config
-        self.embed = PhonemeEmbedding(config)
+        self.embed = PhonemeProjection(config)
         self.positional = nn.Parameter(torch.empty(config.context_length, config.width))
         self.blocks = nn.ModuleList(
             _Block(config.width, config.heads, config.mlp_ratio, config.dropout)

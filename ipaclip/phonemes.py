@@ -182,7 +182,7 @@ def _spelling_message(reason: str) -> str:
 class PhonemeEmbedder(ParamsMixin, TransformerMixin, BaseEstimator):
     """Turn IPA strings into phoneme feature sequences.
 
-    The input is normalised (Unicode NFD and ``ipaclip/data/ipa_normalization.csv``, which
+    The input is mapped (Unicode NFD and ``ipaclip/data/ipa_symbol_map.csv``, which
     maps espeak symbols PanPhon lacks, such as ɚ and ᵻ, to PanPhon's spelling) and segmented
     with PanPhon's segment table. Every character becomes a segment, a channel, or an unknown
     that ``unknown`` decides about; nothing is dropped without being counted.
@@ -228,8 +228,8 @@ class PhonemeEmbedder(ParamsMixin, TransformerMixin, BaseEstimator):
         Names of the feature columns of each token.
     unknown_counts_ : collections.Counter
         Unknown symbols met in ``fit`` and how often (with ``unknown`` other than "raise").
-    normalization_counts_ : collections.Counter
-        How often each normalisation rule rewrote a symbol in ``fit``.
+    symbol_counts_ : collections.Counter
+        How often each symbol-map rule rewrote a symbol in ``fit``.
     n_features_out_ : int
     layout_ : SequenceLayout
         What the feature rows mean (embedding, feature names, stress, word boundaries,
@@ -287,7 +287,7 @@ class PhonemeEmbedder(ParamsMixin, TransformerMixin, BaseEstimator):
 
     # -- sklearn API -----------------------------------------------------------------------
     def fit(self, X, y=None):
-        """Learn the phoneme vocabulary and count what was normalised or not recognised."""
+        """Learn the phoneme vocabulary and count what was mapped or not recognised."""
         self._validate_params()
         items = check_string_items(X, what="IPA string")
         if self.check_spelling != "off":
@@ -297,13 +297,13 @@ class PhonemeEmbedder(ParamsMixin, TransformerMixin, BaseEstimator):
             if reason is not None:
                 logger.warning(_spelling_message(reason))
         unknown_counts: Counter = Counter()
-        normalization_counts: Counter = Counter()
-        codes, flat = self._tokenize(items, unknown_counts, normalization_counts)
+        symbol_counts: Counter = Counter()
+        codes, flat = self._tokenize(items, unknown_counts, symbol_counts)
         inv = get_inventory()
         seen = np.unique(flat["base"][flat["base"] >= N_SPECIAL]) - N_SPECIAL
         self.vocabulary_ = tuple(sorted(inv.segments[s] for s in seen))
         self.unknown_counts_ = unknown_counts
-        self.normalization_counts_ = normalization_counts
+        self.symbol_counts_ = symbol_counts
         self.feature_names_ = self._feature_names(self.vocabulary_)
         self.n_features_out_ = len(self.feature_names_)
         self._vocab_index = {s: i for i, s in enumerate(self.vocabulary_)}
@@ -371,7 +371,7 @@ class PhonemeEmbedder(ParamsMixin, TransformerMixin, BaseEstimator):
             head = tuple(f"phoneme={s}" for s in vocabulary)
         return tuple(head) + CHANNEL_NAMES
 
-    def _tokenize(self, items: list[str], unknown_counts: Counter, normalization_counts: Counter):
+    def _tokenize(self, items: list[str], unknown_counts: Counter, symbol_counts: Counter):
         """Codes of a batch, reduced to token positions with their channels.
 
         Returns the raw codes and a dict of equal-length arrays over the kept tokens:
@@ -380,7 +380,7 @@ class PhonemeEmbedder(ParamsMixin, TransformerMixin, BaseEstimator):
         """
         inv = get_inventory()
         codes, norm = inv.encode(items)
-        normalization_counts.update(norm)
+        symbol_counts.update(norm)
         is_item = codes == ITEM
         item_of = np.cumsum(is_item) - is_item
         is_seg = codes >= 0
@@ -394,7 +394,7 @@ class PhonemeEmbedder(ParamsMixin, TransformerMixin, BaseEstimator):
                     codes,
                     items,
                     "pass unknown='ignore' to drop it or unknown='unk' to map it to <unk> (both "
-                    "counted), or add it to ipaclip/data/ipa_normalization.csv.",
+                    "counted), or add it to ipaclip/data/ipa_symbol_map.csv.",
                 )
             unknown_counts.update(inv.symbol(int(c)) for c in codes[unk_pos])
             if self.unknown == "ignore":

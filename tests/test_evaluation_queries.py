@@ -45,8 +45,8 @@ def test_the_three_queries_g2p_and_embed_ipa():
     assert q.name == "LetterEncoder"
 
 
-def test_from_an_ipaclip_reads_its_text_encoder_and_g2p():
-    model = IPACLIP(LetterEncoder(), text_encoder=Teacher(), g2p=lambda ws: list(ws))
+def test_from_an_ipaclip_reads_its_teacher_and_g2p():
+    model = IPACLIP(LetterEncoder(), teacher=Teacher(), g2p=lambda ws: list(ws))
     q = Queries.from_model(model)
     np.testing.assert_allclose(q.text(["cab"]), _letters(["cab"]), rtol=1e-6)  # unit rows
     np.testing.assert_allclose(q.pronunciation(["cab"]), _letters(["bac"]), rtol=1e-6)

@@ -475,7 +475,7 @@ def test_evaluate_model_silences_the_encoders_own_bars(capsys, monkeypatch):
     assert "evaluate [1/1] human" in err and "teacher targets" not in err
 
 
-def test_an_ipaclip_is_evaluated_with_its_text_encoder_and_g2p():
+def test_an_ipaclip_is_evaluated_with_its_teacher_and_g2p():
     from ipaclip import IPACLIP
 
     class Teacher:
@@ -483,7 +483,7 @@ def test_an_ipaclip_is_evaluated_with_its_text_encoder_and_g2p():
             return _letters(words)
 
     shifted = LetterEncoder({"plant": "sit", "sit": "plant"})
-    model = IPACLIP(shifted, text_encoder=Teacher(), g2p=identity, fuse_weight=0.5)
+    model = IPACLIP(shifted, teacher=Teacher(), g2p=identity, fuse_weight=0.5)
     res = evaluate_model(model, "human", verbose=0)
     direct = evaluate_model(shifted, "human", teacher=Teacher(), g2p=identity, verbose=0)
     assert res["human"] == direct["human"]

@@ -90,7 +90,7 @@ def test_encode_like_sentence_transformers(fitted):
 
 def test_ipaclip_clone_keeps_the_fitted_encoder_and_fuse_weight_is_searchable(fitted, teacher):
     enc, g2p = fitted
-    model = IPACLIP(enc, text_encoder=teacher, g2p=g2p, fuse_weight=0.5)
+    model = IPACLIP(enc, teacher=teacher, g2p=g2p, fuse_weight=0.5)
     twin = clone(model)
     assert twin.pronunciation_encoder is enc and twin.fuse_weight == 0.5
     np.testing.assert_allclose(twin.encode(WORDS[:2]), model.encode(WORDS[:2]), atol=1e-6)

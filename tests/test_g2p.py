@@ -103,7 +103,7 @@ def test_french_clitic_link_is_normalised():
     (out,) = ipa(["le chat noir"], language="fr-fr")
     assert out == "lə- ʃˈa nwˈaʁ"
     emb = PhonemeEmbedder().fit([out])
-    assert emb.normalization_counts_ == {"-": 1}
+    assert emb.symbol_counts_ == {"-": 1}
 
 
 def test_language_switch_policies(caplog):
@@ -173,7 +173,7 @@ def test_digits_of_every_script_are_read_as_numbers(digits):
     # #17.9: 'route ٦٦' was read as 'route': espeak drops digits it has no reading for.
     g2p = IPATransformer()
     assert g2p.fit_transform([f"route {digits}"]) == ipa(["route 66"]) == ["ɹˈa͡ʊt sˈɪksti sˈɪks"]
-    assert g2p.report_["normalized"] == {digits[0]: 2}
+    assert g2p.report_["plain_forms"] == {digits[0]: 2}
     assert g2p.report_["unread"] == {}
 
 
@@ -187,7 +187,7 @@ def test_fullwidth_and_mathematical_letters_read_as_plain_letters(text):
     # #17.9: they were spelled out as letter names with their code points.
     g2p = IPATransformer()
     assert g2p.fit_transform([text]) == ipa(["cat"]) == ["kˈæt"]
-    assert g2p.report_["normalized"] == {ch: 1 for ch in text}
+    assert g2p.report_["plain_forms"] == {ch: 1 for ch in text}
 
 
 def test_plain_forms_keep_symbols_and_fractions_under_their_policies():
@@ -196,11 +196,11 @@ def test_plain_forms_keep_symbols_and_fractions_under_their_policies():
         ipa(["brand™"])  # a symbol, not a letter: symbols='raise' still holds
     g2p = IPATransformer()
     assert g2p.fit_transform(["ﬁsh", "x²", "①"]) == ["fˈɪʃ", "ˈɛks tˈuː", "wˈʌn"]
-    assert g2p.report_["normalized"] == {"ﬁ": 1, "①": 1}
+    assert g2p.report_["plain_forms"] == {"ﬁ": 1, "①": 1}
     # Latin-1 is read by espeak as it is: NFKC would make the micro sign a Greek mu
     config = g2p._config()
     assert g2p.fit_transform(["5 µm"]) == engines._g2p_chunk(config, ["5 µm"])
-    assert g2p.report_["normalized"] == {} and g2p.report_["language_switches"] == 0
+    assert g2p.report_["plain_forms"] == {} and g2p.report_["language_switches"] == 0
 
 
 def test_characters_the_voice_reads_as_nothing_are_counted_and_warned(caplog):
@@ -248,8 +248,8 @@ def test_no_letter_or_number_vanishes_uncounted():
     g2p = IPATransformer(language_switch="ignore")
     g2p.fit_transform([f"cat {ch}" for ch in chars])
     report = g2p.report_
-    assert dropped <= set(report["normalized"]) | set(report["unread"])
-    assert not set(report["normalized"]) & set(report["unread"])
+    assert dropped <= set(report["plain_forms"]) | set(report["unread"])
+    assert not set(report["plain_forms"]) & set(report["unread"])
 
 
 def test_punctuation_strip_counts_or_raises():

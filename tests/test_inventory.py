@@ -1,4 +1,4 @@
-"""Tests for the IPA inventory: PanPhon's table, the normalisation table and the tokenizer."""
+"""Tests for the IPA inventory: PanPhon's table, the symbol map and the tokenizer."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from ipaclip.inventory import (
     UNTIED,
     WORD,
     get_inventory,
-    normalization_rules,
+    symbol_rules,
 )
 
 
@@ -44,8 +44,8 @@ def symbols(inv, ipa: str) -> list[str]:
 
 
 def _csv_rows() -> list[dict[str, str]]:
-    """The data rows of the shipped table, read independently of ``normalization_rules``."""
-    text = resources.files("ipaclip").joinpath("data/ipa_normalization.csv").read_text("utf-8")
+    """The data rows of the shipped table, read independently of ``symbol_rules``."""
+    text = resources.files("ipaclip").joinpath("data/ipa_symbol_map.csv").read_text("utf-8")
     body = "\n".join(line for line in text.splitlines() if line and not line.startswith("#"))
     return list(csv.DictReader(io.StringIO(body)))
 
@@ -79,10 +79,10 @@ def test_get_inventory_is_shared():
 
 
 # --------------------------------------------------------------------------------------------
-# The normalisation table
+# The symbol map
 # --------------------------------------------------------------------------------------------
 def test_every_csv_row_is_a_rule():
-    rules = normalization_rules()
+    rules = symbol_rules()
     assert len(rules) == len(ROWS) >= 30
     assert [r.source for r in rules] == [unicodedata.normalize("NFD", r["source"]) for r in ROWS]
     assert len({r.source for r in rules}) == len(rules), "duplicate sources"
@@ -105,7 +105,7 @@ def test_every_rule_maps_source_to_target_and_is_counted(inv, row):
     assert not want_counts or set(want_counts) == {UNTIED}
     assert (got > UNKNOWN_BASE).all(), f"{row['target']!r} is not fully known to the inventory"
     emb = PhonemeEmbedder().fit([written, "kˈæt"])
-    assert emb.normalization_counts_[source] == 1
+    assert emb.symbol_counts_[source] == 1
     assert emb.unknown_counts_ == {}
 
 
@@ -127,11 +127,11 @@ def test_length_marks_that_meet_after_the_table_fold_to_one(inv, written, counte
     assert counts == counted
 
 
-def test_normalize_counts_each_application(inv):
+def test_map_symbols_counts_each_application(inv):
     from collections import Counter
 
     counts = Counter()
-    out = inv.normalize("bˈʌɾɚ ɚ ʧ", counts)
+    out = inv.map_symbols("bˈʌɾɚ ɚ ʧ", counts)
     assert out == unicodedata.normalize("NFD", "bˈʌɾə˞ ə˞ t͡ʃ")
     assert counts == {"ɚ": 2, "ʧ": 1}
 

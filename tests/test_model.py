@@ -20,7 +20,7 @@ def model():
         teacher=text, width=32, layers=1, heads=2, epochs=40, batch_size=8, random_state=0
     )
     enc.fit(g2p.fit_transform(WORDS), WORDS)
-    return IPACLIP(enc, text_encoder=text, image_encoder=tiny_clip_image_encoder(), g2p=g2p)
+    return IPACLIP(enc, teacher=text, image_encoder=tiny_clip_image_encoder(), g2p=g2p)
 
 
 def test_fuse_is_the_normalised_weighted_mix():
@@ -69,11 +69,11 @@ def test_images_logits_and_zero_shot(model):
 
 def test_load_from_saved_folder_and_errors(model, tmp_path):
     model.pronunciation_encoder.save(tmp_path / "m", g2p=model.g2p)
-    loaded = IPACLIP.load(tmp_path / "m", text_encoder=model.text_encoder)
+    loaded = IPACLIP.load(tmp_path / "m", teacher=model.teacher)
     np.testing.assert_array_equal(
         loaded.encode_pronunciation(WORDS), model.encode_pronunciation(WORDS)
     )
-    plain = IPACLIP(model.pronunciation_encoder, text_encoder=model.text_encoder)
+    plain = IPACLIP(model.pronunciation_encoder, teacher=model.teacher)
     np.testing.assert_allclose(
         plain.encode_pronunciation(WORDS), model.encode_pronunciation(WORDS), atol=1e-6
     )

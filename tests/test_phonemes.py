@@ -90,7 +90,7 @@ def test_normalised_symbols_get_panphons_features(ft):
     assert seqs[0][4, :24].tolist() == ft.fts("ə˞").numeric()
     assert seqs.tokens(1)[5] == "ɪ̈"
     assert seqs[1][5, :24].tolist() == ft.fts("ɪ̈").numeric()
-    assert emb.normalization_counts_ == {"ɚ": 1, "ᵻ": 1}
+    assert emb.symbol_counts_ == {"ɚ": 1, "ᵻ": 1}
 
 
 def test_special_token_rows(seqs):
@@ -353,7 +353,7 @@ def test_cmudict_sample_has_no_unknown_symbols(language):
     assert emb.unknown_counts_ == {}
     assert len(emb.vocabulary_) > 30
     if language == "en-us":
-        assert emb.normalization_counts_["ɚ"] > 0 and emb.normalization_counts_["ᵻ"] > 0
+        assert emb.symbol_counts_["ɚ"] > 0 and emb.symbol_counts_["ᵻ"] > 0
 
 
 # --------------------------------------------------------------------------------------------

@@ -9,8 +9,8 @@ segmented by :func:`ipaclip.inventory.get_inventory`) in which
 * inserting or deleting a segment costs 1.
 
 Because a substitution never costs more than 1, the total is at most the length of the longer
-string; dividing by that length (``normalize=True``, the default) gives a value in [0, 1].
-:func:`phonetic_similarity` is one minus the normalized distance.
+string; dividing by that length (``by_length=True``, the default) gives a value in [0, 1].
+:func:`phonetic_similarity` is one minus the distance divided by length.
 
 Stress marks (ˈ ˌ), syllable breaks (.), tone numbers and word boundaries are ignored: only
 the segment sequence counts, so /ɐ blˈæk kˈæt/ is compared as the segments ɐ b l æ k k æ t.
@@ -34,8 +34,8 @@ import numpy as np
 
 from ipaclip._edit_distance import (
     edit_distances,
-    normalise_distances,
     pad_codes,
+    relative_distances,
     substitution_costs,
 )
 from ipaclip._validation import check_string_items
@@ -91,7 +91,7 @@ def segments(ipa: str) -> list[str]:
     """Split one IPA string into segments (phonemes with their diacritics).
 
     Stress marks, syllable breaks, tone numbers and word boundaries are dropped; espeak's
-    symbols are normalized first (``ɚ`` becomes ``ə˞``, tied diphthongs become two segments).
+    symbols are mapped first (``ɚ`` becomes ``ə˞``, tied diphthongs become two segments).
 
     Parameters
     ----------
@@ -121,7 +121,7 @@ def segments(ipa: str) -> list[str]:
 
 
 def paired_feature_edit_distance(
-    a_ipas: Sequence[str], b_ipas: Sequence[str], *, normalize: bool = True
+    a_ipas: Sequence[str], b_ipas: Sequence[str], *, by_length: bool = True
 ) -> np.ndarray:
     """Feature edit distance between ``a_ipas[k]`` and ``b_ipas[k]`` for every ``k``.
 
@@ -129,7 +129,7 @@ def paired_feature_edit_distance(
     ----------
     a_ipas, b_ipas : sequence of str
         IPA strings of the same length.
-    normalize : bool, default=True
+    by_length : bool, default=True
         Divide each distance by the segment count of the longer string (0 for two empty
         strings), so it lies in [0, 1].
 
@@ -156,10 +156,10 @@ def paired_feature_edit_distance(
     b, lb = pad_codes(b_codes, local)
     idx = np.arange(len(a_codes))
     raw = edit_distances(a, la, b, lb, idx, idx, cost, CHUNK_SIZE)
-    return normalise_distances(raw, la, lb, normalize)
+    return relative_distances(raw, la, lb, by_length)
 
 
-def feature_edit_distance(a_ipa: str, b_ipa: str, normalize: bool = True) -> float:
+def feature_edit_distance(a_ipa: str, b_ipa: str, by_length: bool = True) -> float:
     """Levenshtein distance over segments with PanPhon feature substitution costs.
 
     Substitution costs the fraction of the 24 PanPhon features that differ; insertion and
@@ -169,7 +169,7 @@ def feature_edit_distance(a_ipa: str, b_ipa: str, normalize: bool = True) -> flo
     ----------
     a_ipa, b_ipa : str
         IPA strings.
-    normalize : bool, default=True
+    by_length : bool, default=True
         Divide by the segment count of the longer string, giving a value in [0, 1].
 
     Returns
@@ -182,7 +182,7 @@ def feature_edit_distance(a_ipa: str, b_ipa: str, normalize: bool = True) -> flo
 
     >>> round(feature_edit_distance("pˈæt", "bˈæt") * 72, 6)
     1.0
-    >>> feature_edit_distance("kæt", "kæts", normalize=False)
+    >>> feature_edit_distance("kæt", "kæts", by_length=False)
     1.0
     >>> feature_edit_distance("kæt", "kæt")
     0.0
@@ -190,11 +190,11 @@ def feature_edit_distance(a_ipa: str, b_ipa: str, normalize: bool = True) -> flo
     for name, value in (("a_ipa", a_ipa), ("b_ipa", b_ipa)):
         if not isinstance(value, str):
             raise TypeError(f"{name} must be one IPA string, got {type(value).__name__}.")
-    return float(paired_feature_edit_distance([a_ipa], [b_ipa], normalize=normalize)[0])
+    return float(paired_feature_edit_distance([a_ipa], [b_ipa], by_length=by_length)[0])
 
 
 def phonetic_similarity(a_ipa: str, b_ipa: str) -> float:
-    """One minus the normalized :func:`feature_edit_distance`, in [0, 1].
+    """One minus the length-relative :func:`feature_edit_distance`, in [0, 1].
 
     Examples
     --------
@@ -203,11 +203,11 @@ def phonetic_similarity(a_ipa: str, b_ipa: str) -> float:
     >>> phonetic_similarity("sˈɪt", "sˈæt") > phonetic_similarity("sˈɪt", "wˈeɪdʒ")
     True
     """
-    return 1.0 - feature_edit_distance(a_ipa, b_ipa, normalize=True)
+    return 1.0 - feature_edit_distance(a_ipa, b_ipa, by_length=True)
 
 
 def pairwise_feature_edit_distance(
-    ipas: Sequence[str], other: Sequence[str] | None = None, *, normalize: bool = True
+    ipas: Sequence[str], other: Sequence[str] | None = None, *, by_length: bool = True
 ) -> np.ndarray:
     """Matrix of feature edit distances, vectorised over pairs.
 
@@ -218,7 +218,7 @@ def pairwise_feature_edit_distance(
     other : sequence of str, default=None
         IPA strings for the columns; ``None`` means ``ipas`` itself, in which case only the
         upper triangle is computed and the result is symmetric with a zero diagonal.
-    normalize : bool, default=True
+    by_length : bool, default=True
         Divide by the segment count of the longer string of each pair.
 
     Returns
@@ -251,7 +251,7 @@ def pairwise_feature_edit_distance(
     else:
         ii, jj = (x.ravel() for x in np.indices((n, m)))
     raw = edit_distances(a, la, b, lb, ii, jj, cost, CHUNK_SIZE)
-    out[ii, jj] = normalise_distances(raw, la[ii], lb[jj], normalize)
+    out[ii, jj] = relative_distances(raw, la[ii], lb[jj], by_length)
     if symmetric:
         out[jj, ii] = out[ii, jj]
     return out

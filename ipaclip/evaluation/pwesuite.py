@@ -13,7 +13,7 @@ comparable in kind, not identical in detail.
   absolute value of the Pearson mean. We correlate cosine *similarity* with the *negative*
   feature edit distance (same magnitude, positive when the model is right), leave out each
   word's distance to itself, and use ipaclip's feature edit distance
-  (:mod:`ipaclip.evaluation.distance`, unnormalized) in place of ``panphon2``'s.
+  (:mod:`ipaclip.evaluation.distance`, not divided by length) in place of ``panphon2``'s.
 * **Retrieval** (``eval_retrieval.py``): for each query word of the sample, find its nearest
   word by feature edit distance, then its position ``r`` (0 = first) in the query's list of
   other words sorted by embedding similarity; PWESuite scores ``(N - (r + 1)) / N``
@@ -216,7 +216,7 @@ def evaluate_articulatory_correlation(
     embed_input = check_embed_input(embed_input, "evaluate_articulatory_correlation")
     words, ipas = _words_and_ipa(words, n_words, random_state, g2p)
     E = embed_items(embed, words, embed_input, ipas=ipas)
-    D = pairwise_feature_edit_distance(ipas, normalize=False)
+    D = pairwise_feature_edit_distance(ipas, by_length=False)
     return _row_correlations(_similarities(E), D, verbose)
 
 
@@ -258,7 +258,7 @@ def evaluate_retrieval(
     embed_input = check_embed_input(embed_input, "evaluate_retrieval")
     words, ipas = _words_and_ipa(words, n_words, random_state, g2p)
     E = embed_items(embed, words, embed_input, ipas=ipas)
-    D = pairwise_feature_edit_distance(ipas, normalize=False)
+    D = pairwise_feature_edit_distance(ipas, by_length=False)
     S = _similarities(E)
     n = len(words)
     ks = [int(k) for k in ks]

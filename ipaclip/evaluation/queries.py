@@ -116,7 +116,7 @@ class Queries:
         Parameters
         ----------
         model : PronunciationEncoder or IPACLIP
-            For an ``IPACLIP``: its pronunciation encoder, its ``text_encoder`` (unless
+            For an ``IPACLIP``: its pronunciation encoder, its ``teacher`` (unless
             ``teacher`` is given) and its ``g2p`` (unless ``g2p`` is given).
         teacher : object with ``transform(list_of_str)``, optional
             Replaces the model's teacher for the text query. Default: the encoder's teacher
@@ -138,7 +138,7 @@ class Queries:
         encoder = model
         if hasattr(model, "pronunciation_encoder"):  # IPACLIP
             encoder = model.pronunciation_encoder
-            teacher = model.text_encoder if teacher is None else teacher
+            teacher = model.teacher if teacher is None else teacher
             g2p = model.g2p if g2p is None else g2p
         known = teacher is not None or not hasattr(encoder, "teacher_id_")
         known = known or bool(encoder.teacher_id_)

@@ -305,8 +305,8 @@ def generate_respellings(
     return out
 
 
-def fuse_embeddings(text_emb: Any, pron_emb: Any, weight: float = 0.5) -> np.ndarray:
-    """Fused query: ``normalize((1 - weight) * text + weight * pron)`` on unit rows.
+def fuse_embeddings(text_emb: Any, pronunciation_emb: Any, weight: float = 0.5) -> np.ndarray:
+    """Fused query: ``normalize((1 - weight) * text + weight * pronunciation)`` on unit rows.
 
     The evaluation's name for :func:`ipaclip.fuse` (one definition, in
     :mod:`ipaclip.fusion`), with input checks that name the argument.
@@ -316,7 +316,7 @@ def fuse_embeddings(text_emb: Any, pron_emb: Any, weight: float = 0.5) -> np.nda
 
     Parameters
     ----------
-    text_emb, pron_emb : array-like of shape (n, d)
+    text_emb, pronunciation_emb : array-like of shape (n, d)
     weight : float in [0, 1], default=0.5
 
     Returns
@@ -328,8 +328,9 @@ def fuse_embeddings(text_emb: Any, pron_emb: Any, weight: float = 0.5) -> np.nda
     >>> fuse_embeddings([[1.0, 0.0]], [[0.0, 2.0]]).round(4)
     array([[0.7071, 0.7071]], dtype=float32)
     """
-    return fuse(unit_rows(text_emb, "text_emb", dtype=np.float64),
-                unit_rows(pron_emb, "pron_emb", dtype=np.float64), weight)  # fmt: skip
+    text = unit_rows(text_emb, "text_emb", dtype=np.float64)
+    pronunciation = unit_rows(pronunciation_emb, "pronunciation_emb", dtype=np.float64)
+    return fuse(text, pronunciation, weight)
 
 
 def _retrieval_scores(

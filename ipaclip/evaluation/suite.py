@@ -373,7 +373,7 @@ def _run(ev: Evaluator, queries: Queries, position: str, verbose: int) -> dict[s
 
 def _teacher_name(model: Any, queries: Queries, teacher: Any) -> str:
     if teacher is None and hasattr(model, "pronunciation_encoder"):
-        teacher = model.text_encoder  # IPACLIP's
+        teacher = model.teacher  # IPACLIP's
     if teacher is not None:
         return f"{type(teacher).__name__} (passed as teacher=)"
     encoder = queries.encoder

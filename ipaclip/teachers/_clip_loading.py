@@ -31,6 +31,7 @@ from typing import Any
 import torch
 
 from ipaclip._hub import (
+    HUB_PREFIX,
     has_hf_hub,
     hf_cached_file,
     hub_endpoint,
@@ -44,7 +45,6 @@ logger = logging.getLogger(__name__)
 RANDOM_WEIGHTS_SEED = 0
 
 LOCAL_DIR_PREFIX = "local-dir:"
-HF_HUB_PREFIX = "hf-hub:"
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors", ".npz", ".npy", ".ckpt")
 
 
@@ -304,7 +304,7 @@ def load_hf_hub(model: str, pretrained: str | None, common: dict) -> tuple[Any, 
     from open_clip.constants import HF_SAFE_WEIGHTS_NAME, HF_WEIGHTS_NAME
 
     cache_dir = common["cache_dir"]
-    repo_id = model[len(HF_HUB_PREFIX) :]
+    repo_id = model[len(HUB_PREFIX) :]
     config = hf_cached_file(repo_id, ["open_clip_config.json"], cache_dir)
     weights = hf_cached_file(repo_id, [HF_SAFE_WEIGHTS_NAME, HF_WEIGHTS_NAME], cache_dir)
     if config and weights and os.path.dirname(config) == os.path.dirname(weights):
@@ -383,7 +383,7 @@ def load_named_clip(
     common = {"device": device, "cache_dir": cache_dir}
     if model.startswith(LOCAL_DIR_PREFIX):
         return load_local_dir(model, pretrained, common)
-    if model.startswith(HF_HUB_PREFIX):
+    if model.startswith(HUB_PREFIX):
         return load_hf_hub(model, pretrained, common)
 
     open_clip = import_open_clip()

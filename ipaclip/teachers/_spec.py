@@ -10,9 +10,9 @@ import contextlib
 import os
 from typing import Any
 
+from ipaclip._hub import HUB_PREFIX
 from ipaclip._validation import describe_item
 from ipaclip.teachers._clip_loading import (
-    HF_HUB_PREFIX,
     LOCAL_DIR_PREFIX,
     RANDOM_WEIGHTS_SEED,
     check_architecture,
@@ -104,7 +104,7 @@ def resolve_teacher(spec: Any = None) -> Any:
         check_model_name(rest)  # a missing folder is reported here, not at fit
         return SentenceTransformerEncoder(model=rest)
     if sep and rest and scheme in ("open-clip", "openclip"):
-        if rest.startswith((LOCAL_DIR_PREFIX, HF_HUB_PREFIX)):
+        if rest.startswith((LOCAL_DIR_PREFIX, HUB_PREFIX)):
             return CLIPTextEncoder(model=rest, pretrained=None)
         arch, at, pretrained = rest.partition("@")
         if not at:
@@ -155,7 +155,7 @@ def names_local_path(spec: Any) -> bool:
         ) or "\\" in rest
         return local_form or _exists(rest)
     if sep and scheme in ("open-clip", "openclip"):
-        if rest.startswith(HF_HUB_PREFIX):
+        if rest.startswith(HUB_PREFIX):
             return False
         if rest.startswith(LOCAL_DIR_PREFIX):
             return True

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ipaclip._hub import directory_digest, file_digest, state_dict_digest
+from ipaclip._hub import HUB_PREFIX, directory_digest, file_digest, state_dict_digest
 from ipaclip._validation import check_params
 from ipaclip.teachers._base import (
     COMMON_CONSTRAINTS,
@@ -30,7 +30,6 @@ from ipaclip.teachers._base import (
 )
 from ipaclip.teachers._clip_loading import (
     CHECKPOINT_SUFFIXES,
-    HF_HUB_PREFIX,
     LOCAL_DIR_PREFIX,
     RANDOM_WEIGHTS_SEED,
     clean_arch,
@@ -194,7 +193,7 @@ class _CLIPEncoderBase(FrozenTeacher):
                 raise FileNotFoundError(f"model={model!r}: folder {folder} does not exist.")
             digest = directory_digest(folder, ["*.json", *(f"*{s}" for s in CHECKPOINT_SUFFIXES)])
             return f"open_clip:local-dir:{folder.resolve().name}@sha256-{digest}"
-        if model.startswith(HF_HUB_PREFIX):
+        if model.startswith(HUB_PREFIX):
             return f"open_clip:{model}"
         arch = clean_arch(model)
         if pretrained is None:
@@ -213,7 +212,7 @@ class _CLIPEncoderBase(FrozenTeacher):
         """``pretrained`` as used: None for model objects and local-dir:/hf-hub: names."""
         if self.pretrained is None or not isinstance(self.model, str):
             return None
-        if self.model.startswith((LOCAL_DIR_PREFIX, HF_HUB_PREFIX)):
+        if self.model.startswith((LOCAL_DIR_PREFIX, HUB_PREFIX)):
             return None
         return os.fspath(self.pretrained)
 
