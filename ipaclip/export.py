@@ -23,9 +23,9 @@ embeds featurised items, not raw text.
 
 The n-gram bag looks up each window's code (and each token's sound class) among sorted known
 codes. torch does this with ``searchsorted``, which ONNX has no operator for; while tracing,
-it is replaced by a count of the known codes below each code (the same index, computed as a
-comparison of shape ``(batch, windows, ngram_vocab_size)``), so the bag stays inside the
-graph and the weights travel in one file.
+it is replaced by a binary search unrolled into ``log2(ngram_vocab_size)`` steps of gathers
+and comparisons (the same index), so the bag stays inside the graph and the weights travel in
+one file.
 
 Needs ``onnx`` (``pip install 'ipaclip[export]'``); ``onnxruntime`` runs the file.
 """
@@ -68,22 +68,34 @@ class _Exportable(torch.nn.Module):
         return F.normalize(z, dim=-1) if self.normalize else z
 
 
-def _count_below(sorted_sequence: torch.Tensor, values: torch.Tensor, **kwargs: Any):
-    """``torch.searchsorted(sorted_sequence, values)`` (left side, 1-D sequence) from ONNX ops."""
+def _binary_search(sorted_sequence: torch.Tensor, values: torch.Tensor, **kwargs: Any):
+    """``torch.searchsorted(sorted_sequence, values)`` (left side, 1-D sequence) from ONNX ops.
+
+    A binary search unrolled into ``bit_length(len(sorted_sequence))`` steps of gathers and
+    comparisons: memory and time grow with ``log2`` of the known codes, not with their number.
+    """
     if kwargs or sorted_sequence.dim() != 1:
         raise NotImplementedError("Only 1-D left searchsorted is rewritten for ONNX.")
-    return (sorted_sequence < values.unsqueeze(-1)).sum(-1)
+    n = int(sorted_sequence.shape[0])
+    lo = torch.zeros_like(values)
+    hi = torch.full_like(values, n)
+    for _ in range(max(1, n.bit_length())):
+        mid = torch.div(lo + hi, 2, rounding_mode="floor")
+        go = (sorted_sequence[mid.clamp(0, max(n - 1, 0))] < values) & (lo < hi)
+        lo = torch.where(go, mid + 1, lo)
+        hi = torch.where(go, hi, mid)
+    return lo
 
 
 @contextlib.contextmanager
-def _searchsorted_as_comparison():
-    """Trace ``torch.searchsorted`` as a count of smaller entries (ONNX has no such operator).
+def _searchsorted_unrolled():
+    """Trace ``torch.searchsorted`` as an unrolled binary search (ONNX has no such operator).
 
     The n-gram bag finds each window's code, and each table row's sound class, among sorted
-    known codes with ``searchsorted``; counting the known codes below it gives the same index.
+    known codes with ``searchsorted``; :func:`_binary_search` gives the same index.
     """
     original = torch.searchsorted
-    torch.searchsorted = _count_below
+    torch.searchsorted = _binary_search
     try:
         yield
     finally:
@@ -221,7 +233,7 @@ def export_onnx(
         "embedding": {0: "batch"},
     }
     out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_file(out) as tmp, warnings.catch_warnings(), _searchsorted_as_comparison():
+    with atomic_file(out) as tmp, warnings.catch_warnings(), _searchsorted_unrolled():
         # The tracer warns about the length check it drops (onnx_inputs checks lengths).
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.simplefilter("ignore", DeprecationWarning)

@@ -73,3 +73,17 @@ def test_export_needs_a_fitted_encoder(tmp_path):
     with pytest.raises(NotFittedError):
         export_onnx(PronunciationEncoder(), tmp_path / "e.onnx")
     assert not (tmp_path / "e.onnx").exists()
+
+
+def test_the_unrolled_binary_search_is_searchsorted():
+    import torch
+
+    from ipaclip.export import _binary_search
+
+    g = torch.Generator().manual_seed(0)
+    for n in (1, 2, 3, 7, 8, 9, 1000, 4096):
+        known = torch.unique(torch.randint(-50, 10 * n, (n,), generator=g))
+        values = torch.randint(-100, 10 * n + 100, (5, 40), generator=g)
+        values[0, : min(len(known), 40)] = known[:40]  # exact hits, the first one included
+        values[1, 0], values[1, 1] = known[-1], known[-1] + 1  # the last one, and past it
+        assert torch.equal(_binary_search(known, values), torch.searchsorted(known, values))
