@@ -44,9 +44,9 @@ def figures(monkeypatch):
     kept = []
     save = plots._save
 
-    def keep(fig, path):
+    def keep(fig, path, *args, **kwargs):
         kept.append(fig)
-        return save(fig, path)
+        return save(fig, path, *args, **kwargs)
 
     monkeypatch.setattr(plots, "_save", keep)
     return kept
@@ -208,3 +208,85 @@ def test_missing_matplotlib_says_how_to_install(monkeypatch, tmp_path):
     with pytest.raises(ImportError, match=r"pip install 'ipaclip\[plot\]'"):
         plot_training_curve(HISTORY, tmp_path / "curve.png")
     assert not list(tmp_path.iterdir())
+
+
+# --------------------------------------------------------------------------------------------
+# Paper-ready pictures (issue #20 point 9)
+# --------------------------------------------------------------------------------------------
+MAGIC = {".png": b"\x89PNG\r\n\x1a\n", ".pdf": b"%PDF-"}
+
+
+@pytest.mark.parametrize("suffix", [".png", ".pdf", ".svg", ".PDF"])
+def test_format_follows_the_suffix(tmp_path, suffix):
+    out = plot_summary({"summary": SUMMARY}, tmp_path / f"summary{suffix}")
+    data = out.read_bytes()
+    if suffix.lower() == ".svg":
+        assert b"<svg" in data[:1000] and b"<image" not in data  # vectors, no embedded raster
+    else:
+        assert data.startswith(MAGIC[suffix.lower()])
+    if suffix.lower() == ".pdf":  # the same figure gives the same bytes (no creation date)
+        again = plot_summary({"summary": SUMMARY}, tmp_path / f"again{suffix}")
+        assert again.read_bytes() == data
+    assert sorted(p.name for p in tmp_path.iterdir())[-1].startswith(("again", "summary"))
+
+
+def test_unknown_suffix_and_bad_dpi_are_refused_before_drawing(tmp_path):
+    for name in ("summary.jpeg", "summary"):
+        with pytest.raises(ValueError, match=r"suffix .*\.pdf.*\.png.*\.svg"):
+            plot_summary({"summary": SUMMARY}, tmp_path / name)
+    with pytest.raises(ValueError, match="dpi must be a positive number"):
+        plot_training_curve(HISTORY, tmp_path / "curve.png", dpi=0)
+    assert not list(tmp_path.iterdir())
+
+
+def test_dpi_sets_the_pixels_of_a_png(tmp_path):
+    from PIL import Image
+
+    sizes = []
+    for dpi in (60, 180):
+        out = plot_fuse_sweep({0.0: {"a": 0.1}, 1.0: {"a": 0.9}}, tmp_path / f"{dpi}.png", dpi=dpi)
+        with Image.open(out) as image:
+            sizes.append(np.array(image.size))
+    np.testing.assert_allclose(sizes[1] / sizes[0], 3.0, rtol=0.03)  # tight crop: not exact
+
+
+def test_summary_legend_covers_no_bar(tmp_path, figures):
+    summary = {
+        f"task {i}: metric": {"text": 0.9, "pronunciation": 0.95, "fused": 0.99} for i in range(4)
+    }  # fmt: skip  (tall bars everywhere: no free corner inside)
+    plot_summary({"summary": summary}, tmp_path / "s.png")
+    fig = figures[-1]
+    ax = fig.axes[0]
+    renderer = fig.canvas.get_renderer()
+    legend = ax.get_legend().get_window_extent(renderer)
+    bars = [patch.get_window_extent(renderer) for c in ax.containers for patch in c]
+    assert len(bars) == 12
+    assert not [b for b in bars if legend.overlaps(b)]
+    assert not legend.overlaps(ax.get_window_extent(renderer).shrunk(0.999, 0.999))
+
+
+def test_phoneme_map_labels_sit_on_no_other_point(tmp_path, figures):
+    from matplotlib.text import Text
+
+    symbols = list(INV.segment_index)[:60]  # crowded: 60 phonemes
+    rng = np.random.default_rng(0)
+    vectors = {s: onehot(s) + 0.3 * rng.normal(size=72) for s in symbols}
+    plot_phoneme_map(vectors, tmp_path / "map.pdf")
+    fig = figures[-1]
+    ax = fig.axes[0]
+    renderer = fig.canvas.get_renderer()
+    points = np.vstack([c.get_offsets() for c in ax.collections])
+    labels = {t.get_text(): t for t in ax.texts}
+    assert len(points) == len(labels) == len(symbols)
+    xy = ax.transData.transform(points)  # display coordinates (pixels)
+    own = {s: ax.transData.transform(labels[s].xy) for s in symbols}  # each label's point
+    radius = np.sqrt(plots.MARKER_SIZE) / 2 * fig.dpi / 72
+    for s, text in labels.items():
+        box = Text.get_window_extent(text, renderer)  # the label alone, not its leader line
+        others = xy[np.linalg.norm(xy - own[s], axis=1) > 1e-6]
+        # The marker (a disc of this radius) touches the box when its centre is within
+        # radius of it on both axes.
+        x, y = others[:, 0], others[:, 1]
+        inside = (x > box.x0 - radius) & (x < box.x1 + radius)
+        inside &= (y > box.y0 - radius) & (y < box.y1 + radius)
+        assert not inside.any(), (s, others[inside])

@@ -488,3 +488,130 @@ def test_an_ipaclip_is_evaluated_with_its_teacher_and_g2p():
     direct = evaluate_model(shifted, "human", teacher=Teacher(), g2p=identity, verbose=0)
     assert res["human"] == direct["human"]
     assert res["config"]["teacher"] == "Teacher (passed as teacher=)"
+
+
+# --------------------------------------------------------------------------------------------
+# Paper-ready tables and several seeds (issue #20 point 9)
+# --------------------------------------------------------------------------------------------
+PAPER = {
+    "nonwords": {"text": {"pearson": float("nan")}, "fused": {"pearson": -0.12345}},
+    "respell": {"pronunciation": {"recall@1": 0.5}},
+}
+PAPER_ROWS = ["nonwords: Pearson r", "respell: R@1"]
+
+
+def test_format_results_markdown_is_a_pipe_table_of_the_text_cells():
+    lines = format_results(PAPER, PAPER_ROWS, format="markdown").splitlines()
+    assert lines[0] == "| metric | text | pronunciation | fused |"
+    assert lines[1] == "|:--|--:|--:|--:|"
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines[2:]]
+    assert cells == [
+        ["nonwords: Pearson r", "-", "-", "-0.123"],
+        ["respell: R@1", "-", "0.500", "-"],
+    ]
+    text = format_results(PAPER, PAPER_ROWS).splitlines()[1:]
+    assert [row[1:] for row in cells] == [line.split()[-3:] for line in text]
+
+
+def test_format_results_latex_is_a_booktabs_tabular_with_escaped_labels(monkeypatch):
+    import ipaclip.evaluation.suite as suite
+
+    rows = dict(suite.result_rows())
+    rows["respell: 50% R_1 & more"] = rows["respell: R@1"]
+    monkeypatch.setattr(suite, "result_rows", lambda: rows)
+    latex = format_results(PAPER, ["nonwords: Pearson r", "respell: 50% R_1 & more"],
+                           format="latex").splitlines()  # fmt: skip
+    assert latex[1:5] == [
+        "\\begin{tabular}{lrrr}",
+        "\\toprule",
+        "metric & text & pronunciation & fused \\\\",
+        "\\midrule",
+    ]
+    assert latex[5] == "nonwords: Pearson r & -- & -- & -0.123 \\\\"
+    assert latex[6] == "respell: 50\\% R\\_1 \\& more & -- & 0.500 & -- \\\\"
+    assert latex[-2:] == ["\\bottomrule", "\\end{tabular}"]
+    assert "booktabs" in latex[0]
+
+
+def test_format_results_json_gives_the_numbers_unrounded():
+    data = json.loads(format_results(PAPER, PAPER_ROWS, format="json"))
+    assert data == {
+        "nonwords: Pearson r": {"text": None, "pronunciation": None, "fused": -0.12345},
+        "respell: R@1": {"text": None, "pronunciation": 0.5, "fused": None},
+    }
+
+
+def test_format_results_refuses_an_unknown_format():
+    with pytest.raises(ValueError, match="format.*'html'"):
+        format_results(PAPER, format="html")
+
+
+class DroppedFirstLetter(LetterEncoder):
+    """The "pronunciation" loses the word's first letter: the cosine depends on the words."""
+
+    def transform(self, ipas):
+        return _letters([w[1:] or w for w in ipas])
+
+
+def test_evaluate_seeds_gives_mean_and_sd_over_random_states_0_to_n():
+    from ipaclip.evaluation import FidelityEvaluator, HumanSimilarityEvaluator
+    from ipaclip.evaluation.suite import evaluate_seeds
+
+    fidelity = FidelityEvaluator(n_words=25)
+    evaluators = [fidelity, HumanSimilarityEvaluator()]
+    kwargs = dict(g2p=identity, verbose=0)
+    res = evaluate_seeds(DroppedFirstLetter(), 3, evaluators=evaluators, **kwargs)
+    singles = [
+        evaluate_model(
+            DroppedFirstLetter(),
+            [FidelityEvaluator(n_words=25, random_state=s), HumanSimilarityEvaluator()],
+            **kwargs,
+        )  # fmt: skip
+        for s in range(3)
+    ]
+    values = [r["fidelity"]["pronunciation"]["mean_cosine"] for r in singles]
+    assert np.ptp(values) > 0  # the seeds draw different words
+    assert res["fidelity"]["pronunciation"]["mean_cosine"] == pytest.approx(np.mean(values))
+    sd = res["seeds"]["sd"]["fidelity"]["pronunciation"]["mean_cosine"]
+    assert sd == pytest.approx(np.std(values, ddof=1))
+    # A task without randomness: the same figure, sd 0.
+    human = [r["human"]["text"]["pearson"] for r in singles]
+    assert res["human"]["text"]["pearson"] == human[0]
+    assert res["seeds"]["sd"]["human"]["text"]["pearson"] == 0.0
+    assert res["config"]["random_state"] == [0, 1, 2] and res["seeds"]["n_seeds"] == 3
+    assert [s["fidelity: mean cosine"] for s in res["seeds"]["summaries"]] == [
+        r["summary"]["fidelity: mean cosine"] for r in singles
+    ]
+    assert fidelity.random_state == 0  # the caller's evaluator is not changed
+    table = format_results(res, ["fidelity: mean cosine", "human: Pearson r"])
+    cell = f"{np.mean(values):.3f} ± {np.std(values, ddof=1):.3f}"
+    assert cell in table.splitlines()[1]
+    assert f"{human[0]:.3f} ± 0.000" in table.splitlines()[2]
+    cells = json.loads(format_results(res, ["fidelity: mean cosine"], format="json"))
+    assert cells["fidelity: mean cosine"]["pronunciation"] == {
+        "mean": pytest.approx(np.mean(values)),
+        "sd": pytest.approx(sd),
+        "n_seeds": 3,
+    }
+    json.dumps(res)  # plain types throughout
+
+
+def test_evaluate_seeds_by_name_and_its_arguments():
+    from ipaclip.evaluation.suite import evaluate_seeds
+
+    kwargs = dict(g2p=identity, verbose=0, n_words=20)
+    res = evaluate_seeds(DroppedFirstLetter(), 2, evaluators="fidelity", **kwargs)
+    by_seed = [
+        evaluate_model(DroppedFirstLetter(), "fidelity", random_state=s, **kwargs)["fidelity"]
+        for s in (0, 1)
+    ]
+    assert res["fidelity"]["pronunciation"]["recall@1"] == pytest.approx(
+        np.mean([r["pronunciation"]["recall@1"] for r in by_seed])
+    )
+    one = evaluate_seeds(DroppedFirstLetter(), 1, evaluators="fidelity", **kwargs)
+    assert one["seeds"]["sd"]["fidelity"]["pronunciation"]["mean_cosine"] is None
+    assert "±" not in format_results(one, ["fidelity: mean cosine"])
+    with pytest.raises(TypeError, match="sets random_state itself"):
+        evaluate_seeds(DroppedFirstLetter(), 2, random_state=3, **kwargs)
+    with pytest.raises(ValueError, match="n_seeds"):
+        evaluate_seeds(DroppedFirstLetter(), 0, **kwargs)

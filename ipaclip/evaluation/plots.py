@@ -1,4 +1,7 @@
-"""Pictures of training and evaluation: each function writes one PNG and returns its path.
+"""Pictures of training and evaluation: each function writes one picture and returns its path.
+
+The format follows the file's suffix: ``.pdf`` and ``.svg`` are vector graphics (for a
+paper), ``.png`` pixels at ``dpi`` dots per inch (default 120).
 
 * :func:`plot_training_curve`: loss, and train and validation cosine, per epoch (from
   ``PronunciationEncoder.history_``), in two panels;
@@ -41,6 +44,7 @@ from ipaclip.evaluation.chart import (
 )
 
 __all__ = [
+    "check_picture_path",
     "plot_fuse_sweep",
     "plot_phoneme_map",
     "plot_summary",
@@ -51,6 +55,8 @@ __all__ = [
 _INSTALL_HINT = "pip install 'ipaclip[plot]'"
 QUERY_COLOURS = {"text": "tab:blue", "pronunciation": "tab:orange", "fused": "tab:green"}
 KIND_COLOURS = {"consonant": "tab:blue", "vowel": "tab:red", "other": "tab:gray"}
+#: Area of a phoneme's marker on the map, in points squared (matplotlib's ``s``).
+MARKER_SIZE = 18
 
 
 def require_matplotlib() -> None:
@@ -73,12 +79,39 @@ def _figure(figsize: tuple[float, float]) -> Any:
     return fig
 
 
-def _save(fig: Any, path: str | os.PathLike) -> Path:
-    """Write ``fig`` as a PNG to ``path`` atomically; nothing is left behind on failure."""
+#: Picture formats by file suffix: vectors for PDF and SVG, pixels for PNG.
+FORMATS = {".png": "png", ".pdf": "pdf", ".svg": "svg"}
+DPI = 120
+
+
+def check_picture_path(path: str | os.PathLike, dpi: float = DPI) -> Path:
+    """``path`` as a Path whose suffix names a picture format, and a positive ``dpi``.
+
+    Raises ``ValueError`` naming the path and the formats otherwise (before any drawing).
+    """
     out = Path(path)
+    if out.suffix.lower() not in FORMATS:
+        raise ValueError(
+            f"Cannot tell the picture format of {str(out)!r} from its suffix "
+            f"{out.suffix or '(none)'!r}; end the name with one of {sorted(FORMATS)} "
+            "(.pdf and .svg are vector graphics)."
+        )
+    if isinstance(dpi, bool) or not isinstance(dpi, Real) or not dpi > 0:
+        raise ValueError(f"dpi must be a positive number (dots per inch), got {dpi!r}.")
+    return out
+
+
+def _save(fig: Any, path: str | os.PathLike, dpi: float = DPI) -> Path:
+    """Write ``fig`` to ``path`` atomically, in the format its suffix names (see
+    :data:`FORMATS`); nothing is left behind on failure. ``dpi`` sets a PNG's pixels (and
+    the resolution of any raster part of a PDF or SVG)."""
+    out = check_picture_path(path, dpi)
     out.parent.mkdir(parents=True, exist_ok=True)
+    fmt = FORMATS[out.suffix.lower()]
+    # No creation date in vector files: the same figure gives the same bytes.
+    metadata = {"pdf": {"CreationDate": None}, "svg": {"Date": None}}.get(fmt)
     with atomic_file(out) as tmp, open(tmp, "wb") as fh:
-        fig.savefig(fh, format="png", dpi=120, bbox_inches="tight")
+        fig.savefig(fh, format=fmt, dpi=dpi, bbox_inches="tight", metadata=metadata)
     return out
 
 
@@ -92,7 +125,11 @@ def _number(value: Any) -> float | None:
 # Training curve
 # --------------------------------------------------------------------------------------------
 def plot_training_curve(
-    history: Sequence[Mapping[str, Any]] | Any, path: str | os.PathLike, *, title: str | None = None
+    history: Sequence[Mapping[str, Any]] | Any,
+    path: str | os.PathLike,
+    *,
+    title: str | None = None,
+    dpi: float = DPI,
 ) -> Path:
     """Loss (left panel) and train and validation cosine (right panel) per epoch.
 
@@ -102,13 +139,17 @@ def plot_training_curve(
         ``PronunciationEncoder.history_``: per epoch ``loss``, ``train_cosine`` and, with
         ``validation_fraction > 0``, ``val_cosine`` (``epoch`` is used when present).
     path : str or path-like
-        Where to write the PNG.
+        Where to write the picture; its suffix names the format (``.png``, ``.pdf``,
+        ``.svg``).
     title : str, optional
+    dpi : float, default=120
+        Dots per inch of a PNG.
 
     Returns
     -------
     pathlib.Path
     """
+    check_picture_path(path, dpi)
     records = list(getattr(history, "history_", history))
     if not records:
         raise ValueError(
@@ -142,7 +183,7 @@ def plot_training_curve(
     if right.get_legend_handles_labels()[0]:
         right.legend()
     fig.suptitle(title or "Distillation")
-    return _save(fig, path)
+    return _save(fig, path, dpi)
 
 
 # --------------------------------------------------------------------------------------------
@@ -154,6 +195,7 @@ def plot_summary(
     *,
     metrics: Sequence[str] | None = None,
     title: str | None = None,
+    dpi: float = DPI,
 ) -> Path:
     """The evaluation summary as grouped bars: one group per metric, one bar per query type.
 
@@ -163,15 +205,19 @@ def plot_summary(
         :func:`~ipaclip.evaluation.suite.evaluate_model`'s result (or the same loaded from
         JSON); its ``"summary"`` table (``{metric: {query type: value}}``) is drawn.
     path : str or path-like
+        Where to write the picture (``.png``, ``.pdf`` or ``.svg``).
     metrics : sequence of str, optional
         Rows of the summary to draw (default: all of them, in order).
     title : str, optional
         Default: the model's name from ``results["config"]``.
+    dpi : float, default=120
+        Dots per inch of a PNG.
 
     Returns
     -------
     pathlib.Path
     """
+    check_picture_path(path, dpi)
     table = results.get("summary") if isinstance(results, Mapping) else None
     if not isinstance(table, Mapping):
         raise ValueError(
@@ -199,10 +245,12 @@ def plot_summary(
     ax.axhline(0.0, color="black", linewidth=0.8)
     ax.set_xticks(x, [m.replace(": ", ":\n", 1) for m in labels], fontsize=8)
     ax.set_ylabel("score (higher is better)")
-    ax.legend(title="query", fontsize=8)
+    # Beside the axes, never over a bar (tight saving widens the picture to hold it).
+    ax.legend(title="query", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+              borderaxespad=0.0)  # fmt: skip
     name = (results.get("config") or {}).get("model_name")
     ax.set_title(title or (f"{name}: evaluation summary" if name else "Evaluation summary"))
-    return _save(fig, path)
+    return _save(fig, path, dpi)
 
 
 def plot_fuse_sweep(
@@ -212,6 +260,7 @@ def plot_fuse_sweep(
     metrics: Sequence[str] | None = None,
     default: float | None = 0.5,
     title: str | None = None,
+    dpi: float = DPI,
 ) -> Path:
     """Metrics of the fused query against its weight (the pronunciation's share).
 
@@ -222,16 +271,20 @@ def plot_fuse_sweep(
         at that ``fuse_weight`` (its summary's ``"fused"`` column is read) or a plain
         ``{metric: value}``.
     path : str or path-like
+        Where to write the picture (``.png``, ``.pdf`` or ``.svg``).
     metrics : sequence of str, optional
         Default: every metric with a value at some weight.
     default : float or None, default=0.5
         Marks the default weight with a dashed line (None: no line).
     title : str, optional
+    dpi : float, default=120
+        Dots per inch of a PNG.
 
     Returns
     -------
     pathlib.Path
     """
+    check_picture_path(path, dpi)
     if not isinstance(sweep, Mapping) or len(sweep) < 2:
         raise ValueError("sweep must map at least two weights in [0, 1] to their scores.")
     scores: dict[float, dict[str, float | None]] = {}
@@ -264,19 +317,27 @@ def plot_fuse_sweep(
         title=title or "Fused query: text (0) to pronunciation (1)",
     )
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return _save(fig, path, dpi)
 
 
 # --------------------------------------------------------------------------------------------
 # Phoneme map
 # --------------------------------------------------------------------------------------------
-def _place_labels(anchors: np.ndarray, sizes: np.ndarray, *, rings: int = 80) -> np.ndarray:
-    """Centres for label boxes near their anchors such that no two boxes overlap.
+def _place_labels(
+    anchors: np.ndarray,
+    sizes: np.ndarray,
+    *,
+    rings: int = 80,
+    marker: Sequence[float] | None = None,
+) -> np.ndarray:
+    """Centres for label boxes near their anchors such that no two boxes overlap, and no box
+    covers another label's point.
 
     Written here (not a dependency such as adjustText) because a simple search suffices:
     labels are placed one after another; each takes the first free spot among candidate
     centres at growing distance from its anchor (first just up and right of it, then rings
-    of 16 directions, a quarter of a line height apart), inside the unit square. If every
+    of 16 directions, a quarter of a line height apart), inside the unit square. A spot
+    is free when its box overlaps no placed box and no other anchor's marker box. If every
     candidate collides (a very crowded map), the one with the least overlap is taken.
 
     Parameters
@@ -287,6 +348,9 @@ def _place_labels(anchors: np.ndarray, sizes: np.ndarray, *, rings: int = 80) ->
         Width and height of each label box, in the same units.
     rings : int, default=80
         Candidate rings per label.
+    marker : (width, height), optional
+        Size of the box drawn around each anchor's marker, in the same units; a label may
+        cover its own marker, no other. Default: markers are not obstacles.
 
     Returns
     -------
@@ -299,17 +363,22 @@ def _place_labels(anchors: np.ndarray, sizes: np.ndarray, *, rings: int = 80) ->
     unit = np.stack([np.cos(angles), np.sin(angles)], axis=1)
     placed = np.zeros((0, 2))
     placed_half = np.zeros((0, 2))
+    mark = None if marker is None else np.asarray(marker, dtype=float) / 2
     for i in range(len(A)):
         radii = np.arange(1, rings + 1)[:, None, None] * (0.25 * 2 * half[i, 1])
         ring = A[i] + (radii * unit).reshape(-1, 2) * [max(1.0, half[i, 0] / half[i, 1]), 1.0]
         candidates = np.vstack([A[i] + half[i] + 0.004, A[i] + half[i] * [1, -1], ring])
         candidates = np.clip(candidates, half[i], 1 - half[i])
+        area = np.zeros(len(candidates))
         if len(placed):
             gap = half[i] + placed_half - np.abs(candidates[:, None, :] - placed[None, :, :])
-            area = (np.clip(gap, 0, None).prod(axis=-1)).sum(axis=1)
-            best = int(np.argmax(area <= 1e-12)) if (area <= 1e-12).any() else int(np.argmin(area))
-        else:
-            best = 0
+            area += (np.clip(gap, 0, None).prod(axis=-1)).sum(axis=1)
+        if mark is not None and len(A) > 1:
+            others = np.delete(A, i, axis=0)
+            gap = half[i] + mark - np.abs(candidates[:, None, :] - others[None, :, :])
+            area += (np.clip(gap, 0, None).prod(axis=-1)).sum(axis=1)
+        free = area <= 1e-12
+        best = int(np.argmax(free)) if free.any() else int(np.argmin(area))
         placed = np.vstack([placed, candidates[best]])
         placed_half = np.vstack([placed_half, half[i]])
     return placed
@@ -361,6 +430,7 @@ def plot_phoneme_map(
     method: str = "pca",
     title: str | None = None,
     name: str | None = None,
+    dpi: float = DPI,
 ) -> Path:
     """Draw the phoneme vectors in 2-D (PCA or MDS), consonants and vowels coloured, labelled.
 
@@ -379,7 +449,7 @@ def plot_phoneme_map(
     vectors : mapping of str to array-like
         ``{segment: vector}``, e.g. ``PronunciationEncoder.phoneme_vectors()``.
     path : str or path-like
-        Where to write the PNG.
+        Where to write the picture (``.png``, ``.pdf`` or ``.svg``).
     method : {"pca", "mds"}, default="pca"
         PCA of the normalized vectors, or classical (Torgerson) MDS of their cosine
         distances.
@@ -387,12 +457,15 @@ def plot_phoneme_map(
         Replaces the whole title.
     name : str, optional
         The model's name, put at the head of the title.
+    dpi : float, default=120
+        Dots per inch of a PNG.
 
     Returns
     -------
     pathlib.Path
     """
     check_params({"method": [StrOptions({"pca", "mds"})]}, {"method": method}, "plot_phoneme_map")
+    check_picture_path(path, dpi)
     symbols, X = vector_table(vectors)
     if len(symbols) < 2:
         raise ValueError("plot_phoneme_map needs at least 2 phonemes.")
@@ -405,22 +478,31 @@ def plot_phoneme_map(
     for kind, label in (("consonant", "consonants"), ("vowel", "vowels"), ("other", "other")):
         idx = [i for i, k in enumerate(kinds) if k == kind]
         if idx:
-            ax.scatter(Y[idx, 0], Y[idx, 1], c=KIND_COLOURS[kind], s=18,
+            ax.scatter(Y[idx, 0], Y[idx, 1], c=KIND_COLOURS[kind], s=MARKER_SIZE,
                        label=f"{label} ({len(idx)})")  # fmt: skip
     # Fix the frame, then place the labels in it (box sizes from the font size in inches).
     lo, hi = Y.min(axis=0), Y.max(axis=0)
     span = np.where(hi - lo > 0, hi - lo, 1.0)
     lo, hi = lo - 0.08 * span, hi + 0.12 * span
     ax.set(xlim=(lo[0], hi[0]), ylim=(lo[1], hi[1]), xlabel=xlabel, ylabel=ylabel)
-    box = ax.get_position()
-    width_in, height_in = fig.get_size_inches() * (box.width, box.height)
+    # Label boxes measured as drawn (in axes fractions), with a little margin.
     fontsize = 11
+    renderer = fig.canvas.get_renderer()
+    box = ax.get_window_extent(renderer)
+    texts = [
+        ax.text(0, 0, s, ha="center", va="center", fontsize=fontsize, color=KIND_COLOURS[k])
+        for s, k in zip(symbols, kinds, strict=True)
+    ]
+    pad = 2.0 * fig.dpi / 72  # points to pixels
     sizes = np.array(
-        [[(0.62 * len(s) + 0.3) * fontsize / 72 / width_in, 1.25 * fontsize / 72 / height_in]
-         for s in symbols]
+        [[(e.width + pad) / box.width, (e.height + pad) / box.height]
+         for e in (t.get_window_extent(renderer) for t in texts)]
     )  # fmt: skip
+    for t in texts:
+        t.remove()
+    marker_px = (np.sqrt(MARKER_SIZE) + 2.0) * fig.dpi / 72  # the marker's diameter, and a gap
     anchors = (Y - lo) / (hi - lo)
-    centres = _place_labels(anchors, sizes)
+    centres = _place_labels(anchors, sizes, marker=(marker_px / box.width, marker_px / box.height))
     moved = np.linalg.norm((centres - anchors - sizes / 2) / sizes, axis=1) > 1.0
     for i, s in enumerate(symbols):
         xy = lo + centres[i] * (hi - lo)
@@ -435,4 +517,4 @@ def plot_phoneme_map(
         if rho is not None:
             title += f"\nSpearman ρ = {rho:.3f} between cosine and articulatory distance"
     ax.set_title(title)
-    return _save(fig, path)
+    return _save(fig, path, dpi)

@@ -39,7 +39,9 @@ is, in order:
 too but needs images, so it runs only when asked.
 
 :func:`format_results` prints the numbers as one table (rows: task and metric; columns: the
-three query types); ``metrics=SUMMARY_METRICS`` keeps the rows of the README's table.
+three query types) as text, Markdown, LaTeX (``booktabs``) or JSON; ``metrics=SUMMARY_METRICS``
+keeps the rows of the README's table. :func:`evaluate_seeds` runs the suite over several
+seeds (``random_state=0 .. n - 1``) and gives each figure as mean ± sd.
 """
 
 from __future__ import annotations
@@ -54,9 +56,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.base import clone
 
 from ipaclip._progress import make_bar
-from ipaclip._validation import Interval, check_params
+from ipaclip._validation import Interval, StrOptions, check_params
 from ipaclip.evaluation._common import QUERY_TYPES, to_builtin
 from ipaclip.evaluation.evaluator import (
     Evaluator,
@@ -76,6 +79,7 @@ __all__ = [
     "RESULT_ROWS",  # noqa: F822 - read from the live registry by __getattr__
     "SUMMARY_METRICS",  # noqa: F822
     "evaluate_model",
+    "evaluate_seeds",
     "evaluator_settings",
     "format_results",
     "lookup_result",
@@ -430,16 +434,46 @@ def lookup_result(results: dict, task: str, query: str, keys: Sequence[str]) -> 
     return float(value)
 
 
-def format_results(results: dict, metrics: Sequence[str] | None = None) -> str:
-    """A text table of :func:`evaluate_model`'s results: rows metrics, columns query types.
+FORMATS = ("text", "markdown", "latex", "json")
+
+
+def _cell(mean: float | None, sd: float | None) -> str:
+    if mean is None or math.isnan(mean):
+        return "-"
+    return f"{mean:.3f}" if sd is None or math.isnan(sd) else f"{mean:.3f} ± {sd:.3f}"
+
+
+_LATEX_SPECIAL = {c: "\\" + c for c in "&%$#_{}"}
+_LATEX_SPECIAL.update({"~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+                       "\\": r"\textbackslash{}"})  # fmt: skip
+
+
+def _latex(text: str) -> str:
+    out = "".join(_LATEX_SPECIAL.get(c, c) for c in text)
+    return out.replace("±", r"$\pm$")
+
+
+def format_results(
+    results: dict, metrics: Sequence[str] | None = None, *, format: str = "text"
+) -> str:
+    r"""A table of :func:`evaluate_model`'s (or :func:`evaluate_seeds`') results: rows
+    metrics, columns query types.
 
     Parameters
     ----------
     results : dict
-        :func:`evaluate_model`'s result (or the same loaded back from JSON).
+        :func:`evaluate_model`'s result (or the same loaded back from JSON). From
+        :func:`evaluate_seeds`, each cell is the mean and the standard deviation over the
+        seeds, printed ``0.912 ± 0.004``.
     metrics : sequence of str, optional
         Row labels from :data:`RESULT_ROWS` (e.g. :data:`SUMMARY_METRICS`); default every
         row. Only rows of tasks that ran are printed; cells with no value print ``-``.
+    format : {"text", "markdown", "latex", "json"}, default="text"
+        ``"text"``: aligned columns for a terminal. ``"markdown"``: a pipe table.
+        ``"latex"``: a ``tabular`` with ``booktabs`` rules (``\usepackage{booktabs}``),
+        special characters escaped. ``"json"``: the numbers, unrounded,
+        ``{row: {query type: value or null}}`` (from :func:`evaluate_seeds`:
+        ``{"mean", "sd", "n_seeds"}`` per cell).
 
     Returns
     -------
@@ -451,22 +485,223 @@ def format_results(results: dict, metrics: Sequence[str] | None = None) -> str:
     >>> print(format_results(res, metrics=["human: Pearson r"]))
     metric                                  text  pronunciation   fused
     human: Pearson r                       0.250          0.500       -
+    >>> print(format_results(res, metrics=["human: Pearson r"], format="markdown"))
+    | metric | text | pronunciation | fused |
+    |:--|--:|--:|--:|
+    | human: Pearson r | 0.250 | 0.500 | - |
     """
+    check_params({"format": [StrOptions(set(FORMATS))]}, {"format": format}, "format_results")
     rows = result_rows()
     labels = list(rows) if metrics is None else list(metrics)
     unknown = [m for m in labels if m not in rows]
     if unknown:
         raise ValueError(f"Unknown metric row(s) {unknown}; choose from {list(rows)}.")
     labels = [label for label in labels if rows[label][0] in results]  # tasks that ran
-    width = max([len("metric")] + [len(label) for label in labels]) + 2
-    width = max(width, 36)
-    lines = [f"{'metric':<{width}}" + "".join(f"{q:>{max(len(q), 6) + 2}}" for q in QUERY_TYPES)]
+    seeds = results.get("seeds") if isinstance(results.get("seeds"), dict) else None
+    sd_tree = seeds.get("sd", {}) if seeds else None
+    table: dict[str, dict[str, tuple[float | None, float | None]]] = {}
     for label in labels:
         task, keys = rows[label]
-        cells = []
-        for q in QUERY_TYPES:
-            v = lookup_result(results, task, q, keys)
-            text = "-" if v is None or math.isnan(v) else f"{v:.3f}"
-            cells.append(f"{text:>{max(len(q), 6) + 2}}")
-        lines.append(f"{label:<{width}}" + "".join(cells))
+        table[label] = {
+            q: (
+                lookup_result(results, task, q, keys),
+                None if sd_tree is None else lookup_result(sd_tree, task, q, keys),
+            )
+            for q in QUERY_TYPES
+        }
+    if format == "json":
+        import json
+
+        def number(mean: float | None, sd: float | None) -> Any:
+            mean = None if mean is None or math.isnan(mean) else mean
+            if seeds is None:
+                return mean
+            sd = None if sd is None or math.isnan(sd) else sd
+            return {"mean": mean, "sd": sd, "n_seeds": seeds.get("n_seeds")}
+
+        data = {label: {q: number(*row[q]) for q in QUERY_TYPES} for label, row in table.items()}
+        return json.dumps(data, indent=2, ensure_ascii=False)
+    cells = {label: [_cell(*table[label][q]) for q in QUERY_TYPES] for label in labels}
+    if format == "markdown":
+        lines = ["| metric | " + " | ".join(QUERY_TYPES) + " |",
+                 "|:--|" + "--:|" * len(QUERY_TYPES)]  # fmt: skip
+        lines += [f"| {label} | " + " | ".join(cells[label]) + " |" for label in labels]
+        return "\n".join(lines)
+    if format == "latex":
+        lines = [
+            "% needs \\usepackage{booktabs}",
+            "\\begin{tabular}{l" + "r" * len(QUERY_TYPES) + "}",
+            "\\toprule",
+            " & ".join(["metric", *QUERY_TYPES]) + " \\\\",
+            "\\midrule",
+        ]
+        for label in labels:
+            row = [_latex(label)] + ["--" if c == "-" else _latex(c) for c in cells[label]]
+            lines.append(" & ".join(row) + " \\\\")
+        lines += ["\\bottomrule", "\\end{tabular}"]
+        return "\n".join(lines)
+    width = max([len("metric")] + [len(label) for label in labels]) + 2
+    width = max(width, 36)
+    cols = [
+        max([len(q), 6] + [len(cells[label][i]) for label in labels]) + 2
+        for i, q in enumerate(QUERY_TYPES)
+    ]
+    lines = [f"{'metric':<{width}}" + "".join(f"{q:>{w}}" for q, w in zip(QUERY_TYPES, cols))]
+    for label in labels:
+        lines.append(f"{label:<{width}}" + "".join(f"{c:>{w}}" for c, w in zip(cells[label], cols)))
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# Several seeds
+# --------------------------------------------------------------------------------------------
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | np.number) and not isinstance(value, bool | np.bool_)
+
+
+def _pool(runs: list[Any]) -> tuple[Any, Any]:
+    """Mean and sd trees of the same-shaped ``runs``: numbers averaged (sd with ddof=1, None
+    for one run); anything else kept when equal in every run, else the list of the runs'
+    values (nothing is dropped). The sd tree holds only the numeric leaves."""
+    first = runs[0]
+    if all(isinstance(r, dict) for r in runs) and all(r.keys() == first.keys() for r in runs):
+        pooled = {k: _pool([r[k] for r in runs]) for k in first}
+        sd = {k: v[1] for k, v in pooled.items() if v[1] is not _NO_SD}
+        return {k: v[0] for k, v in pooled.items()}, sd
+    if all(_is_number(r) for r in runs):
+        values = np.array([float(r) for r in runs])
+        if np.isnan(values).any():
+            return [float(v) for v in values], _NO_SD
+        sd = float(values.std(ddof=1)) if len(values) > 1 else None
+        if all(r == first for r in runs):
+            return first, sd
+        return float(values.mean()), sd
+    if all(r == first for r in runs):
+        return first, _NO_SD
+    return list(runs), _NO_SD
+
+
+_NO_SD = object()
+
+
+def evaluate_seeds(model: Any, n_seeds: int, **evaluate_model_kwargs: Any) -> dict[str, Any]:
+    """Run :func:`evaluate_model` with ``random_state=0 .. n_seeds - 1``: each figure as the
+    mean and the standard deviation over the seeds.
+
+    The seed sets every evaluator's ``random_state`` (word samples, nonwords, permutations,
+    splits), on evaluators given by name and on :class:`Evaluator` objects alike (a copy of
+    each object, with its ``random_state`` set). The model's queries are built once and
+    shared by the runs, so the teacher embeds each word once.
+
+    Parameters
+    ----------
+    model : PronunciationEncoder, IPACLIP or Queries
+        As for :func:`evaluate_model`.
+    n_seeds : int >= 1
+    **evaluate_model_kwargs
+        :func:`evaluate_model`'s other arguments (``evaluators``, ``teacher``, ``g2p``,
+        ``fuse_weight``, ``verbose``, ``plot_dir``, ``model_name`` and the evaluators'
+        settings), but not ``random_state``. Pictures (``plot_dir``) are drawn for seed 0,
+        and the summary's bars show the means.
+
+    Returns
+    -------
+    dict
+        :func:`evaluate_model`'s result with every number the mean over the seeds (a
+        value that is not a number is kept when every seed gave the same one, else listed
+        per seed; ``config["random_state"]`` lists the seeds), and ``"seeds"``:
+        ``{"n_seeds", "random_state", "sd", "summaries"}``: ``sd`` the sample standard
+        deviations (``ddof=1``; None for one seed) nested as the results are, and
+        ``summaries`` each seed's summary table. :func:`format_results` prints
+        ``mean ± sd``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ipaclip.evaluation.fidelity import FidelityEvaluator
+    >>> class Encoder:  # pronunciation = teacher + noise that does not depend on the seed
+    ...     teacher = "random"
+    ...     def embed_targets(self, words):
+    ...         return np.stack([np.random.default_rng(len(w)).normal(size=8) for w in words])
+    ...     def transform(self, ipas):
+    ...         return self.embed_targets(ipas) + 0.5
+    >>> res = evaluate_seeds(Encoder(), 3, evaluators=[FidelityEvaluator(n_words=20)],
+    ...                      g2p=lambda ws: ws, verbose=0)
+    >>> res["config"]["random_state"], res["seeds"]["n_seeds"]
+    ([0, 1, 2], 3)
+    >>> print(format_results(res, ["fidelity: mean cosine"]))  # doctest: +ELLIPSIS
+    metric ...pronunciation ...
+    fidelity: mean cosine ... ± ...
+    """
+    check_params(
+        {"n_seeds": [Interval(Integral, 1, None, closed="left")]},
+        {"n_seeds": n_seeds},
+        "evaluate_seeds",
+    )
+    if "random_state" in evaluate_model_kwargs:
+        raise TypeError(
+            "evaluate_seeds() sets random_state itself (0 .. n_seeds - 1); do not pass it."
+        )
+    kwargs = dict(evaluate_model_kwargs)
+    teacher, g2p = kwargs.pop("teacher", None), kwargs.pop("g2p", None)
+    fuse_weight = kwargs.pop("fuse_weight", 0.5)
+    model_name = kwargs.pop("model_name", None)
+    plot_dir = kwargs.pop("plot_dir", None)
+    evaluators = kwargs.pop("evaluators", None)
+    check_params(_CONSTRAINTS, {"fuse_weight": fuse_weight}, "evaluate_seeds")
+    queries = model
+    if not isinstance(model, Queries):
+        queries = Queries.from_model(model, teacher, g2p, fuse_weight, name=model_name)
+    elif teacher is not None or g2p is not None:
+        raise ValueError(
+            "model is a Queries, which already holds its text query and G2P; pass "
+            "teacher= and g2p= to Queries.from_model instead."
+        )
+    seeds = list(range(int(n_seeds)))
+    runs = []
+    for seed in seeds:
+        runs.append(
+            evaluate_model(
+                queries,
+                _seeded(evaluators, seed),
+                plot_dir=plot_dir if seed == 0 else None,
+                random_state=seed,
+                **kwargs,
+            )
+        )
+        logger.debug("evaluate_seeds: seed %d of %d done", seed + 1, len(seeds))
+    tasks = runs[0]["config"]["tasks"]
+    out: dict[str, Any] = {"config": dict(runs[0]["config"])}
+    out["config"]["random_state"] = seeds
+    out["config"]["teacher"] = _teacher_name(model, queries, teacher)
+    out["seconds"], _ = _pool([r["seconds"] for r in runs])
+    sd: dict[str, Any] = {}
+    for task in tasks:
+        out[task], sd[task] = _pool([r[task] for r in runs])
+    out["summary"] = summary_table(out)
+    out["plots"] = dict(runs[0]["plots"])
+    if plot_dir is not None and out["summary"]:
+        from ipaclip.evaluation.plots import plot_summary
+
+        out["plots"]["summary"] = str(plot_summary(out, Path(plot_dir) / "summary.png"))
+    out["seeds"] = {
+        "n_seeds": len(seeds),
+        "random_state": seeds,
+        "sd": sd,
+        "summaries": [r["summary"] for r in runs],
+    }
+    return out
+
+
+def _seeded(evaluators: Any, seed: int) -> Any:
+    """``evaluators`` with every Evaluator object copied and given ``random_state=seed``."""
+    if evaluators is None or isinstance(evaluators, str):
+        return evaluators
+    if isinstance(evaluators, Evaluator):
+        evaluators = [evaluators]
+    out = []
+    for ev in evaluators:
+        if isinstance(ev, Evaluator) and "random_state" in ev.get_params(deep=False):
+            ev = clone(ev).set_params(random_state=seed)
+        out.append(ev)
+    return out
