@@ -324,7 +324,7 @@ def _with_parent(path: str, option: str) -> Path:
 
 def _is_model_folder(folder: Path) -> bool:
     """True when ``folder`` holds only a saved model's files, with an ipaclip config."""
-    from ipaclip._persistence import CONFIG_NAME, FORMAT, MODEL_FILES
+    from ipaclip.persistence import CONFIG_NAME, FORMAT, MODEL_FILES
 
     entries = list(folder.iterdir())
     if any(e.name not in MODEL_FILES or not e.is_file() or e.is_symlink() for e in entries):

@@ -49,7 +49,7 @@ def _arm(kill_at: int) -> None:
     import safetensors.torch
     import torch
 
-    import ipaclip._training as training
+    import ipaclip.objective as training
 
     count = [0]
 

@@ -158,7 +158,7 @@ def fit_interrupted_then_resumed(make: Any, X: Any, y: Any, checkpoint_dir: Any,
     """
     import pytest
 
-    import ipaclip._training as training_module
+    import ipaclip.objective as training_module
 
     real = training_module.distillation_loss
     calls = {"n": 0, "kill_at": None}

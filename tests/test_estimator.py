@@ -14,7 +14,7 @@ from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
 from sklearn.pipeline import Pipeline
 
 import ipaclip._targets as targets_module
-import ipaclip._training as training_module
+import ipaclip.objective as objective_module
 from ipaclip import IPATransformer, PhonemeEmbedder, PronunciationEncoder
 from tests.fixtures import tiny_clip_text_encoder
 
@@ -200,7 +200,7 @@ def test_nan_loss_stops_with_clear_error_and_keeps_model(ipa, monkeypatch):
     Y = np.random.default_rng(7).normal(size=(len(ipa), 8)).astype(np.float32)
     enc = small().fit(ipa, Y)
     before = enc.transform(ipa)
-    real = training_module.distillation_loss
+    real = objective_module.distillation_loss
     calls = {"n": 0}
 
     def exploding(*args, **kwargs):
@@ -208,7 +208,7 @@ def test_nan_loss_stops_with_clear_error_and_keeps_model(ipa, monkeypatch):
         calls["n"] += 1
         return (loss * float("nan") if calls["n"] == 3 else loss), cos
 
-    monkeypatch.setattr(training_module, "distillation_loss", exploding)
+    monkeypatch.setattr(objective_module, "distillation_loss", exploding)
     with pytest.raises(FloatingPointError, match="loss became nan at epoch 1, step 3"):
         enc.set_params(warm_start=True).fit(ipa, Y)
     np.testing.assert_array_equal(enc.transform(ipa), before)
@@ -224,7 +224,7 @@ def test_nan_loss_stops_with_clear_error_and_keeps_model(ipa, monkeypatch):
 def test_killed_run_resumes_from_checkpoint_to_the_same_result(ipa, tmp_path, monkeypatch):
     Y = np.random.default_rng(8).normal(size=(len(ipa), 8)).astype(np.float32)
     full = small(epochs=4).fit(ipa, Y)
-    real = training_module.distillation_loss
+    real = objective_module.distillation_loss
     steps_per_epoch = -(-len(ipa) // 16)
     calls = {"n": 0}
 
@@ -234,7 +234,7 @@ def test_killed_run_resumes_from_checkpoint_to_the_same_result(ipa, tmp_path, mo
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(training_module, "distillation_loss", killed_in_epoch_3)
+    monkeypatch.setattr(objective_module, "distillation_loss", killed_in_epoch_3)
     with pytest.raises(KeyboardInterrupt):
         small(epochs=4, checkpoint_dir=str(tmp_path)).fit(ipa, Y)
     assert (tmp_path / "checkpoint.pt").is_file()
@@ -244,7 +244,7 @@ def test_killed_run_resumes_from_checkpoint_to_the_same_result(ipa, tmp_path, mo
         counted["n"] += 1
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(training_module, "distillation_loss", counting)
+    monkeypatch.setattr(objective_module, "distillation_loss", counting)
     resumed = small(epochs=4, checkpoint_dir=str(tmp_path)).fit(ipa, Y)
     assert counted["n"] == 2 * steps_per_epoch  # only epochs 3 and 4 were run again
     assert [h["epoch"] for h in resumed.history_] == [1, 2, 3, 4]

@@ -13,7 +13,7 @@ from safetensors.torch import load_file, save_file
 
 import ipaclip.nn as nn_module
 from ipaclip import IPATransformer, PronunciationEncoder
-from ipaclip._persistence import _digest
+from ipaclip.persistence import _digest
 
 DATA = Path(__file__).resolve().parent / "data"
 IPA = ["kˈæt", "dˈɑːɡ", "fˈɪʃ", "bˈɜːd", "tɹˈiː", "nˈa͡ɪt", "ʃˈɪp", "ɡˈoʊt"]
@@ -483,7 +483,7 @@ def test_a_4_gib_file_is_refused_from_its_size_before_it_is_hashed(
 ):
     import time
 
-    import ipaclip._persistence as persistence
+    import ipaclip.persistence as persistence
 
     folder = _fit().save(tmp_path / "m", g2p=IPATransformer(lexicon={"ipaclip": "ˈaɪpəklɪp"}))
     with open(folder / name, "r+b") as f:

@@ -12,11 +12,10 @@ import pytest
 import torch
 from sklearn.base import clone
 
-import ipaclip._training as training_module
+import ipaclip.training as training_module
 from ipaclip import PronunciationEncoder
 from ipaclip._batches import SequenceData
 from ipaclip._edit_distance import BatchPhoneticSimilarity
-from ipaclip._objective import Objective
 from ipaclip.augment import PhoneticAugmenter
 from ipaclip.evaluation import evaluate_model
 from ipaclip.evaluation.distance import paired_feature_edit_distance, segment_codes
@@ -28,6 +27,7 @@ from ipaclip.evaluation.triplets import (
 )
 from ipaclip.losses import gallery_infonce, parse_loss, phonetic_prior_loss, triplet_margin_loss
 from ipaclip.ngrams import ngram_codes, ngram_vocabulary
+from ipaclip.objective import Objective
 from ipaclip.phonemes import PhonemeEmbedder
 from tests.fixtures import fit_interrupted_then_resumed
 

@@ -1,4 +1,4 @@
-"""The training engine (:mod:`ipaclip._training`): what makes a checkpoint one run's."""
+"""The training engine (:mod:`ipaclip.training`): what makes a checkpoint one run's."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from ipaclip import PhonemeEmbedder, PronunciationEncoder
-from ipaclip._training import CHECKPOINT_NAME, run_fingerprint
 from ipaclip.nn import EncoderConfig, PronunciationTransformer
+from ipaclip.training import CHECKPOINT_NAME, run_fingerprint
 
 # Voiceless stops in every word: the second set reads p as b and t as d, which gives the same
 # row ids, offsets and symbol order, with other feature rows and another vocabulary.
@@ -75,7 +75,7 @@ def test_same_row_ids_with_other_features_train_afresh_not_resume(tmp_path, capl
     first = small(checkpoint_dir=str(tmp_path)).fit(VOICELESS, _y())
     assert (tmp_path / CHECKPOINT_NAME).is_file()
     fresh = small().fit(VOICED, _y())  # no checkpoint: what the second run must give
-    with caplog.at_level(logging.INFO, logger="ipaclip._training"):
+    with caplog.at_level(logging.INFO, logger="ipaclip.training"):
         second = small(checkpoint_dir=str(tmp_path)).fit(VOICED, _y())
     assert "Resuming" not in caplog.text
     assert "belongs to another model, data or settings" in caplog.text
@@ -90,7 +90,7 @@ def test_same_row_ids_with_other_features_train_afresh_not_resume(tmp_path, capl
     )
     # The same data again does resume: the finished run's checkpoint is now the voiced one.
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger="ipaclip._training"):
+    with caplog.at_level(logging.INFO, logger="ipaclip.training"):
         again = small(checkpoint_dir=str(tmp_path)).fit(VOICED, _y())
     assert "Resuming" in caplog.text
     assert [h["loss"] for h in again.history_] == [h["loss"] for h in fresh.history_]
