@@ -15,7 +15,14 @@ from sklearn.pipeline import Pipeline
 
 import ipaclip._targets as targets_module
 import ipaclip.objective as objective_module
-from ipaclip import IPATransformer, PhonemeEmbedder, PronunciationEncoder
+from ipaclip import (
+    Checkpoint,
+    EarlyStopping,
+    IPATransformer,
+    PhonemeEmbedder,
+    PronunciationEncoder,
+    Recipe,
+)
 from tests.fixtures import tiny_clip_text_encoder
 
 WORDS = [
@@ -43,7 +50,7 @@ def small(**params) -> PronunciationEncoder:
 
 
 def test_distillation_raises_cosine_far_above_its_start(ipa, teacher):
-    enc = small(teacher=teacher, epochs=80, loss="cosine", lr=3e-3)
+    enc = small(teacher=teacher, epochs=80, recipe=Recipe(loss="cosine"), lr=3e-3)
     enc.fit(ipa, WORDS)
     start = enc.history_[0]["train_cosine"]
     end = enc.score(ipa, WORDS)
@@ -70,12 +77,13 @@ def test_transform_output_and_precomputed_targets(ipa):
     Z = enc.transform(ipa)
     assert Z.shape == (len(ipa), 12) and Z.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(Z, axis=1), 1.0, rtol=1e-5)
-    raw = enc.set_params(normalize=False).transform(ipa)
+    raw = enc.encode(ipa, ipa=True, normalize_embeddings=False)
     assert not np.allclose(np.linalg.norm(raw, axis=1), 1.0)
+    np.testing.assert_allclose(raw / np.linalg.norm(raw, axis=1, keepdims=True), Z, atol=1e-6)
     assert enc.teacher_id_ is None
     # Featurised input gives the same embeddings as IPA strings.
     seqs = enc.phoneme_embedder_.transform(ipa)
-    np.testing.assert_allclose(enc.set_params(normalize=True).transform(seqs), Z, atol=1e-6)
+    np.testing.assert_allclose(enc.transform(seqs), Z, atol=1e-6)
 
 
 def test_same_random_state_gives_identical_weights(ipa):
@@ -90,14 +98,17 @@ def test_same_random_state_gives_identical_weights(ipa):
 
 def test_history_validation_and_early_stopping(ipa):
     Y = np.random.default_rng(2).normal(size=(len(ipa), 8)).astype(np.float32)
-    enc = small(epochs=30, validation_fraction=0.25, early_stopping=2, lr=0.05).fit(ipa, Y)
+    stop = EarlyStopping(2)
+    enc = small(epochs=30, validation_fraction=0.25, callbacks=[stop], lr=0.05).fit(ipa, Y)
     keys = {"epoch", "loss", "train_cosine", "val_cosine", "lr", "seconds", "samples_per_second"}
     assert all(keys <= set(h) for h in enc.history_)
     vals = [h["val_cosine"] for h in enc.history_]
     if len(vals) < 30:  # stopped early: the last two epochs did not beat the best
         assert max(vals[-2:]) <= max(vals[:-2])
-    with pytest.raises(ValueError, match="early_stopping needs validation_fraction"):
-        small(early_stopping=2).fit(ipa, Y)
+    assert not hasattr(stop, "best_score")  # the fit worked on a clone
+    assert enc.callbacks_[0].best_score == max(vals)
+    with pytest.raises(ValueError, match="EarlyStopping needs validation_fraction"):
+        small(callbacks=[EarlyStopping(2)]).fit(ipa, Y)
 
 
 def test_partial_fit_and_warm_start_continue_training(ipa):
@@ -236,7 +247,7 @@ def test_killed_run_resumes_from_checkpoint_to_the_same_result(ipa, tmp_path, mo
 
     monkeypatch.setattr(objective_module, "distillation_loss", killed_in_epoch_3)
     with pytest.raises(KeyboardInterrupt):
-        small(epochs=4, checkpoint_dir=str(tmp_path)).fit(ipa, Y)
+        small(epochs=4, callbacks=[Checkpoint(tmp_path)]).fit(ipa, Y)
     assert (tmp_path / "checkpoint.pt").is_file()
     counted = {"n": 0}
 
@@ -245,7 +256,7 @@ def test_killed_run_resumes_from_checkpoint_to_the_same_result(ipa, tmp_path, mo
         return real(*args, **kwargs)
 
     monkeypatch.setattr(objective_module, "distillation_loss", counting)
-    resumed = small(epochs=4, checkpoint_dir=str(tmp_path)).fit(ipa, Y)
+    resumed = small(epochs=4, callbacks=[Checkpoint(str(tmp_path))]).fit(ipa, Y)
     assert counted["n"] == 2 * steps_per_epoch  # only epochs 3 and 4 were run again
     assert [h["epoch"] for h in resumed.history_] == [1, 2, 3, 4]
     np.testing.assert_allclose(resumed.transform(ipa), full.transform(ipa), atol=1e-6)
@@ -293,7 +304,7 @@ def test_bad_input_gets_clear_errors(ipa):
     with pytest.raises(ValueError, match="max_length=16, the encoder.s context length"):
         small(context_length=16).fit(long_ipa, np.ones((1, 4)))
     with pytest.raises(ValueError, match="loss"):
-        small(loss="hinge").fit(ipa, Y)
+        small(recipe=Recipe(loss="hinge")).fit(ipa, Y)
     with pytest.raises(TypeError, match="string"):
         small().fit("kæt", Y[:1])
 

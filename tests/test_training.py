@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from ipaclip import PhonemeEmbedder, PronunciationEncoder
+from ipaclip import Checkpoint, PhonemeEmbedder, PronunciationEncoder, Recipe
 from ipaclip.nn import EncoderConfig, PronunciationTransformer
 from ipaclip.training import CHECKPOINT_NAME, run_fingerprint
 
@@ -28,7 +28,8 @@ def _y(seed: int = 0) -> np.ndarray:
 
 def small(**params) -> PronunciationEncoder:
     # No n-gram bag: its codes (in the starting weights) would tell the two sets apart anyway.
-    base = dict(width=32, layers=1, heads=2, epochs=2, batch_size=4, ngrams=0, random_state=0)
+    base = dict(width=32, layers=1, heads=2, epochs=2, batch_size=4, random_state=0)
+    base["recipe"] = Recipe(ngrams=0)
     return PronunciationEncoder(**{**base, **params})
 
 
@@ -72,11 +73,11 @@ def test_the_fingerprint_covers_the_feature_table_vocabulary_and_layout():
 
 @pytest.mark.slow
 def test_same_row_ids_with_other_features_train_afresh_not_resume(tmp_path, caplog):
-    first = small(checkpoint_dir=str(tmp_path)).fit(VOICELESS, _y())
+    first = small(callbacks=[Checkpoint(tmp_path)]).fit(VOICELESS, _y())
     assert (tmp_path / CHECKPOINT_NAME).is_file()
     fresh = small().fit(VOICED, _y())  # no checkpoint: what the second run must give
     with caplog.at_level(logging.INFO, logger="ipaclip.training"):
-        second = small(checkpoint_dir=str(tmp_path)).fit(VOICED, _y())
+        second = small(callbacks=[Checkpoint(tmp_path)]).fit(VOICED, _y())
     assert "Resuming" not in caplog.text
     assert "belongs to another model, data or settings" in caplog.text
     assert second.vocabulary_ == fresh.vocabulary_ != first.vocabulary_
@@ -91,6 +92,6 @@ def test_same_row_ids_with_other_features_train_afresh_not_resume(tmp_path, capl
     # The same data again does resume: the finished run's checkpoint is now the voiced one.
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="ipaclip.training"):
-        again = small(checkpoint_dir=str(tmp_path)).fit(VOICED, _y())
+        again = small(callbacks=[Checkpoint(tmp_path)]).fit(VOICED, _y())
     assert "Resuming" in caplog.text
     assert [h["loss"] for h in again.history_] == [h["loss"] for h in fresh.history_]
