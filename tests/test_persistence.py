@@ -392,7 +392,10 @@ def _set(path: str, value):
         ),
         (_set("estimator_params.ngrams", 4), "estimator_params.ngrams belongs in .*recipe"),
         (_set("estimator_params.recipe", [4]), "estimator_params.recipe must be an object"),
-        (_set("estimator_params.recipe.triplet_margin", -1), "recipe holds a bad value: triplet"),
+        (
+            _set("estimator_params.recipe.triplet_margin", -1),
+            "estimator_params.recipe holds a bad value: triplet",
+        ),
         (_set("estimator_params.recipe.bogus", 1), "estimator_params.recipe holds an unknown"),
         (_set("estimator_params.callbacks", ["x"]), "estimator_params.callbacks must be null"),
         (
