@@ -564,3 +564,50 @@ def test_deciding_whether_to_replace_opens_only_the_config_and_follows_no_link(
     assert inside == [] or inside == [saved / "config.json"]
     assert secret not in opened
     assert (saved / "lexicon.json").is_symlink()
+
+
+# -- the model format of issue #18: the recipe and callbacks ---------------------------------
+def test_a_model_saved_with_flat_recipe_parameters_loads_into_a_recipe_and_callbacks():
+    folder = DATA / "model_format2_flat_recipe"  # saved before #18, flat parameters
+    raw = json.loads((folder / "config.json").read_text())["estimator_params"]
+    assert "recipe" not in raw and raw["early_stopping"] == 2 and raw["ngrams"] == 3
+    enc = PronunciationEncoder.load(folder)
+    assert enc.recipe.ngrams == enc.config_.ngram_max == 3
+    assert (enc.recipe.loss, enc.recipe.triplet_margin) == ("cosine+contrastive+2*triplet", 0.05)
+    assert enc.recipe.augment["substitute"] == 0.2
+    assert [(type(cb), cb.patience) for cb in enc.callbacks] == [(EarlyStopping, 2)]
+    ipa = (DATA / "model_format2_flat_recipe_ipa.txt").read_text("utf-8").splitlines()
+    np.testing.assert_allclose(
+        enc.transform(ipa), np.load(DATA / "model_format2_flat_recipe_expected.npy"), atol=1e-6
+    )
+
+
+@pytest.mark.parametrize(
+    "name", ["model_v0.1.0", "model_format2_no_ngrams", "model_format2_flat_recipe"]
+)
+def test_an_old_model_saved_again_writes_the_recipe_and_gives_the_same_outputs(tmp_path, name):
+    old = PronunciationEncoder.load(DATA / name)
+    folder = old.save(tmp_path / "m")
+    params = json.loads((folder / "config.json").read_text())["estimator_params"]
+    assert params["recipe"] == old.recipe.to_dict()
+    assert not {"ngrams", "loss", "early_stopping", "checkpoint_dir", "normalize"} & set(params)
+    again = PronunciationEncoder.load(folder)
+    ipa = (DATA / f"{name}_ipa.txt").read_text("utf-8").splitlines()
+    np.testing.assert_array_equal(again.transform(ipa), old.transform(ipa))  # bit for bit
+    assert again.get_params(deep=True) == {
+        **old.get_params(deep=True), "recipe": again.recipe, "callbacks": again.callbacks
+    }  # fmt: skip
+    assert repr(again.recipe) == repr(old.recipe)
+
+
+def test_loading_sets_the_fitted_attributes_through_set_fitted(monkeypatch):
+    seen = []
+    real = PronunciationEncoder._set_fitted
+
+    def spy(self, *args):
+        seen.append(args)
+        return real(self, *args)
+
+    monkeypatch.setattr(PronunciationEncoder, "_set_fitted", spy)
+    enc = PronunciationEncoder.load(DATA / "model_format2_flat_recipe")
+    assert len(seen) == 1 and enc.n_epochs_ == len(enc.history_) == 3
