@@ -383,3 +383,51 @@ def test_context_length_is_bounded_before_anything_is_allocated(monkeypatch):
     small(context_length=4096).check_params()  # the largest accepted
     with pytest.raises(ValueError, match="context_length must be"):
         small(context_length=4097).check_params()
+
+
+# -- the shape of the API (issue #18) --------------------------------------------------------
+def test_fewer_than_30_parameters_with_the_recipe_and_callbacks_as_objects():
+    params = PronunciationEncoder().get_params(deep=False)
+    assert len(params) < 30
+    assert params["recipe"] is None and params["callbacks"] is None
+    assert not {"loss", "ngrams", "early_stopping", "checkpoint_dir", "normalize"} & set(params)
+
+
+def test_each_input_is_validated_once_on_the_serving_path(ipa, monkeypatch):
+    import ipaclip.estimator as estimator_module
+    import ipaclip.phonemes as phonemes_module
+
+    enc = small(epochs=1).fit(ipa, np.random.default_rng(3).normal(size=(len(ipa), 8)))
+    calls = []
+    for module in (estimator_module, phonemes_module):  # _serving checks nothing itself
+        real = module.check_string_items
+
+        def counting(X, *args, _real=real, **kwargs):
+            calls.append(X)
+            return _real(X, *args, **kwargs)
+
+        monkeypatch.setattr(module, "check_string_items", counting)
+    enc.transform(ipa)
+    assert len(calls) == 1
+    calls.clear()
+    enc.encode(ipa, ipa=True)
+    assert len(calls) == 1
+    calls.clear()
+    enc.fit(ipa, np.random.default_rng(3).normal(size=(len(ipa), 8)))
+    assert len(calls) == 3  # fit's own check, then the phoneme embedder's fit and transform
+
+
+def test_fit_stages_run_once_each_and_share_set_fitted_with_load(ipa, tmp_path, monkeypatch):
+    counts = {"_initialize": 0, "_split": 0, "_set_fitted": 0}
+    for name in counts:
+        real = getattr(PronunciationEncoder, name)
+
+        def spy(self, *args, _real=real, _name=name, **kwargs):
+            counts[_name] += 1
+            return _real(self, *args, **kwargs)
+
+        monkeypatch.setattr(PronunciationEncoder, name, spy)
+    enc = small(epochs=1).fit(ipa, np.random.default_rng(3).normal(size=(len(ipa), 8)))
+    assert counts == {"_initialize": 1, "_split": 1, "_set_fitted": 1}
+    PronunciationEncoder.load(enc.save(tmp_path / "m"))
+    assert counts["_set_fitted"] == 2

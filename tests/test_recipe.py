@@ -371,3 +371,68 @@ def test_resume_is_bit_identical_with_augmentation_gallery_and_learned_temperatu
     ]
     for name, value in full.module_.state_dict().items():
         assert torch.equal(resumed.module_.state_dict()[name], value), name
+
+
+# -- the Recipe object (ipaclip.recipe) ------------------------------------------------------
+def test_grid_search_reaches_the_recipe_through_nested_parameters():
+    from sklearn.model_selection import GridSearchCV, KFold
+
+    enc = small(epochs=1, recipe=Recipe(ngrams=0, loss="cosine+triplet"))
+    assert enc.get_params(deep=True)["recipe__loss"] == "cosine+triplet"
+    grid = {"recipe__triplet_margin": [0.05, 0.5]}
+    search = GridSearchCV(enc, grid, cv=KFold(2)).fit(IPA, _y())
+    assert search.best_params_["recipe__triplet_margin"] in (0.05, 0.5)
+    assert (
+        search.best_estimator_.recipe.triplet_margin
+        == search.best_params_["recipe__triplet_margin"]
+    )
+    assert enc.recipe.triplet_margin == 0.1  # the searched clones, not the user's recipe
+    # The margin reaches the loss: the two settings train differently.
+    a = clone(enc).set_params(recipe__triplet_margin=0.05).fit(IPA, _y())
+    b = clone(enc).set_params(recipe__triplet_margin=0.5).fit(IPA, _y())
+    assert a.history_[0]["loss"] != b.history_[0]["loss"]
+
+
+def test_recipe_none_is_the_default_recipe_bit_for_bit():
+    none = small(epochs=1).fit(IPA, _y())
+    explicit = small(epochs=1, recipe=Recipe()).fit(IPA, _y())
+    for name, value in none.module_.state_dict().items():
+        assert torch.equal(explicit.module_.state_dict()[name], value), name
+    assert none.recipe is None  # fit does not set parameters
+    # With the default None, nested parameters need a recipe first (in the same call).
+    enc = small().set_params(recipe=Recipe(), recipe__triplet_margin=0.05)
+    assert enc.recipe.triplet_margin == 0.05
+
+
+def test_recipe_to_dict_is_json_and_from_dict_gives_the_same_recipe():
+    import json
+
+    aug = PhoneticAugmenter(substitute=0.2, mode="replace")
+    r = Recipe(ngrams=3, loss={"cosine": 1.0, "triplet": 2.0}, augment=aug, prior_items=None)
+    saved = json.loads(json.dumps(r.to_dict()))
+    again = Recipe.from_dict(saved)
+    assert again.get_params(deep=False) == {**r.get_params(deep=False), "augment": saved["augment"]}
+    assert PhoneticAugmenter(**again.augment).get_params() == aug.get_params() | {
+        "weak": list(aug.weak)
+    }
+    with pytest.raises(TypeError, match="bogus"):
+        Recipe.from_dict({**saved, "bogus": 1})
+
+
+def test_a_fit_builds_its_augmenter_once_and_checking_builds_none(monkeypatch):
+    import ipaclip.recipe as recipe_module
+
+    built = []
+
+    class Counting(PhoneticAugmenter):
+        def __new__(cls, *args, **kwargs):
+            built.append(kwargs)
+            return super().__new__(cls)
+
+    monkeypatch.setattr(recipe_module, "PhoneticAugmenter", Counting)
+    r = Recipe(augment={"substitute": 0.2})
+    r.check("ipa", 64)
+    small(epochs=1, recipe=r).check_params()
+    assert built == []
+    small(epochs=1, recipe=r).fit(IPA, _y())
+    assert len(built) == 1 and built[0]["substitute"] == 0.2

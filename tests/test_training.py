@@ -138,7 +138,10 @@ def test_a_users_callback_runs_on_a_clone_and_can_stop_training():
     [
         (["early"], r"callbacks\[0\] is 'early' \(str\), not a Callback"),
         ([EarlyStopping(3), 3], r"callbacks\[1\] is 3 \(int\), not a Callback"),
-        ([EarlyStopping(0)], "patience must be a positive integer or None; got 0 .parameter of EarlyStopping"),
+        (
+            [EarlyStopping(0)],
+            "patience must be a positive integer or None; got 0 .parameter of EarlyStopping",
+        ),
         ([Checkpoint(3)], "dirname must be"),
         ("early", "callbacks must be"),
     ],
