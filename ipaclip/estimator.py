@@ -639,6 +639,14 @@ class PronunciationEncoder(
         self.n_epochs_ = len(history)
         return self
 
+    def transform(self, X) -> np.ndarray:
+        """Embed pronunciations: ``(n, d)`` float32, L2-normalised rows.
+
+        Defined here (the work is :class:`~ipaclip._serving.EmbeddingMixin`'s) so that
+        scikit-learn's ``set_output`` wraps it.
+        """
+        return super().transform(X)
+
     def score(self, X, y) -> float:
         """Mean cosine similarity between ``transform(X)`` and the teacher's embeddings of y."""
         check_is_fitted(self)
