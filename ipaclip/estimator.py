@@ -504,7 +504,8 @@ class PronunciationEncoder(
             partial=partial,
             epochs_before=len(history),
         )
-        callbacks = [clone(cb) for cb in self.callbacks or []]
+        fitted_callbacks = [clone(cb) for cb in self.callbacks or []]
+        callbacks = list(fitted_callbacks)
         if not any(isinstance(cb, ProgressBar) for cb in callbacks):
             callbacks.append(ProgressBar(self.verbose))
         params = {k: v for k, v in self._saved_params().items() if k not in _NOT_SEMANTIC}
@@ -539,7 +540,7 @@ class PronunciationEncoder(
             None if is_embeddings(y) else teacher_id(self.get_teacher()),
             history,
         )
-        self.callbacks_ = callbacks
+        self.callbacks_ = fitted_callbacks
         return self
 
     def _initialize(self, X, y, recipe: Recipe, weights: dict, *, fitted: bool) -> _Run:

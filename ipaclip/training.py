@@ -317,6 +317,7 @@ class ProgressBar(Callback):
 
     def on_train_end(self, trainer: Trainer) -> None:
         self.bar.close()
+        self.bar = None  # a fitted encoder that keeps this callback stays picklable
 
 
 _SHOWN = ("loss", "train_cosine", "val_cosine")

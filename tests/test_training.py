@@ -160,3 +160,14 @@ def test_clone_copies_callbacks_and_get_params_reaches_them():
     twin = clone(enc)
     assert twin.callbacks[0] is not enc.callbacks[0]
     assert [cb.get_params() for cb in twin.callbacks] == [{"patience": 3}, {"dirname": "ck"}]
+
+
+def test_a_fitted_encoder_with_callbacks_and_a_progress_bar_pickles(tmp_path):
+    import pickle
+
+    enc = small(callbacks=[EarlyStopping(2), Checkpoint(tmp_path), Epochs()], verbose=1)
+    enc.set_params(validation_fraction=0.25).fit(VOICELESS, _y())
+    assert [type(cb) for cb in enc.callbacks_] == [EarlyStopping, Checkpoint, Epochs]
+    again = pickle.loads(pickle.dumps(enc))
+    np.testing.assert_array_equal(again.transform(VOICELESS), enc.transform(VOICELESS))
+    assert again.callbacks_[2].seen_ == [1, 2]
