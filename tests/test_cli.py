@@ -183,6 +183,7 @@ def test_fit_reads_json_options(tmp_path):
     }
 
 
+@pytest.mark.slow
 def test_fit_recipe_options_and_callback_options(tmp_path):
     (tmp_path / "words.txt").write_text("\n".join(sample_words(12, random_state=4)), "utf-8")
     argv = ["fit", str(tmp_path / "words.txt"), "--out", str(tmp_path / "m"), "--quiet"]
