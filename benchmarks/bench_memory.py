@@ -62,7 +62,7 @@ def _phase_peak_mib() -> float:
 
 def _worker(n: int, ipa_file: Path, out_file: Path, max_batches: int) -> None:
     """Build ``n`` phrases and targets, featurise, fit, and write the RSS figures as JSON."""
-    import ipaclip._training as training_module
+    import ipaclip.training as training_module
     from benchmarks._common import current_rss_mib, peak_rss_mib
     from ipaclip import PhonemeEmbedder
     from ipaclip.estimator import PronunciationEncoder

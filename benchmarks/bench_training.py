@@ -89,7 +89,7 @@ def _bare_loop_factory(est, seqs, targets, device):
     table = torch.from_numpy(np.ascontiguousarray(seqs.table)).to(device)
     row_vocab = torch.tensor([vocab_index.get(s, 0) for s in seqs.symbols], device=device)
     target_t = F.normalize(torch.from_numpy(targets), dim=-1).to(device)
-    weights = parse_loss(est.loss)
+    weights = parse_loss(est.recipe.loss)
     lengths = seqs.lengths
     seed = est.random_state
     # The same batches as fit (same rng streams), padded into tensors in advance.
@@ -126,7 +126,7 @@ def _bare_loop_factory(est, seqs, targets, device):
                 for group in opt.param_groups:
                     group["lr"] = float(est.lr) * cosine_schedule(step, total, warmup)
                 z = module(table, row_vocab, ids, lens)
-                loss, _ = distillation_loss(z, tgt, weights, float(est.temperature))
+                loss, _ = distillation_loss(z, tgt, weights, float(est.recipe.temperature))
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 if est.grad_clip:
@@ -143,6 +143,7 @@ def _bare_loop_factory(est, seqs, targets, device):
 def _overhead(quick: bool, repeats: int, device: str) -> dict:
     from ipaclip import PhonemeEmbedder
     from ipaclip.estimator import PronunciationEncoder
+    from ipaclip.recipe import Recipe
 
     n, epochs = (64, 1) if quick else (512, 2)
     if device == "cuda":
@@ -151,7 +152,11 @@ def _overhead(quick: bool, repeats: int, device: str) -> dict:
     seqs = PhonemeEmbedder().fit(ipa).transform(ipa)
     targets = random_targets(n, TARGET_DIM, seed=3)
     est = PronunciationEncoder(
-        epochs=epochs, loss=TEACHER_TERMS, random_state=0, device=device, verbose=0
+        epochs=epochs,
+        recipe=Recipe(loss=TEACHER_TERMS),
+        random_state=0,
+        device=device,
+        verbose=0,
     )
     if quick:
         est.set_params(width=32, layers=1, heads=2, batch_size=16)

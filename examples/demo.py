@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 
-    from ipaclip import IPATransformer, PronunciationEncoder
+    from ipaclip import IPATransformer, PronunciationEncoder, Recipe
     from ipaclip.evaluation import evaluate_model
     from ipaclip.evaluation.plots import plot_training_curve
     from ipaclip.teachers import resolve_teacher
@@ -106,9 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     encoder.fit(ipa_train, train)
     fit_s = time.perf_counter() - t0
+    recipe = encoder.recipe or Recipe()  # None: the default recipe
     print(
         f"\nDistilled {len(train):,} words x {encoder.epochs} epochs in {fit_s:.0f} s "
-        f"(default recipe: loss={encoder.loss}, ngrams={encoder.ngrams})"
+        f"(default recipe: loss={recipe.loss}, ngrams={recipe.ngrams})"
     )
     print("  epoch  loss    train cosine")
     for h in encoder.history_:

@@ -148,10 +148,10 @@ def recipe_params(name: str, overrides: dict | None = None) -> dict:
 
 def check_recommended_is_default() -> list[str]:
     """Parameters where ``recommended`` differs from PronunciationEncoder's defaults."""
-    from ipaclip import PronunciationEncoder
+    from ipaclip import PronunciationEncoder, Recipe
     from ipaclip.losses import parse_loss
 
-    defaults = PronunciationEncoder().get_params()
+    defaults = {**PronunciationEncoder().get_params(), **Recipe().get_params()}
     diff = []
     for key, value in recipe_params("recommended").items():
         default = defaults[key]
@@ -343,7 +343,7 @@ def reference(data: dict, idx: dict, split: str, probe: dict) -> dict:
 def run(name: str, params: dict, args, data: dict, idx: dict, probe: dict) -> dict:
     import torch
 
-    from ipaclip import PronunciationEncoder
+    from ipaclip import PronunciationEncoder, Recipe
 
     torch.set_num_threads(args.threads)
     settings = {
@@ -354,7 +354,9 @@ def run(name: str, params: dict, args, data: dict, idx: dict, probe: dict) -> di
     params = {**settings, **params}
     if args.embedding == "onehot" and params.get("ngram_classes"):
         params["ngram_classes"] = False  # sound classes come from features: "ipa" only
-    enc = PronunciationEncoder(device="cpu", **params)
+    recipe = Recipe(**{k: v for k, v in params.items() if k in Recipe._get_param_names()})
+    rest = {k: v for k, v in params.items() if k not in Recipe._get_param_names()}
+    enc = PronunciationEncoder(device="cpu", recipe=recipe, **rest)
     train = idx["train"]
     load_before = os.getloadavg()[0]
     t0, c0 = time.perf_counter(), time.process_time()
@@ -375,7 +377,7 @@ def run(name: str, params: dict, args, data: dict, idx: dict, probe: dict) -> di
         "cpu_seconds": round(cpu_seconds, 1),
         "samples_per_s": round(float(np.mean([h["samples_per_second"] for h in hist])), 1),
         "final_train_cosine": round(hist[-1]["train_cosine"], 4),
-        "final_logit_scale": round(hist[-1].get("logit_scale", 1.0 / enc.temperature), 2),
+        "final_logit_scale": round(hist[-1].get("logit_scale", 1.0 / enc.recipe.temperature), 2),
         "n_parameters": sum(p.numel() for p in enc.module_.parameters()),
         **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in metrics.items()},
         "history": [

@@ -60,8 +60,14 @@ _BOOL_FIELDS = ("residual", "causal")
 _ARCHITECTURE_PARAMS = {
     "embedding": "embedding", "residual": "residual", "width": "width", "layers": "layers",
     "heads": "heads", "context_length": "context_length", "causal": "causal",
-    "pooling": "pooling", "dropout": "dropout", "ngrams": "ngram_max",
+    "pooling": "pooling", "dropout": "dropout",
 }  # fmt: skip
+#: The Recipe's parameters, which models saved before issue #18 hold at the top level of
+#: estimator_params (since then under estimator_params.recipe).
+RECIPE_PARAMS = (
+    "ngrams", "ngram_classes", "ngram_lr_scale", "loss", "temperature", "learn_temperature",
+    "augment", "triplet_items", "triplet_margin", "prior_items", "prior_per_row",
+)  # fmt: skip
 
 
 def corrupt(where: Path, key: str, detail: str) -> ValueError:
@@ -275,13 +281,13 @@ def _agree(value: Any, built: Any) -> bool:
     return type(value) is type(built) and value == built
 
 
-def _classes_agree(params: dict, encoder: EncoderConfig) -> bool:
-    from ipaclip._recipe import use_classes
+def _classes_agree(recipe: dict, encoder: EncoderConfig) -> bool:
+    from ipaclip.recipe import Recipe
 
     if not encoder.ngram_max:
         return True
     try:
-        classes = use_classes(params.get("ngram_classes"), encoder.embedding)
+        classes = Recipe(ngram_classes=recipe.get("ngram_classes")).uses_classes(encoder.embedding)
     except ValueError:
         return False
     return classes == bool(encoder.ngram_class_count)
@@ -292,15 +298,58 @@ def fitted_architecture(params: dict, encoder: EncoderConfig) -> dict:
 
     ``set_params(width=...)`` after a fit (or before a warm refit, which keeps the fitted
     architecture) leaves ``get_params`` describing the next fit; a saved model records the
-    model it holds, so that loading finds the two in agreement.
+    model it holds, so that loading finds the two in agreement. ``params["recipe"]`` is the
+    recipe's dict (its ``ngrams`` and ``ngram_classes`` are architecture too).
     """
     params = dict(params)
     for key, field in _ARCHITECTURE_PARAMS.items():
         if not _agree(params.get(key), getattr(encoder, field)):
             params[key] = getattr(encoder, field)
-    if not _classes_agree(params, encoder):
-        params["ngram_classes"] = bool(encoder.ngram_class_count)
+    recipe = params["recipe"] = dict(params["recipe"])
+    if not _agree(recipe.get("ngrams"), encoder.ngram_max):
+        recipe["ngrams"] = encoder.ngram_max
+    if not _classes_agree(recipe, encoder):
+        recipe["ngram_classes"] = bool(encoder.ngram_class_count)
     return params
+
+
+def _recipe_and_callbacks(params: dict, where: Path) -> None:
+    """Read the recipe and callbacks in place; models saved before issue #18 included.
+
+    Those hold the recipe's parameters at the top level, ``early_stopping`` (a patience)
+    and ``checkpoint_dir``; a ``normalize`` they hold was always true in use (``transform``
+    now always normalises) and is dropped.
+    """
+    flat = {k: params.pop(k) for k in RECIPE_PARAMS if k in params}
+    recipe = params.get("recipe")
+    if recipe is None:
+        recipe = flat
+    elif not isinstance(recipe, dict):
+        raise corrupt(where, "estimator_params.recipe", "must be an object of parameters")
+    elif flat:
+        key = sorted(flat)[0]
+        raise corrupt(where, f"estimator_params.{key}", "belongs in estimator_params.recipe")
+    params["recipe"] = dict(recipe)
+    params.pop("normalize", None)
+    params.pop("checkpoint_dir", None)  # a path is local to the machine that saved
+    patience = params.pop("early_stopping", None)
+    callbacks = params.get("callbacks")
+    if callbacks is None and patience is not None:
+        callbacks = [{"EarlyStopping": {"patience": patience}}]
+    if callbacks is not None and (
+        not isinstance(callbacks, list)
+        or not all(
+            isinstance(c, dict) and list(c) == ["EarlyStopping"] and isinstance(c[k], dict)
+            for c in callbacks
+            for k in c
+        )
+    ):
+        raise corrupt(
+            where,
+            "estimator_params.callbacks",
+            'must be null or a list of {"EarlyStopping": {"patience": ...}}',
+        )
+    params["callbacks"] = callbacks
 
 
 def checked_params(raw: Any, encoder: EncoderConfig, where: Path) -> dict:
@@ -310,27 +359,33 @@ def checked_params(raw: Any, encoder: EncoderConfig, where: Path) -> dict:
     if not isinstance(raw, dict):
         raise corrupt(where, "estimator_params", "must be an object of parameters")
     params = dict(raw)
+    _recipe_and_callbacks(params, where)
     # A path is local to the machine that saved, and so is the device it trained on.
-    params["checkpoint_dir"] = params["target_cache_dir"] = None
+    params["target_cache_dir"] = None
     params["device"] = "auto"
-    for key, field in _ARCHITECTURE_PARAMS.items():
+    recipe = params["recipe"]
+    checks = [(params, key, field, f"estimator_params.{key}") for key, field in
+              _ARCHITECTURE_PARAMS.items()]  # fmt: skip
+    checks.append((recipe, "ngrams", "ngram_max", "estimator_params.recipe.ngrams"))
+    for where_params, key, field, name in checks:
         built = getattr(encoder, field)
         # Parameters newer than the model take the value it was trained with (no n-gram bag
         # before ipaclip had one), so get_params describes the model and a clone refits it.
-        params.setdefault(key, built)
-        if not _agree(params[key], built):
+        where_params.setdefault(key, built)
+        if not _agree(where_params[key], built):
             raise corrupt(
                 where,
-                f"estimator_params.{key}",
-                f"is {params[key]!r} but encoder_config.{field} is {built!r}: they must agree",
+                name,
+                f"is {where_params[key]!r} but encoder_config.{field} is {built!r}: they "
+                "must agree",
             )
     if encoder.ngram_max:
-        params.setdefault("ngram_classes", bool(encoder.ngram_class_count))
-    if not _classes_agree(params, encoder):
+        recipe.setdefault("ngram_classes", bool(encoder.ngram_class_count))
+    if not _classes_agree(recipe, encoder):
         raise corrupt(
             where,
-            "estimator_params.ngram_classes",
-            f"is {params['ngram_classes']!r} but encoder_config.ngram_class_count is "
+            "estimator_params.recipe.ngram_classes",
+            f"is {recipe['ngram_classes']!r} but encoder_config.ngram_class_count is "
             f"{encoder.ngram_class_count}: they must agree",
         )
     return params

@@ -91,9 +91,26 @@ def _option_value(option: str):
     return parse
 
 
-def _add_fit_parser(sub) -> None:
-    from ipaclip.estimator import PronunciationEncoder
+#: ``fit`` options that become callbacks: ``--early-stopping N``, ``--checkpoint-dir DIR``.
+_CALLBACK_OPTIONS = {
+    "early_stopping": ("EarlyStopping", "patience in epochs (needs --validation-fraction)"),
+    "checkpoint_dir": ("Checkpoint", "save a checkpoint after every epoch; resume from it"),
+}
 
+
+def _fit_options() -> dict[str, object]:
+    """``fit``'s estimator options and their defaults: ``get_params(deep=True)`` minus objects.
+
+    The recipe's settings keep their names (``--loss``, ``--ngrams``; ``--recipe-loss`` too).
+    """
+    from ipaclip.estimator import PronunciationEncoder
+    from ipaclip.recipe import Recipe
+
+    params = PronunciationEncoder(recipe=Recipe()).get_params(deep=True)
+    return {k: v for k, v in params.items() if k not in ("recipe", "callbacks")}
+
+
+def _add_fit_parser(sub) -> None:
     fit = sub.add_parser(
         "fit",
         help="distil a pronunciation encoder from texts and save it",
@@ -114,15 +131,28 @@ def _add_fit_parser(sub) -> None:
     fit.add_argument("--ipa-file", help="one IPA string per line instead of running G2P")
     fit.add_argument("--targets-file", help="precomputed teacher embeddings, an (n, d) .npy array")
     fit.add_argument("--quiet", action="store_true", help="no progress bar")
-    params = fit.add_argument_group("estimator parameters (see PronunciationEncoder)")
-    for name, default in PronunciationEncoder().get_params(deep=False).items():
+    params = fit.add_argument_group("estimator parameters (see PronunciationEncoder, Recipe)")
+    for name, default in _fit_options().items():
+        flags = ["--" + name.removeprefix("recipe__").replace("_", "-")]
+        if name.startswith("recipe__"):
+            flags.append("--" + name.replace("__", "-").replace("_", "-"))
         params.add_argument(
-            "--" + name.replace("_", "-"),
+            *flags,
             dest=name,
-            type=_option_value("--" + name.replace("_", "-")),
+            type=_option_value(flags[0]),
             default=argparse.SUPPRESS,
             metavar="VALUE",
             help=f"default: {default!r}",
+        )
+    for name, (callback, text) in _CALLBACK_OPTIONS.items():
+        option = "--" + name.replace("_", "-")
+        params.add_argument(
+            option,
+            dest=name,
+            type=_option_value(option),
+            default=None,
+            metavar="N" if name == "early_stopping" else "DIR",
+            help=f"{text} (a {callback} callback)",
         )
 
 
@@ -330,7 +360,7 @@ def _with_parent(path: str, option: str) -> Path:
 
 def _is_model_folder(folder: Path) -> bool:
     """True when ``folder`` holds only a saved model's files, with an ipaclip config."""
-    from ipaclip._persistence import CONFIG_NAME, FORMAT, MODEL_FILES
+    from ipaclip.persistence import CONFIG_NAME, FORMAT, MODEL_FILES
 
     entries = list(folder.iterdir())
     if any(e.name not in MODEL_FILES or not e.is_file() or e.is_symlink() for e in entries):
@@ -409,21 +439,32 @@ def _fit(args: argparse.Namespace) -> int:
     from ipaclip import distributed
     from ipaclip.estimator import PronunciationEncoder
     from ipaclip.g2p import IPATransformer
+    from ipaclip.recipe import Recipe
+    from ipaclip.training import Checkpoint, EarlyStopping
 
     options = {"command", "texts", "out", "overwrite", "language", "ipa_file", "targets_file"}
-    params = {k: v for k, v in vars(args).items() if k not in options | {"quiet"}}
+    options |= {"quiet", *_CALLBACK_OPTIONS}
+    params = {k: v for k, v in vars(args).items() if k not in options}
     if args.quiet:
         params["verbose"] = 0
     elif "verbose" not in params:
         params["verbose"] = 1
-    encoder = PronunciationEncoder(**params)
+    callbacks = []
+    if args.early_stopping is not None:
+        callbacks.append(EarlyStopping(args.early_stopping))
+    if args.checkpoint_dir is not None:
+        _check_cache_folder(args.checkpoint_dir, "--checkpoint-dir")
+        callbacks.append(Checkpoint(args.checkpoint_dir))
+    recipe = {k.removeprefix("recipe__"): params.pop(k) for k in list(params) if "__" in k}
+    encoder = PronunciationEncoder(
+        **params, recipe=Recipe(**recipe) if recipe else None, callbacks=callbacks or None
+    )
     g2p = IPATransformer(language=args.language)
     try:  # every parameter (the device too) is checked before any work is done
         encoder.check_params()
         g2p.fit()
     except ValueError as exc:
         raise _UsageError(str(exc)) from exc
-    _check_cache_folder(encoder.checkpoint_dir, "--checkpoint-dir")
     _check_cache_folder(encoder.target_cache_dir, "--target-cache-dir")
     inputs = (args.texts, args.ipa_file, args.targets_file)
     out = _model_folder(args.out, args.overwrite, inputs)

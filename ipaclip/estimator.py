@@ -3,9 +3,15 @@
 ``fit(X, y)`` trains a :class:`~ipaclip.nn.PronunciationTransformer` so that its output for the
 IPA of a text matches the teacher's embedding of that text (the CLIP text encoder in the
 paper; any text-embedding model here). ``transform(X)`` returns L2-normalised embeddings in the
-teacher's space. The training engine is :mod:`ipaclip._training`, the losses
-:mod:`ipaclip.losses`, the teacher targets :mod:`ipaclip._targets` and the saved-model format
-:mod:`ipaclip._persistence`.
+teacher's space. What a fit learns from is a :class:`~ipaclip.recipe.Recipe` (n-grams and
+loss terms), which builds the :class:`~ipaclip.objective.Objective`; the training engine and
+its callbacks are :mod:`ipaclip.training`, the teacher targets :mod:`ipaclip._targets` and
+the saved-model format :mod:`ipaclip.persistence`.
+
+``fit`` runs in named stages: :meth:`PronunciationEncoder._initialize` (featuriser,
+targets, config, module, objective: featurised, validated and normalised once),
+:meth:`PronunciationEncoder._split`, the fit loop (:class:`~ipaclip.training.Trainer`) and
+:meth:`PronunciationEncoder._set_fitted`, which loading shares.
 """
 
 from __future__ import annotations
@@ -13,44 +19,21 @@ from __future__ import annotations
 import copy
 import logging
 import os
-from collections.abc import Sequence
 from numbers import Integral, Real
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
-from ipaclip._batches import SequenceData, embed_rows
+from ipaclip._batches import SequenceData
 from ipaclip._hub import HUB_PREFIX, HubMixin
 from ipaclip._io import reading
-from ipaclip._persistence import (
-    MODEL_FILES,
-    build_estimator,
-    jsonable,
-    read_model,
-    save_estimator,
-    teacher_not_restored,
-)
-from ipaclip._progress import progress
-from ipaclip._recipe import (
-    augment_params,
-    make_augmenter,
-    new_encoder_config,
-    training_objective,
-    use_classes,
-)
+from ipaclip._serving import EmbeddingMixin, resolve_device
 from ipaclip._targets import check_target_array, embed_texts, is_embeddings, teacher_id
-from ipaclip._training import (
-    Checkpoint,
-    EarlyStopping,
-    ProgressBar,
-    Trainer,
-    TrainSettings,
-    run_fingerprint,
-)
 from ipaclip._validation import (
     HasMethods,
     Interval,
@@ -59,12 +42,30 @@ from ipaclip._validation import (
     StrOptions,
     check_string_items,
     consume_once,
+    describe_item,
 )
-from ipaclip.distributed import agree_seed, check_device, context, local_device
-from ipaclip.losses import LOSSES, parse_loss
-from ipaclip.ngrams import MAX_ORDER
-from ipaclip.nn import PronunciationTransformer
+from ipaclip.distributed import agree_seed, check_device, context
+from ipaclip.losses import LOSSES
+from ipaclip.nn import EncoderConfig, PronunciationTransformer
+from ipaclip.objective import Objective
+from ipaclip.persistence import (
+    MODEL_FILES,
+    build_estimator,
+    jsonable,
+    read_model,
+    save_estimator,
+    teacher_not_restored,
+)
 from ipaclip.phonemes import PhonemeEmbedder, PhonemeSequences
+from ipaclip.recipe import Recipe
+from ipaclip.training import (
+    Callback,
+    EarlyStopping,
+    ProgressBar,
+    Trainer,
+    TrainSettings,
+    run_fingerprint,
+)
 
 __all__ = ["LOSSES", "PronunciationEncoder"]
 
@@ -74,17 +75,33 @@ logger = logging.getLogger(__name__)
 MAX_CONTEXT_LENGTH = 4096
 
 # Parameters that say where or how loudly to train, not what: left out of checkpoint
-# fingerprints and never restored from a saved model's folder paths.
-_NOT_SEMANTIC = ("verbose", "checkpoint_dir", "target_cache_dir", "device")
+# fingerprints (a Checkpoint's folder is never among the saved parameters).
+_NOT_SEMANTIC = ("verbose", "target_cache_dir", "device")
 
 
-def _resolve_device(device: str) -> torch.device:
-    """``device`` checked against this machine's devices; ``cuda`` is this rank's GPU."""
-    return local_device(check_device(device))
+class _Run(NamedTuple):
+    """What :meth:`PronunciationEncoder._initialize` builds for one fit."""
+
+    embedder: PhonemeEmbedder | None
+    seqs: PhonemeSequences
+    targets: np.ndarray  # as the teacher gave them (the fingerprint's)
+    config: EncoderConfig
+    vocabulary: tuple[str, ...]
+    module: PronunciationTransformer
+    data: SequenceData
+    objective: Objective
+    seed: int
+    train_idx: np.ndarray
+    val_idx: np.ndarray
 
 
 class PronunciationEncoder(
-    HubMixin, ParamsMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+    EmbeddingMixin,
+    HubMixin,
+    ParamsMixin,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    BaseEstimator,
 ):
     """Pronunciation encoder distilled from a frozen text encoder (IPA-CLIP).
 
@@ -121,63 +138,12 @@ class PronunciationEncoder(
     pooling : {"eos", "mean"}, default="eos"
         Output read at ``<eos>`` (CLIP's choice) or averaged over tokens.
     dropout : float, default=0.0
-    ngrams : int, default=4
-        0: none. Otherwise a bag of the item's phoneme n-grams of orders 2 .. ``ngrams``
-        (word start and end as symbols), each n-gram seen in fit with a learned vector; their
-        mean is added to the pooled vector (:mod:`ipaclip.ngrams`). The n-grams are saved
-        with the model; unseen ones count for nothing. Measured (recipe study, 18,287 words,
-        8 epochs): the Transformer alone memorises the teacher's arbitrary word targets
-        slowly (training R@1 0.09, held-out 0.04); with 4-grams 0.84 / 0.31. It makes the
-        model larger (55k n-grams x ``width``: 67 MB instead of 13 MB at width 256).
-    ngram_classes : bool or "auto", default="auto"
-        Also n-grams over coarse sound classes (manner and place of the PanPhon features),
-        so that a phoneme swapped for a near one keeps those n-grams. ``"auto"``: on for
-        ``embedding="ipa"``, off for ``"onehot"`` (classes come from articulatory
-        features, which would leak into the one-hot baseline). Measured: without them the
-        n-gram bag breaks the minimal-pair triplets (0.51; with them 0.84).
-    ngram_lr_scale : float, default=5.0
-        The n-gram vectors' learning rate is ``lr`` times this: each gets a gradient only
-        from the few words that contain it. Measured: x5 memorises in 2 epochs (training
-        R@1 0.98, held-out 0.44 with x1: 0.76 / 0.27).
-    loss : str or dict, default="cosine+contrastive+3*triplet+3*prior"
-        A sum of terms, optionally weighted (``"cosine+contrastive+3*triplet"``), or a dict
-        of weights. Teacher terms: ``"cosine"`` (1 - cosine to the teacher), ``"mse"``,
-        ``"contrastive"`` (in-batch InfoNCE against the teacher's embeddings). Phonetic
-        terms (:mod:`ipaclip.losses`): ``"triplet"`` (a near single-phoneme swap of a
-        training word must stay closer to it than a far swap, by ``triplet_margin``),
-        ``"prior"`` (one minus the Pearson correlation of the batch's cosines with one minus
-        the feature edit distance), and, opt-in, ``"gallery"`` (InfoNCE against every
-        distinct training target). Measured (recipe study, test split, 256 x 4, 8 epochs):
-        the default reaches training R@1 0.984, held-out R@1 0.436, minimal-pair triplets
-        0.97 (English) / 0.95 (foreign phonemes) and nonword Spearman 0.24, where
-        ``"cosine+contrastive"`` without n-grams reached 0.12 / 0.04 / 0.87 / 0.91 / 0.15;
-        without the triplet term the triplets fall to 0.88, without the prior the nonword
-        Spearman to 0.11. ``"gallery"`` learned slower (held-out R@1 0.03) and lowered the
-        human-similarity correlation (0.58 vs 0.69).
-    temperature : float, default=0.05
-        Temperature of the contrastive and gallery terms (the initial one with
-        ``learn_temperature``).
-    learn_temperature : bool, default=False
-        Learn the temperature (CLIP's ``logit_scale``, clamped at 100) with the weights.
-        Measured: no gain (held-out R@1 0.39 vs 0.41 at 128 x 2); opt-in.
-    augment : dict, PhoneticAugmenter or None, default=None
-        Phonetic perturbations of each batch's items that keep their item's target
-        (:class:`~ipaclip.augment.PhoneticAugmenter`; a dict holds its parameters; its
-        ``mode`` appends copies, twice the compute, or replaces the items). Measured on top
-        of the default: triplets 0.98 instead of 0.96 but held-out R@1 0.38 instead of 0.41
-        and 50 % more time; opt-in.
-    triplet_items : int, default=64
-        Items of each batch that get a near and a far swap for the ``"triplet"`` term.
-    triplet_margin : float, default=0.1
-        Margin of the ``"triplet"`` term, in cosine.
-    prior_items : int or None, default=256
-        The ``"prior"`` term scores the pairs of the first ``prior_items`` items of each
-        batch (the feature edit distance of 256 items, 32,640 pairs, takes about 26 ms on
-        one core); ``None``: the whole batch.
-    prior_per_row : bool, default=True
-        Average the correlation of each item's cosines to the others with their phonetic
-        similarities (as human ratings are compared per standard word) instead of one
-        correlation over all pairs; measured slightly better on every phonetic score.
+    recipe : Recipe or None, default=None
+        What a fit learns from: the n-gram bag, the loss terms and their settings, the
+        augmentation (:class:`~ipaclip.recipe.Recipe`, whose parameters give the measured
+        reason for each default). ``None``: ``Recipe()``, the recipe study's. Nested
+        parameters (``recipe__loss``) reach a recipe passed explicitly:
+        ``set_params(recipe=Recipe(), recipe__triplet_margin=0.05)``. Saved with the model.
     epochs : int, default=8
     batch_size : int, default=256
     lr : float, default=2e-3
@@ -190,10 +156,15 @@ class PronunciationEncoder(
     grad_clip : float or None, default=1.0
         Largest gradient norm.
     validation_fraction : float, default=0.0
-        Share of ``X`` held out to report validation cosine each epoch and, with
-        ``early_stopping``, to stop and keep the best epoch's weights.
-    early_stopping : int or None, default=None
-        Patience in epochs (needs ``validation_fraction > 0``).
+        Share of ``X`` held out to report validation cosine each epoch and, with an
+        :class:`~ipaclip.training.EarlyStopping` callback, to stop and keep the best epoch's
+        weights.
+    callbacks : list of Callback or None, default=None
+        Hooks around the training loop (:mod:`ipaclip.training`), skorch-style:
+        ``[EarlyStopping(3), Checkpoint("ckpt")]``, or your own :class:`~ipaclip.Callback`.
+        Each fit works on clones (the fitted ones are ``callbacks_``); a progress bar is
+        added from ``verbose``. An ``EarlyStopping``'s patience is saved with the model, a
+        ``Checkpoint``'s folder never is.
     device : str, default="auto"
         ``"auto"`` picks CUDA when available, else the CPU.
     precision : {"fp32", "bf16"}, default="fp32"
@@ -207,17 +178,12 @@ class PronunciationEncoder(
         0 silent; 1 a progress bar over training steps; 2 also one line per epoch.
     warm_start : bool, default=False
         Continue from the fitted weights instead of starting again.
-    checkpoint_dir : str or None, default=None
-        Save a checkpoint after every epoch; a run that was killed resumes from its last
-        completed epoch and ends with the same weights as an uninterrupted run.
     target_cache_dir : str or None, default=None
         Also keep teacher embeddings on disk, keyed by teacher and text (they are always
         computed once per fit and memoised in the process). Each shard records its teacher,
         dimension and truncated texts; one that does not match the teacher is ignored with a
         warning and its texts embedded again, and truncated texts read back are reported as
         the teacher reports them (:class:`~ipaclip._targets.DiskStore`).
-    normalize : bool, default=True
-        L2-normalise the output of ``transform``.
     inference_batch_size : int, default=1024
 
     Notes
@@ -245,6 +211,8 @@ class PronunciationEncoder(
         Per epoch: ``epoch``, ``loss``, ``train_cosine``, ``val_cosine`` (if any), ``lr``,
         ``seconds``, ``samples_per_second``, ``logit_scale`` (with ``learn_temperature``).
     n_epochs_ : int
+    callbacks_ : list of Callback
+        The clones the last fit trained with (not restored by :meth:`load`).
 
     Examples
     --------
@@ -274,17 +242,7 @@ class PronunciationEncoder(
         "causal": ["boolean"],
         "pooling": [StrOptions({"eos", "mean"})],
         "dropout": [Interval(Real, 0, 1, closed="left")],
-        "ngrams": [Interval(Integral, 0, MAX_ORDER, closed="both")],
-        "ngram_classes": ["boolean", StrOptions({"auto"})],
-        "ngram_lr_scale": [Interval(Real, 0, None, closed="neither")],
-        "loss": [str, dict],
-        "temperature": [Interval(Real, 0, 100, closed="right")],
-        "learn_temperature": ["boolean"],
-        "augment": [dict, HasMethods(["fit", "swap_pairs"]), None],
-        "triplet_items": [Interval(Integral, 1, None, closed="left")],
-        "triplet_margin": [Interval(Real, 0, 2, closed="both")],
-        "prior_items": [Interval(Integral, 3, None, closed="left"), None],
-        "prior_per_row": ["boolean"],
+        "recipe": [HasMethods(["check", "build_objective"]), None],
         "epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 2, None, closed="left")],
         "lr": [Interval(Real, 0, 10, closed="right")],
@@ -293,16 +251,14 @@ class PronunciationEncoder(
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "grad_clip": [Interval(Real, 0, None, closed="neither"), None],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
-        "early_stopping": [Interval(Integral, 1, None, closed="left"), None],
+        "callbacks": [list, tuple, None],
         "device": [str],
         "precision": [StrOptions({"fp32", "bf16"})],
         "compile": ["boolean"],
         "random_state": [Interval(Integral, 0, 2**32 - 1, closed="both"), None],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
-        "checkpoint_dir": [str, os.PathLike, None],
         "target_cache_dir": [str, os.PathLike, None],
-        "normalize": ["boolean"],
         "inference_batch_size": [Interval(Integral, 1, None, closed="left")],
     }
 
@@ -320,17 +276,7 @@ class PronunciationEncoder(
         causal: bool = False,
         pooling: str = "eos",
         dropout: float = 0.0,
-        ngrams: int = 4,
-        ngram_classes: bool | str = "auto",
-        ngram_lr_scale: float = 5.0,
-        loss="cosine+contrastive+3*triplet+3*prior",
-        temperature: float = 0.05,
-        learn_temperature: bool = False,
-        augment=None,
-        triplet_items: int = 64,
-        triplet_margin: float = 0.1,
-        prior_items: int | None = 256,
-        prior_per_row: bool = True,
+        recipe: Recipe | None = None,
         epochs: int = 8,
         batch_size: int = 256,
         lr: float = 2e-3,
@@ -339,16 +285,14 @@ class PronunciationEncoder(
         weight_decay: float = 0.01,
         grad_clip: float | None = 1.0,
         validation_fraction: float = 0.0,
-        early_stopping: int | None = None,
+        callbacks: list | None = None,
         device: str = "auto",
         precision: str = "fp32",
         compile: bool = False,
         random_state: int | None = None,
         verbose: int = 0,
         warm_start: bool = False,
-        checkpoint_dir: str | None = None,
         target_cache_dir: str | None = None,
-        normalize: bool = True,
         inference_batch_size: int = 1024,
     ) -> None:
         self.teacher = teacher
@@ -362,17 +306,7 @@ class PronunciationEncoder(
         self.causal = causal
         self.pooling = pooling
         self.dropout = dropout
-        self.ngrams = ngrams
-        self.ngram_classes = ngram_classes
-        self.ngram_lr_scale = ngram_lr_scale
-        self.loss = loss
-        self.temperature = temperature
-        self.learn_temperature = learn_temperature
-        self.augment = augment
-        self.triplet_items = triplet_items
-        self.triplet_margin = triplet_margin
-        self.prior_items = prior_items
-        self.prior_per_row = prior_per_row
+        self.recipe = recipe
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -381,16 +315,14 @@ class PronunciationEncoder(
         self.weight_decay = weight_decay
         self.grad_clip = grad_clip
         self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
+        self.callbacks = callbacks
         self.device = device
         self.precision = precision
         self.compile = compile
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
-        self.checkpoint_dir = checkpoint_dir
         self.target_cache_dir = target_cache_dir
-        self.normalize = normalize
         self.inference_batch_size = inference_batch_size
 
     def __sklearn_tags__(self):
@@ -423,75 +355,41 @@ class PronunciationEncoder(
         self._check_params()
         return self
 
-    def _check_params(self) -> dict[str, float]:
-        """Validate every parameter; return the loss weights."""
+    def _check_params(self) -> tuple[Recipe, dict[str, float]]:
+        """Validate every parameter; the recipe in effect and its loss weights."""
         self._validate_params()
         check_device(self.device)  # one that exists here, before any work
-        weights = parse_loss(self.loss)
-        if self.early_stopping is not None and not self.validation_fraction:
-            raise InvalidParameterError(
-                "early_stopping needs validation_fraction > 0 (the epochs are judged on the "
-                "held-out share); set validation_fraction=0.1, say, or early_stopping=None."
-            )
         if self.width % self.heads:
             raise InvalidParameterError(
                 f"width={self.width} is not divisible by heads={self.heads}; choose heads "
                 "that divide width."
             )
-        if self.ngrams == 1:
-            raise InvalidParameterError(
-                "ngrams must be 0 (no n-gram bag) or an integer in [2, 5]; got 1 (parameter of "
-                "PronunciationEncoder): the bag's n-grams have orders 2 .. ngrams."
-            )
-        use_classes(self.ngram_classes, self.embedding)
-        make_augmenter(self.augment, weights, int(self.context_length))  # checks its params
-        return weights
+        recipe = Recipe() if self.recipe is None else self.recipe
+        weights = recipe.check(self.embedding, int(self.context_length))
+        for i, cb in enumerate(self.callbacks or []):
+            if not isinstance(cb, Callback):
+                raise InvalidParameterError(
+                    f"callbacks[{i}] is {describe_item(cb)} ({type(cb).__name__}), not a "
+                    "Callback; pass ipaclip.training callbacks (EarlyStopping(3), "
+                    "Checkpoint('ckpt')) or instances of your own Callback subclass."
+                )
+            cb._validate_params()
+            if isinstance(cb, EarlyStopping) and not self.validation_fraction:
+                raise InvalidParameterError(
+                    "EarlyStopping needs validation_fraction > 0 (the epochs are judged on the "
+                    "held-out share); set validation_fraction=0.1, say, or remove it from "
+                    "callbacks."
+                )
+        return recipe, weights
 
-    def _featurise(self, X, embedder: PhonemeEmbedder | None) -> PhonemeSequences:
-        """``X`` as phoneme sequences: given as such, or featurised with ``embedder``."""
-        if isinstance(X, PhonemeSequences):
-            return X
-        items = check_string_items(X, what="IPA string")
-        if embedder is None:
-            raise ValueError(
-                "This encoder was fitted on PhonemeSequences; transform needs PhonemeSequences "
-                "too (or refit it on IPA strings)."
-            )
-        return embedder.transform(items)
-
-    def _fit_embedder(self, X) -> PhonemeEmbedder | None:
-        """A PhonemeEmbedder fitted on ``X`` when ``X`` holds IPA strings."""
-        if isinstance(X, PhonemeSequences):
-            return None
-        items = check_string_items(X, what="IPA string")
+    def _fit_embedder(self, items: list[str]) -> PhonemeEmbedder:
+        """A PhonemeEmbedder fitted on the IPA strings ``items``."""
         embedder = PhonemeEmbedder(
             embedding=self.embedding,
             max_length=self.context_length,
             check_spelling=self.check_spelling,
         )
         return embedder.fit(items)
-
-    def _check_layout(self, seqs: PhonemeSequences) -> None:
-        """Refuse sequences whose features mean something else than at fit time."""
-        expected = getattr(self, "layout_", None)
-        if expected is None or seqs.layout is None or seqs.layout == expected:
-            return
-        raise ValueError(
-            "X was featurised with another layout than the sequences this encoder was fitted "
-            f"on: {seqs.layout.describe_differences(expected)}. Featurise it with the "
-            "encoder's own phoneme_embedder_ (or the same PhonemeEmbedder settings as in fit)."
-        )
-
-    def _check_sequences(self, seqs: PhonemeSequences, context_length: int) -> None:
-        if len(seqs) == 0:
-            raise ValueError("X is empty: at least one item is needed.")
-        lengths = seqs.lengths
-        if (lengths > context_length).any():
-            i = int(np.argmax(lengths > context_length))
-            raise ValueError(
-                f"Item {i} has {lengths[i]} phoneme tokens, more than context_length="
-                f"{context_length}; shorten it or raise context_length."
-            )
 
     # ------------------------------------------------------------------------------------
     # targets
@@ -559,9 +457,15 @@ class PronunciationEncoder(
         return self._fit(X, y, epochs=1, warm=True, partial=True)
 
     def _saved_params(self) -> dict:
-        """The parameters as JSON values (an augmenter object as its parameters)."""
+        """The parameters as JSON values: the recipe as its dict, of the callbacks only an
+        EarlyStopping's patience (a Checkpoint's folder is local)."""
         params = self.get_params(deep=False)
-        params["augment"] = augment_params(self.augment)
+        params["recipe"] = (Recipe() if self.recipe is None else self.recipe).to_dict()
+        params["callbacks"] = [
+            {"EarlyStopping": {"patience": cb.patience}}
+            for cb in self.callbacks or []
+            if type(cb) is EarlyStopping
+        ] or None
         return {k: v for k, v in params.items() if jsonable(v)}
 
     @staticmethod
@@ -576,7 +480,7 @@ class PronunciationEncoder(
         return X
 
     def _fit(self, X, y, *, epochs: int, warm: bool, partial: bool = False):
-        weights = self._check_params()
+        recipe, weights = self._check_params()
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None: y is "
@@ -584,7 +488,71 @@ class PronunciationEncoder(
             )
         X, y = self._check_X(X), consume_once(y)
         fitted = self.__sklearn_is_fitted__() and warm
-        embedder = self.phoneme_embedder_ if fitted else self._fit_embedder(X)
+        run = self._initialize(X, y, recipe, weights, fitted=fitted)
+        history = list(self.history_) if fitted else []
+        settings = TrainSettings(
+            epochs=epochs,
+            batch_size=int(self.batch_size),
+            lr=float(self.lr),
+            weight_decay=float(self.weight_decay),
+            warmup=float(self.warmup),
+            lr_schedule=self.lr_schedule,
+            grad_clip=None if self.grad_clip is None else float(self.grad_clip),
+            precision=self.precision,
+            compile=bool(self.compile),
+            seed=run.seed,
+            partial=partial,
+            epochs_before=len(history),
+        )
+        fitted_callbacks = [clone(cb) for cb in self.callbacks or []]
+        callbacks = list(fitted_callbacks)
+        if not any(isinstance(cb, ProgressBar) for cb in callbacks):
+            callbacks.append(ProgressBar(self.verbose))
+        params = {k: v for k, v in self._saved_params().items() if k not in _NOT_SEMANTIC}
+        trainer = Trainer(
+            run.module,
+            run.data,
+            run.objective,
+            run.train_idx,
+            run.val_idx,
+            settings,
+            callbacks,
+            context(run.data.device),
+            fingerprint=lambda: run_fingerprint(
+                run.config,
+                params,
+                run.seed,
+                run.seqs,
+                run.targets,
+                run.module,
+                len(history),
+                run.vocabulary,
+            ),
+        )
+        history = trainer.fit_loop(history)
+        # Everything succeeded: only now does the estimator change.
+        self._set_fitted(
+            trainer.module.to("cpu").eval(),
+            run.config,
+            run.vocabulary,
+            run.embedder,
+            run.seqs.layout,
+            None if is_embeddings(y) else teacher_id(self.get_teacher()),
+            history,
+        )
+        self.callbacks_ = fitted_callbacks
+        return self
+
+    def _initialize(self, X, y, recipe: Recipe, weights: dict, *, fitted: bool) -> _Run:
+        """Featuriser, targets, config, module and objective of a fit, each built once.
+
+        ``X`` was checked by :meth:`_check_X`; the targets are L2-normalised here (unless the
+        loss has ``"mse"``) and nowhere else.
+        """
+        if fitted:
+            embedder = self.phoneme_embedder_
+        else:
+            embedder = None if isinstance(X, PhonemeSequences) else self._fit_embedder(X)
         seqs = self._featurise(X, embedder)
         if fitted:
             self._check_layout(seqs)
@@ -602,12 +570,13 @@ class PronunciationEncoder(
         if fitted:
             config, vocabulary = self.config_, self.vocabulary_
         else:  # the n-grams of the training data are the bag's vocabulary
-            config, vocabulary, codes, class_codes = new_encoder_config(
-                self.get_params(deep=False), seqs, targets.shape[1]
+            vocabulary = tuple(sorted({s for s in seqs.symbols if not s.startswith("<")}))
+            config, codes, class_codes = recipe.build_config(
+                self._architecture(len(vocabulary), targets.shape[1]), seqs, vocabulary
             )
         self._check_sequences(seqs, config.context_length)
 
-        device = _resolve_device(self.device)
+        device = resolve_device(self.device)
         seed = self.random_state if self.random_state is not None else int(np.random.randint(2**31))
         seed = agree_seed(int(seed))  # under torch.distributed, rank 0's seed everywhere
         if fitted:
@@ -620,157 +589,64 @@ class PronunciationEncoder(
         target_t = torch.from_numpy(targets).to(device)
         if "mse" not in weights:
             target_t = F.normalize(target_t, dim=-1)
+        train_idx, val_idx = self._split(n, seed)
+        data, objective = recipe.build_objective(
+            seqs, vocabulary, target_t, train_idx, config.context_length, weights
+        )
+        return _Run(
+            embedder, seqs, targets, config, vocabulary, module, data, objective, seed,
+            train_idx, val_idx,
+        )  # fmt: skip
 
-        rng = np.random.default_rng(seed)
+    def _architecture(self, vocab_size: int, output_dim: int) -> EncoderConfig:
+        """The encoder's architecture from its parameters (the recipe adds the n-grams)."""
+        return EncoderConfig(
+            embedding=self.embedding,
+            vocab_size=vocab_size,
+            residual=bool(self.residual),
+            width=int(self.width),
+            layers=int(self.layers),
+            heads=int(self.heads),
+            context_length=int(self.context_length),
+            causal=bool(self.causal),
+            pooling=self.pooling,
+            output_dim=int(output_dim),
+            dropout=float(self.dropout),
+        )
+
+    def _split(self, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """Sorted training and validation rows (``validation_fraction`` of ``n``, seeded)."""
         train_idx, val_idx = np.arange(n), np.array([], dtype=np.int64)
         if self.validation_fraction:
             n_val = max(1, int(round(n * self.validation_fraction)))
-            perm = rng.permutation(n)
+            perm = np.random.default_rng(seed).permutation(n)
             val_idx, train_idx = np.sort(perm[:n_val]), np.sort(perm[n_val:])
             if len(train_idx) < 2:
                 raise ValueError(f"Only {len(train_idx)} training items after the split.")
+        return train_idx, val_idx
 
-        history = list(self.history_) if fitted else []
-        settings = TrainSettings(
-            epochs=epochs,
-            batch_size=int(self.batch_size),
-            lr=float(self.lr),
-            weight_decay=float(self.weight_decay),
-            warmup=float(self.warmup),
-            lr_schedule=self.lr_schedule,
-            grad_clip=None if self.grad_clip is None else float(self.grad_clip),
-            temperature=float(self.temperature),
-            loss_weights=weights,
-            precision=self.precision,
-            compile=bool(self.compile),
-            seed=seed,
-            partial=partial,
-            epochs_before=len(history),
-            ngram_lr_scale=float(self.ngram_lr_scale),
-        )
-        data, objective = training_objective(
-            seqs,
-            vocabulary,
-            device,
-            target_t,
-            train_idx,
-            weights,
-            make_augmenter(self.augment, weights, config.context_length),
-            temperature=float(self.temperature),
-            learn_temperature=bool(self.learn_temperature),
-            triplet_items=int(self.triplet_items),
-            triplet_margin=float(self.triplet_margin),
-            prior_items=None if self.prior_items is None else int(self.prior_items),
-            prior_per_row=bool(self.prior_per_row),
-        )
-        callbacks = [EarlyStopping(self.early_stopping)]
-        if self.checkpoint_dir:
-            params = self._saved_params()
-            for k in _NOT_SEMANTIC:
-                params.pop(k, None)
-            fingerprint = run_fingerprint(
-                config, params, seed, seqs, targets, module, len(history), vocabulary
-            )
-            callbacks.append(Checkpoint(self.checkpoint_dir, fingerprint))
-        callbacks.append(ProgressBar(self.verbose))
-        trainer = Trainer(
-            module,
-            data,
-            target_t,
-            train_idx,
-            val_idx,
-            settings,
-            callbacks,
-            context(device),
-            objective,
-        )
-        history = trainer.fit_loop(history)
-
-        # Everything succeeded: only now does the estimator change.
-        self.module_ = trainer.module.to("cpu").eval()
+    def _set_fitted(
+        self, module, config, vocabulary, embedder, layout, teacher_id_, history
+    ) -> PronunciationEncoder:
+        """Adopt a trained (or loaded) module and what describes it: the fitted attributes."""
+        self.module_ = module
         self.config_ = config
-        self.vocabulary_ = vocabulary
+        self.vocabulary_ = tuple(vocabulary)
         self.phoneme_embedder_ = embedder
-        self.layout_ = seqs.layout
+        self.layout_ = layout
         self.embedding_dim_ = config.output_dim
-        self.teacher_id_ = None if is_embeddings(y) else teacher_id(self.get_teacher())
+        self.teacher_id_ = teacher_id_
         self.history_ = history
         self.n_epochs_ = len(history)
         return self
 
-    # ------------------------------------------------------------------------------------
-    # inference
-    # ------------------------------------------------------------------------------------
     def transform(self, X) -> np.ndarray:
-        """Embed pronunciations: ``(n, d)`` float32, L2-normalised if ``normalize``."""
-        check_is_fitted(self)
-        self._validate_params()
-        seqs = self._featurise(X, self.phoneme_embedder_)
-        self._check_layout(seqs)
-        self._check_sequences(seqs, self.config_.context_length)
-        device = _resolve_device(self.device)
-        module = self.module_.to(device).eval()
-        data = SequenceData(seqs, self.vocabulary_, device)
-        out = np.empty((len(seqs), self.embedding_dim_), dtype=np.float32)
-        rows = np.arange(len(seqs))
-        batches = embed_rows(module, data, rows, self.inference_batch_size, self.precision)
-        with progress(len(seqs), "embedding", self.verbose, unit="item") as bar:
-            for index, z in batches:
-                if self.normalize:
-                    z = F.normalize(z, dim=-1)
-                out[index] = z.cpu().numpy()
-                bar.update(len(index))
-        return out
+        """Embed pronunciations: ``(n, d)`` float32, L2-normalised rows.
 
-    def encode(
-        self,
-        texts,
-        *,
-        ipa: bool = False,
-        batch_size: int | None = None,
-        show_progress_bar: bool | None = None,
-        normalize_embeddings: bool = True,
-        convert_to_tensor: bool = False,
-    ):
-        """Embed texts as sentence-transformers' ``encode`` does: texts in, vectors out.
-
-        Parameters
-        ----------
-        texts : str or iterable of str
-            Texts, transcribed by the G2P saved with the model (``g2p_``) or the default
-            English :class:`~ipaclip.IPATransformer`; with ``ipa=True``, IPA strings. A single
-            string gives a single vector.
-        ipa : bool, default=False
-            ``texts`` already are IPA.
-        batch_size : int, optional
-            Defaults to ``inference_batch_size``.
-        show_progress_bar : bool, optional
-            Defaults to ``verbose >= 1``.
-        normalize_embeddings : bool, default=True
-        convert_to_tensor : bool, default=False
-            Return a ``torch.Tensor`` instead of a numpy array.
-
-        Returns
-        -------
-        ndarray or Tensor of shape (n, d), or (d,) for a single string
+        Defined here (the work is :class:`~ipaclip._serving.EmbeddingMixin`'s) so that
+        scikit-learn's ``set_output`` wraps it.
         """
-        from ipaclip.g2p import resolve_g2p
-
-        check_is_fitted(self)
-        single = isinstance(texts, str)
-        items = check_string_items([texts] if single else texts, what="text")
-        if not ipa:
-            items = resolve_g2p(saved=getattr(self, "g2p_", None)).fit_transform(items)
-        runner = copy.copy(self)  # shares the fitted module; only inference settings differ
-        runner.normalize = bool(normalize_embeddings)
-        if batch_size is not None:
-            runner.inference_batch_size = batch_size
-        if show_progress_bar is not None:
-            runner.verbose = int(bool(show_progress_bar))
-        out = runner.transform(items)
-        if single:
-            out = out[0]
-        return torch.from_numpy(out) if convert_to_tensor else out
+        return super().transform(X)
 
     def score(self, X, y) -> float:
         """Mean cosine similarity between ``transform(X)`` and the teacher's embeddings of y."""
@@ -782,28 +658,6 @@ class PronunciationEncoder(
         z = z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
         t = t / np.maximum(np.linalg.norm(t, axis=1, keepdims=True), 1e-12)
         return float((z * t).sum(1).mean())
-
-    def phoneme_vectors(self, symbols: Sequence[str] | None = None) -> dict[str, np.ndarray]:
-        """The learned input embedding of each phoneme (no stress, not word-initial).
-
-        Parameters
-        ----------
-        symbols : sequence of str, optional
-            IPA segments; by default the fitted vocabulary. With ``embedding="ipa"`` any
-            PanPhon segment has a vector, seen in training or not.
-        """
-        check_is_fitted(self)
-        symbols = list(self.vocabulary_ if symbols is None else symbols)
-        # The IPA layout serves both modes: "onehot" reads only the channels and the index.
-        featuriser = PhonemeEmbedder(add_special_tokens=False, word_boundary="none")
-        seqs = featuriser.fit(symbols).transform(symbols)
-        bad = [s for s, n in zip(symbols, seqs.lengths) if n != 1]
-        if bad:
-            raise ValueError(f"Not single segments: {bad[:10]}.")
-        data = SequenceData(seqs, self.vocabulary_, torch.device("cpu"))
-        with torch.inference_mode():
-            rows = self.module_.phoneme_vectors(data.table, data.row_vocab).numpy()
-        return {s: rows[seqs.ids[i]].copy() for i, s in enumerate(symbols)}
 
     # ------------------------------------------------------------------------------------
     # persistence

@@ -2,9 +2,9 @@
 
 Usage: ``torchrun --nproc_per_node=2 tests/ddp_runner.py WORKDIR``. Reads ``WORKDIR/ipa.txt``
 (one IPA string per line), ``WORKDIR/y.npy`` (targets) and ``WORKDIR/params.json`` (a list of
-PronunciationEncoder parameter dicts); rank 0 saves the model fitted with ``params[i]`` to
-``WORKDIR/model<i>``. One process group serves every fit, so the test pays torchrun's start
-once.
+PronunciationEncoder parameter dicts, the Recipe's among them); rank 0 saves the model fitted
+with ``params[i]`` to ``WORKDIR/model<i>``. One process group serves every fit, so the test
+pays torchrun's start once.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch.distributed as dist
 
-from ipaclip import PronunciationEncoder
+from ipaclip import PronunciationEncoder, Recipe
 from ipaclip.distributed import get_rank, init_distributed
 
 
@@ -25,7 +25,8 @@ def main(work: Path) -> None:
     X = (work / "ipa.txt").read_text("utf-8").splitlines()
     y = np.load(work / "y.npy")
     for i, params in enumerate(json.loads((work / "params.json").read_text("utf-8"))):
-        enc = PronunciationEncoder(**params).fit(X, y)
+        recipe = {k: params.pop(k) for k in list(params) if k in Recipe._get_param_names()}
+        enc = PronunciationEncoder(**params, recipe=Recipe(**recipe)).fit(X, y)
         if get_rank() == 0:
             enc.save(work / f"model{i}")
     dist.destroy_process_group()

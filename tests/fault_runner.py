@@ -8,7 +8,7 @@ to clean up. ``KILL_AT=0`` never kills. MODE:
 ``save``  load model B from ``WORKDIR/b`` and save it over the model A in ``WORKDIR/model``;
 ``overwrite`` load model B from ``WORKDIR/b`` and save it with ``overwrite=True`` over
           ``WORKDIR/model``, a folder of the user's files;
-``train`` fit with dropout, validation, early stopping and ``checkpoint_dir=WORKDIR/ckpt``,
+``train`` fit with dropout, validation, EarlyStopping and ``Checkpoint(WORKDIR/ckpt)``,
           then save to ``WORKDIR/trained``.
 """
 
@@ -29,7 +29,7 @@ IPA = [
 LEXICON = {"ipaclip": "ˈaɪpəklɪp"}
 TRAIN = dict(
     width=32, layers=1, heads=2, epochs=6, batch_size=8, dropout=0.3, lr=0.02,
-    validation_fraction=0.25, early_stopping=2, random_state=0,
+    validation_fraction=0.25, random_state=0,
 )  # fmt: skip
 
 
@@ -49,7 +49,7 @@ def _arm(kill_at: int) -> None:
     import safetensors.torch
     import torch
 
-    import ipaclip._training as training
+    import ipaclip.objective as training
 
     count = [0]
 
@@ -70,7 +70,7 @@ def _arm(kill_at: int) -> None:
 
 
 def main(mode: str, kill_at: int, workdir: Path) -> None:
-    from ipaclip import IPATransformer, PronunciationEncoder
+    from ipaclip import Checkpoint, EarlyStopping, IPATransformer, PronunciationEncoder
 
     b = PronunciationEncoder.load(workdir / "b") if mode in ("save", "overwrite") else None
     _arm(kill_at)
@@ -79,7 +79,8 @@ def main(mode: str, kill_at: int, workdir: Path) -> None:
     elif mode == "overwrite":
         b.save(workdir / "model", overwrite=True)
     else:
-        enc = PronunciationEncoder(**TRAIN, checkpoint_dir=str(workdir / "ckpt"))
+        callbacks = [EarlyStopping(2), Checkpoint(workdir / "ckpt")]
+        enc = PronunciationEncoder(**TRAIN, callbacks=callbacks)
         enc.fit(IPA, targets(2))
         enc.save(workdir / "trained")
 

@@ -149,16 +149,21 @@ def write_tiny_clip_dir(directory: str | os.PathLike, embed_dim: int = 32, seed:
 
 
 def fit_interrupted_then_resumed(make: Any, X: Any, y: Any, checkpoint_dir: Any, monkeypatch: Any):
-    """Fit ``make()`` uninterrupted; then ``make(checkpoint_dir=...)`` killed
-    (KeyboardInterrupt) at its 5th training step, and a fresh ``make(checkpoint_dir=...)``
-    to the end. Return ``(uninterrupted, resumed)``.
+    """Fit ``make()`` uninterrupted; then ``make()`` with a ``Checkpoint(checkpoint_dir)``
+    callback killed (KeyboardInterrupt) at its 5th training step, and a fresh one to the end.
+    Return ``(uninterrupted, resumed)``.
 
     Asserts that the resumed fit did start from the checkpoint (it runs fewer steps than the
     uninterrupted one), so that equal results cannot come from silently starting over.
     """
     import pytest
 
-    import ipaclip._training as training_module
+    import ipaclip.objective as training_module
+    from ipaclip import Checkpoint
+
+    def checkpointed() -> Any:
+        enc = make()
+        return enc.set_params(callbacks=[*(enc.callbacks or []), Checkpoint(checkpoint_dir)])
 
     real = training_module.distillation_loss
     calls = {"n": 0, "kill_at": None}
@@ -173,9 +178,9 @@ def fit_interrupted_then_resumed(make: Any, X: Any, y: Any, checkpoint_dir: Any,
     full = make().fit(X, y)
     n_full, calls["n"], calls["kill_at"] = calls["n"], 0, 5
     with pytest.raises(KeyboardInterrupt):
-        make(checkpoint_dir=str(checkpoint_dir)).fit(X, y)
+        checkpointed().fit(X, y)
     calls["n"], calls["kill_at"] = 0, None
-    resumed = make(checkpoint_dir=str(checkpoint_dir)).fit(X, y)
+    resumed = checkpointed().fit(X, y)
     monkeypatch.setattr(training_module, "distillation_loss", real)
     assert 0 < calls["n"] < n_full, "the second fit did not resume from the checkpoint"
     return full, resumed

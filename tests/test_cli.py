@@ -176,11 +176,26 @@ def test_fit_reads_json_options(tmp_path):
     argv += ["--augment", '{"substitute": 0.3, "unstress": 0.5}', "--loss", '{"cosine": 1}']
     assert main(argv) == 0
     enc = PronunciationEncoder.load(tmp_path / "m")
-    assert enc.loss == {"cosine": 1}
-    assert {k: enc.augment[k] for k in ("substitute", "unstress")} == {
+    assert enc.recipe.loss == {"cosine": 1}
+    assert {k: enc.recipe.augment[k] for k in ("substitute", "unstress")} == {
         "substitute": 0.3,
         "unstress": 0.5,
     }
+
+
+@pytest.mark.slow
+def test_fit_recipe_options_and_callback_options(tmp_path):
+    (tmp_path / "words.txt").write_text("\n".join(sample_words(12, random_state=4)), "utf-8")
+    argv = ["fit", str(tmp_path / "words.txt"), "--out", str(tmp_path / "m"), "--quiet"]
+    argv += ["--width", "16", "--layers", "1", "--heads", "2", "--epochs", "2"]
+    argv += ["--recipe-triplet-margin", "0.05", "--ngrams", "3", "--validation-fraction", "0.25"]
+    argv += ["--early-stopping", "2", "--checkpoint-dir", str(tmp_path / "ck")]
+    assert main(argv) == 0
+    enc = PronunciationEncoder.load(tmp_path / "m")
+    assert (enc.recipe.triplet_margin, enc.recipe.ngrams, enc.config_.ngram_max) == (0.05, 3, 3)
+    assert [(type(cb).__name__, cb.patience) for cb in enc.callbacks] == [("EarlyStopping", 2)]
+    assert (tmp_path / "ck" / "checkpoint.pt").is_file()
+    assert str(tmp_path / "ck") not in (tmp_path / "m" / "config.json").read_text()
 
 
 def test_g2p_and_embed_read_standard_input(model_dir, monkeypatch, capsys):

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from joblib._parallel_backends import ThreadingBackend
 
-from ipaclip import IPATransformer
+from ipaclip import IPATransformer, Recipe
 from ipaclip.cli import _literal, main
 from ipaclip.distributed import shard_positions
 from ipaclip.estimator import PronunciationEncoder
@@ -35,6 +35,12 @@ PARAMS = {
     "validation_fraction": 0.1,
     "device": "cpu",
 }
+
+
+def _encoder(**params) -> PronunciationEncoder:
+    """An encoder from flat parameters (the Recipe's among them, as ddp_runner reads them)."""
+    recipe = {k: params.pop(k) for k in list(params) if k in Recipe._get_param_names()}
+    return PronunciationEncoder(**params, recipe=Recipe(**recipe))
 
 
 def _problem(n: int = 40, dim: int = 16, seed: int = 0) -> tuple[list[str], np.ndarray]:
@@ -164,11 +170,11 @@ def test_torchrun_two_gloo_processes_match_one_process(tmp_path):
     assert (ckpt / "checkpoint.pt").is_file()  # written by rank 0
     assert not list(ckpt.glob("*.tmp"))
 
-    single = PronunciationEncoder(random_state=0, **PARAMS).fit(X, y)
+    single = _encoder(random_state=0, **PARAMS).fit(X, y)
     _assert_one_process_result(parallel, single, X, "cosine+mse+contrastive")
 
     # The tolerance is meaningful: another seed gives a clearly different encoder.
-    other_seed = PronunciationEncoder(random_state=1, **PARAMS).fit(X, y)
+    other_seed = _encoder(random_state=1, **PARAMS).fit(X, y)
     assert np.abs(other_seed.transform(X) - single.transform(X)).max() > 1e-2
 
 
@@ -177,7 +183,7 @@ def test_world_size_without_process_group_warns(monkeypatch, caplog):
     monkeypatch.setenv("WORLD_SIZE", "2")
     params = {**PARAMS, "epochs": 1, "validation_fraction": 0.0}
     with caplog.at_level(logging.WARNING, logger="ipaclip.distributed"):
-        PronunciationEncoder(random_state=0, **params).fit(X, y)
+        _encoder(random_state=0, **params).fit(X, y)
     assert "WORLD_SIZE=2" in caplog.text and "init_distributed" in caplog.text
 
 
@@ -191,8 +197,8 @@ def test_entry_point_fits_and_saves_in_one_process(tmp_path):
     args += ["--out", str(tmp_path / "m"), "--random-state", "3", *_cli_args(params)]
     assert main(args) == 0
     saved = PronunciationEncoder.load(tmp_path / "m")
-    direct = PronunciationEncoder(random_state=3, **params).fit(X, y)
-    assert saved.width == 32 and saved.random_state == 3 and saved.loss == params["loss"]
+    direct = _encoder(random_state=3, **params).fit(X, y)
+    assert saved.width == 32 and saved.random_state == 3 and saved.recipe.loss == params["loss"]
     np.testing.assert_allclose(saved.transform(X), direct.transform(X), atol=1e-6)
 
 
@@ -279,8 +285,8 @@ def test_torchrun_default_recipe_and_opt_ins_match_one_process(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     for i, p in enumerate(params):
         parallel = PronunciationEncoder.load(tmp_path / f"model{i}")
-        single = PronunciationEncoder(**p).fit(X, y)
+        single = _encoder(**p).fit(X, y)
         assert parallel.config_ == single.config_ and single.config_.ngram_class_count > 0
         _assert_one_process_result(parallel, single, X, f"recipe {i}")
-        other = PronunciationEncoder(**{**p, "random_state": 1}).fit(X, y)
+        other = _encoder(**{**p, "random_state": 1}).fit(X, y)
         assert np.abs(other.transform(X) - single.transform(X)).max() > 1e-2

@@ -14,8 +14,15 @@ from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
 from sklearn.pipeline import Pipeline
 
 import ipaclip._targets as targets_module
-import ipaclip._training as training_module
-from ipaclip import IPATransformer, PhonemeEmbedder, PronunciationEncoder
+import ipaclip.objective as objective_module
+from ipaclip import (
+    Checkpoint,
+    EarlyStopping,
+    IPATransformer,
+    PhonemeEmbedder,
+    PronunciationEncoder,
+    Recipe,
+)
 from tests.fixtures import tiny_clip_text_encoder
 
 WORDS = [
@@ -43,7 +50,7 @@ def small(**params) -> PronunciationEncoder:
 
 
 def test_distillation_raises_cosine_far_above_its_start(ipa, teacher):
-    enc = small(teacher=teacher, epochs=80, loss="cosine", lr=3e-3)
+    enc = small(teacher=teacher, epochs=80, recipe=Recipe(loss="cosine"), lr=3e-3)
     enc.fit(ipa, WORDS)
     start = enc.history_[0]["train_cosine"]
     end = enc.score(ipa, WORDS)
@@ -70,12 +77,13 @@ def test_transform_output_and_precomputed_targets(ipa):
     Z = enc.transform(ipa)
     assert Z.shape == (len(ipa), 12) and Z.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(Z, axis=1), 1.0, rtol=1e-5)
-    raw = enc.set_params(normalize=False).transform(ipa)
+    raw = enc.encode(ipa, ipa=True, normalize_embeddings=False)
     assert not np.allclose(np.linalg.norm(raw, axis=1), 1.0)
+    np.testing.assert_allclose(raw / np.linalg.norm(raw, axis=1, keepdims=True), Z, atol=1e-6)
     assert enc.teacher_id_ is None
     # Featurised input gives the same embeddings as IPA strings.
     seqs = enc.phoneme_embedder_.transform(ipa)
-    np.testing.assert_allclose(enc.set_params(normalize=True).transform(seqs), Z, atol=1e-6)
+    np.testing.assert_allclose(enc.transform(seqs), Z, atol=1e-6)
 
 
 def test_same_random_state_gives_identical_weights(ipa):
@@ -90,14 +98,17 @@ def test_same_random_state_gives_identical_weights(ipa):
 
 def test_history_validation_and_early_stopping(ipa):
     Y = np.random.default_rng(2).normal(size=(len(ipa), 8)).astype(np.float32)
-    enc = small(epochs=30, validation_fraction=0.25, early_stopping=2, lr=0.05).fit(ipa, Y)
+    stop = EarlyStopping(2)
+    enc = small(epochs=30, validation_fraction=0.25, callbacks=[stop], lr=0.05).fit(ipa, Y)
     keys = {"epoch", "loss", "train_cosine", "val_cosine", "lr", "seconds", "samples_per_second"}
     assert all(keys <= set(h) for h in enc.history_)
     vals = [h["val_cosine"] for h in enc.history_]
     if len(vals) < 30:  # stopped early: the last two epochs did not beat the best
         assert max(vals[-2:]) <= max(vals[:-2])
-    with pytest.raises(ValueError, match="early_stopping needs validation_fraction"):
-        small(early_stopping=2).fit(ipa, Y)
+    assert not hasattr(stop, "best_score")  # the fit worked on a clone
+    assert enc.callbacks_[0].best_score == max(vals)
+    with pytest.raises(ValueError, match="EarlyStopping needs validation_fraction"):
+        small(callbacks=[EarlyStopping(2)]).fit(ipa, Y)
 
 
 def test_partial_fit_and_warm_start_continue_training(ipa):
@@ -200,7 +211,7 @@ def test_nan_loss_stops_with_clear_error_and_keeps_model(ipa, monkeypatch):
     Y = np.random.default_rng(7).normal(size=(len(ipa), 8)).astype(np.float32)
     enc = small().fit(ipa, Y)
     before = enc.transform(ipa)
-    real = training_module.distillation_loss
+    real = objective_module.distillation_loss
     calls = {"n": 0}
 
     def exploding(*args, **kwargs):
@@ -208,7 +219,7 @@ def test_nan_loss_stops_with_clear_error_and_keeps_model(ipa, monkeypatch):
         calls["n"] += 1
         return (loss * float("nan") if calls["n"] == 3 else loss), cos
 
-    monkeypatch.setattr(training_module, "distillation_loss", exploding)
+    monkeypatch.setattr(objective_module, "distillation_loss", exploding)
     with pytest.raises(FloatingPointError, match="loss became nan at epoch 1, step 3"):
         enc.set_params(warm_start=True).fit(ipa, Y)
     np.testing.assert_array_equal(enc.transform(ipa), before)
@@ -224,7 +235,7 @@ def test_nan_loss_stops_with_clear_error_and_keeps_model(ipa, monkeypatch):
 def test_killed_run_resumes_from_checkpoint_to_the_same_result(ipa, tmp_path, monkeypatch):
     Y = np.random.default_rng(8).normal(size=(len(ipa), 8)).astype(np.float32)
     full = small(epochs=4).fit(ipa, Y)
-    real = training_module.distillation_loss
+    real = objective_module.distillation_loss
     steps_per_epoch = -(-len(ipa) // 16)
     calls = {"n": 0}
 
@@ -234,9 +245,9 @@ def test_killed_run_resumes_from_checkpoint_to_the_same_result(ipa, tmp_path, mo
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(training_module, "distillation_loss", killed_in_epoch_3)
+    monkeypatch.setattr(objective_module, "distillation_loss", killed_in_epoch_3)
     with pytest.raises(KeyboardInterrupt):
-        small(epochs=4, checkpoint_dir=str(tmp_path)).fit(ipa, Y)
+        small(epochs=4, callbacks=[Checkpoint(tmp_path)]).fit(ipa, Y)
     assert (tmp_path / "checkpoint.pt").is_file()
     counted = {"n": 0}
 
@@ -244,8 +255,8 @@ def test_killed_run_resumes_from_checkpoint_to_the_same_result(ipa, tmp_path, mo
         counted["n"] += 1
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(training_module, "distillation_loss", counting)
-    resumed = small(epochs=4, checkpoint_dir=str(tmp_path)).fit(ipa, Y)
+    monkeypatch.setattr(objective_module, "distillation_loss", counting)
+    resumed = small(epochs=4, callbacks=[Checkpoint(str(tmp_path))]).fit(ipa, Y)
     assert counted["n"] == 2 * steps_per_epoch  # only epochs 3 and 4 were run again
     assert [h["epoch"] for h in resumed.history_] == [1, 2, 3, 4]
     np.testing.assert_allclose(resumed.transform(ipa), full.transform(ipa), atol=1e-6)
@@ -293,7 +304,7 @@ def test_bad_input_gets_clear_errors(ipa):
     with pytest.raises(ValueError, match="max_length=16, the encoder.s context length"):
         small(context_length=16).fit(long_ipa, np.ones((1, 4)))
     with pytest.raises(ValueError, match="loss"):
-        small(loss="hinge").fit(ipa, Y)
+        small(recipe=Recipe(loss="hinge")).fit(ipa, Y)
     with pytest.raises(TypeError, match="string"):
         small().fit("kæt", Y[:1])
 
@@ -372,3 +383,51 @@ def test_context_length_is_bounded_before_anything_is_allocated(monkeypatch):
     small(context_length=4096).check_params()  # the largest accepted
     with pytest.raises(ValueError, match="context_length must be"):
         small(context_length=4097).check_params()
+
+
+# -- the shape of the API (issue #18) --------------------------------------------------------
+def test_fewer_than_30_parameters_with_the_recipe_and_callbacks_as_objects():
+    params = PronunciationEncoder().get_params(deep=False)
+    assert len(params) < 30
+    assert params["recipe"] is None and params["callbacks"] is None
+    assert not {"loss", "ngrams", "early_stopping", "checkpoint_dir", "normalize"} & set(params)
+
+
+def test_each_input_is_validated_once_on_the_serving_path(ipa, monkeypatch):
+    import ipaclip.estimator as estimator_module
+    import ipaclip.phonemes as phonemes_module
+
+    enc = small(epochs=1).fit(ipa, np.random.default_rng(3).normal(size=(len(ipa), 8)))
+    calls = []
+    for module in (estimator_module, phonemes_module):  # _serving checks nothing itself
+        real = module.check_string_items
+
+        def counting(X, *args, _real=real, **kwargs):
+            calls.append(X)
+            return _real(X, *args, **kwargs)
+
+        monkeypatch.setattr(module, "check_string_items", counting)
+    enc.transform(ipa)
+    assert len(calls) == 1
+    calls.clear()
+    enc.encode(ipa, ipa=True)
+    assert len(calls) == 1
+    calls.clear()
+    enc.fit(ipa, np.random.default_rng(3).normal(size=(len(ipa), 8)))
+    assert len(calls) == 3  # fit's own check, then the phoneme embedder's fit and transform
+
+
+def test_fit_stages_run_once_each_and_share_set_fitted_with_load(ipa, tmp_path, monkeypatch):
+    counts = {"_initialize": 0, "_split": 0, "_set_fitted": 0}
+    for name in counts:
+        real = getattr(PronunciationEncoder, name)
+
+        def spy(self, *args, _real=real, _name=name, **kwargs):
+            counts[_name] += 1
+            return _real(self, *args, **kwargs)
+
+        monkeypatch.setattr(PronunciationEncoder, name, spy)
+    enc = small(epochs=1).fit(ipa, np.random.default_rng(3).normal(size=(len(ipa), 8)))
+    assert counts == {"_initialize": 1, "_split": 1, "_set_fitted": 1}
+    PronunciationEncoder.load(enc.save(tmp_path / "m"))
+    assert counts["_set_fitted"] == 2

@@ -79,13 +79,14 @@ def test_verbose_0_prints_nothing_and_verbose_1_shows_progress(fitted, capfd, mo
 
 def test_encode_like_sentence_transformers(fitted):
     enc, g2p = fitted
+    params = enc.get_params()
     Z = enc.encode(WORDS[:3])
     np.testing.assert_allclose(Z, enc.transform(g2p.transform(WORDS[:3])), atol=1e-6)
     one = enc.encode("cat", convert_to_tensor=True)
     assert isinstance(one, torch.Tensor) and tuple(one.shape) == (32,)
     raw = enc.encode(["kˈæt"], ipa=True, normalize_embeddings=False, batch_size=1)
     assert not np.isclose(np.linalg.norm(raw), 1.0)
-    assert enc.normalize is True  # encode's options did not leak into the estimator
+    assert enc.get_params() == params  # encode's options did not leak into the estimator
 
 
 def test_ipaclip_clone_keeps_the_fitted_encoder_and_fuse_weight_is_searchable(fitted, teacher):

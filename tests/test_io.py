@@ -14,7 +14,7 @@ import pytest
 import ipaclip._io as io_module
 from ipaclip import PronunciationEncoder
 from ipaclip._io import atomic_folder, check_replaceable, recover_folder
-from ipaclip._persistence import check_save_target
+from ipaclip.persistence import check_save_target
 from tests.fault_runner import IPA, model
 
 REPO = Path(__file__).resolve().parents[1]

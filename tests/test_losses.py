@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ipaclip import PronunciationEncoder
+from ipaclip import PronunciationEncoder, Recipe
 from ipaclip._validation import InvalidParameterError
 from ipaclip.losses import parse_loss
 
@@ -45,7 +45,9 @@ class _CountingTeacher:
 
 @pytest.mark.parametrize("loss", ["0*cosine", {"contrastive": -2}])
 def test_the_estimator_refuses_them_before_any_work(loss):
-    enc = PronunciationEncoder(_CountingTeacher(), loss=loss, width=32, layers=1, heads=2)
+    enc = PronunciationEncoder(
+        _CountingTeacher(), recipe=Recipe(loss=loss), width=32, layers=1, heads=2
+    )
     with pytest.raises(InvalidParameterError, match="^loss="):
         enc.check_params()
     _CountingTeacher.calls = 0

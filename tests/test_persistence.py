@@ -12,8 +12,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 import ipaclip.nn as nn_module
-from ipaclip import IPATransformer, PronunciationEncoder
-from ipaclip._persistence import _digest
+from ipaclip import Checkpoint, EarlyStopping, IPATransformer, PronunciationEncoder, Recipe
+from ipaclip.persistence import _digest
 
 DATA = Path(__file__).resolve().parent / "data"
 IPA = ["kˈæt", "dˈɑːɡ", "fˈɪʃ", "bˈɜːd", "tɹˈiː", "nˈa͡ɪt", "ʃˈɪp", "ɡˈoʊt"]
@@ -54,7 +54,7 @@ def test_a_format_2_model_saved_before_the_ngram_bag_still_loads():
     folder = DATA / "model_format2_no_ngrams"
     assert "ngram_max" not in json.loads((folder / "config.json").read_text())["encoder_config"]
     enc = PronunciationEncoder.load(folder)
-    assert enc.ngrams == 0 and enc.config_.ngram_max == 0
+    assert enc.recipe.ngrams == 0 and enc.config_.ngram_max == 0
     ipa = (DATA / "model_format2_no_ngrams_ipa.txt").read_text("utf-8").splitlines()
     np.testing.assert_allclose(
         enc.transform(ipa), np.load(DATA / "model_format2_no_ngrams_expected.npy"), atol=1e-6
@@ -170,12 +170,17 @@ def test_lexicon_content_is_saved_and_no_path_from_a_config_is_opened(tmp_path, 
 
 
 def test_local_paths_are_neither_saved_nor_restored(tmp_path):
-    enc = _fit(checkpoint_dir=str(tmp_path / "ck"), target_cache_dir=str(tmp_path / "tc"))
+    callbacks = [EarlyStopping(2), Checkpoint(tmp_path / "ck")]
+    enc = _fit(validation_fraction=0.25, callbacks=callbacks, target_cache_dir=str(tmp_path / "tc"))
     folder = enc.save(tmp_path / "m")
     params = json.loads((folder / "config.json").read_text())["estimator_params"]
-    assert params["checkpoint_dir"] is None and params["target_cache_dir"] is None
+    assert params["target_cache_dir"] is None and str(tmp_path / "ck") not in json.dumps(params)
+    assert params["callbacks"] == [{"EarlyStopping": {"patience": 2}}]
     loaded = PronunciationEncoder.load(folder)
-    assert loaded.checkpoint_dir is None and loaded.target_cache_dir is None
+    assert loaded.target_cache_dir is None
+    assert [(type(cb), cb.get_params()) for cb in loaded.callbacks] == [
+        (EarlyStopping, {"patience": 2})
+    ]
 
 
 def test_saving_over_a_model_keeps_it_loadable_until_the_new_one_is_complete(tmp_path, monkeypatch):
@@ -381,8 +386,23 @@ def _set(path: str, value):
         (_set("estimator_params.width", 64), "estimator_params.width is 64 but encoder_config"),
         (_set("estimator_params.layers", 1.0), "estimator_params.layers is 1.0"),
         (_set("estimator_params.pooling", "mean"), "estimator_params.pooling"),
-        (_set("estimator_params.ngrams", 3), "estimator_params.ngrams is 3"),
-        (_set("estimator_params.ngram_classes", False), "estimator_params.ngram_classes"),
+        (_set("estimator_params.recipe.ngrams", 3), "estimator_params.recipe.ngrams is 3"),
+        (
+            _set("estimator_params.recipe.ngram_classes", False),
+            "estimator_params.recipe.ngram_classes is False",
+        ),
+        (_set("estimator_params.ngrams", 4), "estimator_params.ngrams belongs in .*recipe"),
+        (_set("estimator_params.recipe", [4]), "estimator_params.recipe must be an object"),
+        (
+            _set("estimator_params.recipe.triplet_margin", -1),
+            "estimator_params.recipe holds a bad value: triplet",
+        ),
+        (_set("estimator_params.recipe.bogus", 1), "estimator_params.recipe holds an unknown"),
+        (_set("estimator_params.callbacks", ["x"]), "estimator_params.callbacks must be null"),
+        (
+            _set("estimator_params.callbacks", [{"EarlyStopping": {"patience": 0}}]),
+            "estimator_params.callbacks holds a bad value",
+        ),
         (_set("estimator_params.embedding", "onehot"), "estimator_params.embedding"),
         (_set("phoneme_embedder.vocabulary", ["€"]), r"phoneme_embedder.vocabulary is invalid"),
         (_set("history[0]", "fast"), r"history\[0\] must be an object of numbers"),
@@ -428,10 +448,10 @@ def test_a_saved_device_is_not_restored(saved):
 
 
 def test_a_model_saved_after_set_params_records_the_architecture_it_holds(tmp_path):
-    enc = _fit().set_params(width=64, ngrams=3, pooling="mean")
+    enc = _fit(recipe=Recipe()).set_params(width=64, recipe__ngrams=3, pooling="mean")
     loaded = PronunciationEncoder.load(enc.save(tmp_path / "m"))
     params = loaded.get_params()
-    assert (params["width"], params["ngrams"], params["pooling"]) == (16, 4, "eos")
+    assert (params["width"], params["recipe__ngrams"], params["pooling"]) == (16, 4, "eos")
     assert loaded.config_.width == 16
     np.testing.assert_array_equal(loaded.transform(IPA), enc.transform(IPA))
 
@@ -484,7 +504,7 @@ def test_a_4_gib_file_is_refused_from_its_size_before_it_is_hashed(
 ):
     import time
 
-    import ipaclip._persistence as persistence
+    import ipaclip.persistence as persistence
 
     folder = _fit().save(tmp_path / "m", g2p=IPATransformer(lexicon={"ipaclip": "ˈaɪpəklɪp"}))
     with open(folder / name, "r+b") as f:
@@ -545,3 +565,50 @@ def test_deciding_whether_to_replace_opens_only_the_config_and_follows_no_link(
     assert inside == [] or inside == [saved / "config.json"]
     assert secret not in opened
     assert (saved / "lexicon.json").is_symlink()
+
+
+# -- the model format of issue #18: the recipe and callbacks ---------------------------------
+def test_a_model_saved_with_flat_recipe_parameters_loads_into_a_recipe_and_callbacks():
+    folder = DATA / "model_format2_flat_recipe"  # saved before #18, flat parameters
+    raw = json.loads((folder / "config.json").read_text())["estimator_params"]
+    assert "recipe" not in raw and raw["early_stopping"] == 2 and raw["ngrams"] == 3
+    enc = PronunciationEncoder.load(folder)
+    assert enc.recipe.ngrams == enc.config_.ngram_max == 3
+    assert (enc.recipe.loss, enc.recipe.triplet_margin) == ("cosine+contrastive+2*triplet", 0.05)
+    assert enc.recipe.augment["substitute"] == 0.2
+    assert [(type(cb), cb.patience) for cb in enc.callbacks] == [(EarlyStopping, 2)]
+    ipa = (DATA / "model_format2_flat_recipe_ipa.txt").read_text("utf-8").splitlines()
+    np.testing.assert_allclose(
+        enc.transform(ipa), np.load(DATA / "model_format2_flat_recipe_expected.npy"), atol=1e-6
+    )
+
+
+@pytest.mark.parametrize(
+    "name", ["model_v0.1.0", "model_format2_no_ngrams", "model_format2_flat_recipe"]
+)
+def test_an_old_model_saved_again_writes_the_recipe_and_gives_the_same_outputs(tmp_path, name):
+    old = PronunciationEncoder.load(DATA / name)
+    folder = old.save(tmp_path / "m")
+    params = json.loads((folder / "config.json").read_text())["estimator_params"]
+    assert params["recipe"] == old.recipe.to_dict()
+    assert not {"ngrams", "loss", "early_stopping", "checkpoint_dir", "normalize"} & set(params)
+    again = PronunciationEncoder.load(folder)
+    ipa = (DATA / f"{name}_ipa.txt").read_text("utf-8").splitlines()
+    np.testing.assert_array_equal(again.transform(ipa), old.transform(ipa))  # bit for bit
+    assert again.get_params(deep=True) == {
+        **old.get_params(deep=True), "recipe": again.recipe, "callbacks": again.callbacks
+    }  # fmt: skip
+    assert repr(again.recipe) == repr(old.recipe)
+
+
+def test_loading_sets_the_fitted_attributes_through_set_fitted(monkeypatch):
+    seen = []
+    real = PronunciationEncoder._set_fitted
+
+    def spy(self, *args):
+        seen.append(args)
+        return real(self, *args)
+
+    monkeypatch.setattr(PronunciationEncoder, "_set_fitted", spy)
+    enc = PronunciationEncoder.load(DATA / "model_format2_flat_recipe")
+    assert len(seen) == 1 and enc.n_epochs_ == len(enc.history_) == 3

@@ -12,11 +12,10 @@ import pytest
 import torch
 from sklearn.base import clone
 
-import ipaclip._training as training_module
-from ipaclip import PronunciationEncoder
+import ipaclip.training as training_module
+from ipaclip import PronunciationEncoder, Recipe
 from ipaclip._batches import SequenceData
 from ipaclip._edit_distance import BatchPhoneticSimilarity
-from ipaclip._objective import Objective
 from ipaclip.augment import PhoneticAugmenter
 from ipaclip.evaluation import evaluate_model
 from ipaclip.evaluation.distance import paired_feature_edit_distance, segment_codes
@@ -28,6 +27,7 @@ from ipaclip.evaluation.triplets import (
 )
 from ipaclip.losses import gallery_infonce, parse_loss, phonetic_prior_loss, triplet_margin_loss
 from ipaclip.ngrams import ngram_codes, ngram_vocabulary
+from ipaclip.objective import Objective
 from ipaclip.phonemes import PhonemeEmbedder
 from tests.fixtures import fit_interrupted_then_resumed
 
@@ -46,6 +46,11 @@ def _y(seed: int = 0, dim: int = 16) -> np.ndarray:
 def small(**params) -> PronunciationEncoder:
     base = dict(width=16, layers=1, heads=2, epochs=2, batch_size=4, random_state=0)
     return PronunciationEncoder(**{**base, **params})
+
+
+def recipe(**params) -> Recipe:
+    """The default recipe with ``params``."""
+    return Recipe(**params)
 
 
 def _batch(seqs, n):
@@ -264,12 +269,13 @@ def test_ngram_vocabulary_and_codes_of_unseen_ngrams():
 
 
 def test_defaults_are_the_recipe_and_classes_follow_the_embedding():
-    params = PronunciationEncoder().get_params()
+    assert PronunciationEncoder().recipe is None  # Recipe(): the recipe study's
+    params = Recipe().get_params()
     assert parse_loss(params["loss"]) == {
         "cosine": 1.0, "contrastive": 1.0, "triplet": 3.0, "prior": 3.0,
     }  # fmt: skip
     assert (params["ngrams"], params["ngram_classes"], params["ngram_lr_scale"]) == (4, "auto", 5)
-    assert (params["epochs"], params["prior_items"], params["prior_per_row"]) == (8, 256, True)
+    assert (params["prior_items"], params["prior_per_row"]) == (256, True)
     ipa = small(epochs=1).fit(IPA, _y())
     onehot = small(epochs=1, embedding="onehot").fit(IPA, _y())
     assert ipa.config_.ngram_max == 4 and ipa.config_.ngram_class_count > 0
@@ -286,7 +292,7 @@ def test_ngram_vectors_and_the_logit_scale_have_their_own_optimiser_groups(monke
         return real(self, history)
 
     monkeypatch.setattr(training_module.Trainer, "fit_loop", spy)
-    small(epochs=1, lr=0.01, ngram_lr_scale=3.0, **OPT_INS).fit(IPA, _y())
+    small(epochs=1, lr=0.01, recipe=recipe(ngram_lr_scale=3.0, **OPT_INS)).fit(IPA, _y())
     main, ngrams, scale = seen["groups"]
     assert ngrams["params"] == [seen["ngrams"]] and ngrams["lr"] == pytest.approx(3 * main["lr"])
     assert len(scale["params"]) == 1 and scale["weight_decay"] == 0.0
@@ -299,7 +305,7 @@ def test_ngram_vectors_and_the_logit_scale_have_their_own_optimiser_groups(monke
         ({"ngrams": 6}, "ngrams must be an integer in [0, 5]"),
         ({"ngrams": True}, "ngrams must be"),
         ({"ngram_classes": "yes"}, "ngram_classes must be a bool or one of 'auto'"),
-        ({"ngram_classes": True, "embedding": "onehot"}, "ngram_classes=True needs embedding"),
+        ({"ngram_classes": True}, "ngram_classes=True needs embedding"),
         ({"ngram_lr_scale": 0}, "ngram_lr_scale must be a number > 0"),
         ({"triplet_items": 0}, "triplet_items must be a positive integer"),
         ({"triplet_margin": -0.1}, "triplet_margin must be a number in [0, 2]"),
@@ -314,27 +320,28 @@ def test_ngram_vectors_and_the_logit_scale_have_their_own_optimiser_groups(monke
 )
 def test_bad_recipe_parameters_are_refused_by_name(params, message):
     escaped = message if ".*" in message else re.escape(message)
+    embedding = "onehot" if params.get("ngram_classes") is True else "ipa"
     with pytest.raises(ValueError, match=escaped):
-        small(**params).fit(IPA, _y())
+        small(recipe=recipe(**params), embedding=embedding).fit(IPA, _y())
 
 
 def test_numpy_integers_and_an_augmenter_object_are_accepted():
-    enc = small(ngrams=np.int64(3), triplet_items=np.int64(2), prior_items=np.int64(4))
-    assert enc.fit(IPA, _y()).config_.ngram_max == 3
+    ints = recipe(ngrams=np.int64(3), triplet_items=np.int64(2), prior_items=np.int64(4))
+    assert small(recipe=ints).fit(IPA, _y()).config_.ngram_max == 3
     aug = PhoneticAugmenter(substitute=0.3, mode="replace")
-    enc = small(augment=aug).fit(IPA, _y())
-    assert enc.augment is aug and not hasattr(aug, "neighbours_")  # the user's object untouched
+    enc = small(recipe=recipe(augment=aug)).fit(IPA, _y())
+    assert enc.recipe.augment is aug and not hasattr(aug, "neighbours_")  # user's object intact
     twin = clone(enc)
-    assert twin.augment is not aug and twin.augment.get_params() == aug.get_params()
-    twin.set_params(augment__substitute=0.1)
-    assert twin.augment.substitute == 0.1 and aug.substitute == 0.3
+    assert twin.recipe.augment is not aug and twin.recipe.augment.get_params() == aug.get_params()
+    twin.set_params(recipe__augment__substitute=0.1)
+    assert twin.recipe.augment.substitute == 0.1 and aug.substitute == 0.3
 
 
 @pytest.mark.parametrize("embedding", ["ipa", "onehot"])
 def test_recipe_with_every_option_fits_saves_loads_and_pickles(tmp_path, embedding):
-    enc = small(embedding=embedding, augment=PhoneticAugmenter(substitute=0.2), **{
+    enc = small(embedding=embedding, recipe=recipe(augment=PhoneticAugmenter(substitute=0.2), **{
         k: v for k, v in OPT_INS.items() if k != "augment"
-    })  # fmt: skip
+    }))  # fmt: skip
     enc.fit(IPA, _y())
     assert "logit_scale" in enc.history_[-1]
     z = enc.transform(IPA + ["xˈæt"])  # x: unseen (onehot: <unk>), its n-grams unknown
@@ -342,11 +349,11 @@ def test_recipe_with_every_option_fits_saves_loads_and_pickles(tmp_path, embeddi
     folder = enc.save(tmp_path / "m")
     again = PronunciationEncoder.load(folder)
     np.testing.assert_array_equal(again.transform(IPA + ["xˈæt"]), z)
-    assert again.augment == {
+    assert again.recipe.augment == {
         **PhoneticAugmenter(substitute=0.2).get_params(),
         "weak": ["ə", "h", "ʔ"],
     }
-    assert again.get_params()["ngrams"] == 4 and again.learn_temperature is True
+    assert again.get_params()["recipe__ngrams"] == 4 and again.recipe.learn_temperature is True
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(enc)).transform(IPA), z[:10])
     refit = clone(again).fit(IPA, _y())  # the saved parameters train the same model again
     np.testing.assert_allclose(refit.transform(IPA), z[:10], atol=1e-6)
@@ -355,7 +362,7 @@ def test_recipe_with_every_option_fits_saves_loads_and_pickles(tmp_path, embeddi
 def test_resume_is_bit_identical_with_augmentation_gallery_and_learned_temperature(
     tmp_path, monkeypatch
 ):
-    params = dict(epochs=4, batch_size=4, validation_fraction=0.2, **OPT_INS)
+    params = dict(epochs=4, batch_size=4, validation_fraction=0.2, recipe=recipe(**OPT_INS))
     make = functools.partial(small, **params)
     full, resumed = fit_interrupted_then_resumed(make, IPA, _y(1), tmp_path, monkeypatch)
     keys = ("loss", "val_cosine", "logit_scale")
@@ -364,3 +371,68 @@ def test_resume_is_bit_identical_with_augmentation_gallery_and_learned_temperatu
     ]
     for name, value in full.module_.state_dict().items():
         assert torch.equal(resumed.module_.state_dict()[name], value), name
+
+
+# -- the Recipe object (ipaclip.recipe) ------------------------------------------------------
+def test_grid_search_reaches_the_recipe_through_nested_parameters():
+    from sklearn.model_selection import GridSearchCV, KFold
+
+    enc = small(epochs=1, recipe=Recipe(ngrams=0, loss="cosine+triplet"))
+    assert enc.get_params(deep=True)["recipe__loss"] == "cosine+triplet"
+    grid = {"recipe__triplet_margin": [0.05, 0.5]}
+    search = GridSearchCV(enc, grid, cv=KFold(2)).fit(IPA, _y())
+    assert search.best_params_["recipe__triplet_margin"] in (0.05, 0.5)
+    assert (
+        search.best_estimator_.recipe.triplet_margin
+        == search.best_params_["recipe__triplet_margin"]
+    )
+    assert enc.recipe.triplet_margin == 0.1  # the searched clones, not the user's recipe
+    # The margin reaches the loss: the two settings train differently.
+    a = clone(enc).set_params(recipe__triplet_margin=0.05).fit(IPA, _y())
+    b = clone(enc).set_params(recipe__triplet_margin=0.5).fit(IPA, _y())
+    assert a.history_[0]["loss"] != b.history_[0]["loss"]
+
+
+def test_recipe_none_is_the_default_recipe_bit_for_bit():
+    none = small(epochs=1).fit(IPA, _y())
+    explicit = small(epochs=1, recipe=Recipe()).fit(IPA, _y())
+    for name, value in none.module_.state_dict().items():
+        assert torch.equal(explicit.module_.state_dict()[name], value), name
+    assert none.recipe is None  # fit does not set parameters
+    # With the default None, nested parameters need a recipe first (in the same call).
+    enc = small().set_params(recipe=Recipe(), recipe__triplet_margin=0.05)
+    assert enc.recipe.triplet_margin == 0.05
+
+
+def test_recipe_to_dict_is_json_and_from_dict_gives_the_same_recipe():
+    import json
+
+    aug = PhoneticAugmenter(substitute=0.2, mode="replace")
+    r = Recipe(ngrams=3, loss={"cosine": 1.0, "triplet": 2.0}, augment=aug, prior_items=None)
+    saved = json.loads(json.dumps(r.to_dict()))
+    again = Recipe.from_dict(saved)
+    assert again.get_params(deep=False) == {**r.get_params(deep=False), "augment": saved["augment"]}
+    assert PhoneticAugmenter(**again.augment).get_params() == aug.get_params() | {
+        "weak": list(aug.weak)
+    }
+    with pytest.raises(TypeError, match="bogus"):
+        Recipe.from_dict({**saved, "bogus": 1})
+
+
+def test_a_fit_builds_its_augmenter_once_and_checking_builds_none(monkeypatch):
+    import ipaclip.recipe as recipe_module
+
+    built = []
+
+    class Counting(PhoneticAugmenter):
+        def __new__(cls, *args, **kwargs):
+            built.append(kwargs)
+            return super().__new__(cls)
+
+    monkeypatch.setattr(recipe_module, "PhoneticAugmenter", Counting)
+    r = Recipe(augment={"substitute": 0.2})
+    r.check("ipa", 64)
+    small(epochs=1, recipe=r).check_params()
+    assert built == []
+    small(epochs=1, recipe=r).fit(IPA, _y())
+    assert len(built) == 1 and built[0]["substitute"] == 0.2

@@ -1,4 +1,4 @@
-"""The training engine (:mod:`ipaclip._training`): what makes a checkpoint one run's."""
+"""The training engine (:mod:`ipaclip.training`): what makes a checkpoint one run's."""
 
 from __future__ import annotations
 
@@ -8,10 +8,18 @@ import logging
 import numpy as np
 import pytest
 import torch
+from sklearn.base import clone
 
-from ipaclip import PhonemeEmbedder, PronunciationEncoder
-from ipaclip._training import CHECKPOINT_NAME, run_fingerprint
+from ipaclip import (
+    Callback,
+    Checkpoint,
+    EarlyStopping,
+    PhonemeEmbedder,
+    PronunciationEncoder,
+    Recipe,
+)
 from ipaclip.nn import EncoderConfig, PronunciationTransformer
+from ipaclip.training import CHECKPOINT_NAME, run_fingerprint
 
 # Voiceless stops in every word: the second set reads p as b and t as d, which gives the same
 # row ids, offsets and symbol order, with other feature rows and another vocabulary.
@@ -28,7 +36,8 @@ def _y(seed: int = 0) -> np.ndarray:
 
 def small(**params) -> PronunciationEncoder:
     # No n-gram bag: its codes (in the starting weights) would tell the two sets apart anyway.
-    base = dict(width=32, layers=1, heads=2, epochs=2, batch_size=4, ngrams=0, random_state=0)
+    base = dict(width=32, layers=1, heads=2, epochs=2, batch_size=4, random_state=0)
+    base["recipe"] = Recipe(ngrams=0)
     return PronunciationEncoder(**{**base, **params})
 
 
@@ -72,11 +81,11 @@ def test_the_fingerprint_covers_the_feature_table_vocabulary_and_layout():
 
 @pytest.mark.slow
 def test_same_row_ids_with_other_features_train_afresh_not_resume(tmp_path, caplog):
-    first = small(checkpoint_dir=str(tmp_path)).fit(VOICELESS, _y())
+    first = small(callbacks=[Checkpoint(tmp_path)]).fit(VOICELESS, _y())
     assert (tmp_path / CHECKPOINT_NAME).is_file()
     fresh = small().fit(VOICED, _y())  # no checkpoint: what the second run must give
-    with caplog.at_level(logging.INFO, logger="ipaclip._training"):
-        second = small(checkpoint_dir=str(tmp_path)).fit(VOICED, _y())
+    with caplog.at_level(logging.INFO, logger="ipaclip.training"):
+        second = small(callbacks=[Checkpoint(tmp_path)]).fit(VOICED, _y())
     assert "Resuming" not in caplog.text
     assert "belongs to another model, data or settings" in caplog.text
     assert second.vocabulary_ == fresh.vocabulary_ != first.vocabulary_
@@ -90,7 +99,75 @@ def test_same_row_ids_with_other_features_train_afresh_not_resume(tmp_path, capl
     )
     # The same data again does resume: the finished run's checkpoint is now the voiced one.
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger="ipaclip._training"):
-        again = small(checkpoint_dir=str(tmp_path)).fit(VOICED, _y())
+    with caplog.at_level(logging.INFO, logger="ipaclip.training"):
+        again = small(callbacks=[Checkpoint(tmp_path)]).fit(VOICED, _y())
     assert "Resuming" in caplog.text
     assert [h["loss"] for h in again.history_] == [h["loss"] for h in fresh.history_]
+
+
+# -- callbacks -------------------------------------------------------------------------------
+class Epochs(Callback):
+    """Records the epochs it sees; ``stop_after`` stops training after that epoch."""
+
+    def __init__(self, stop_after=None):
+        self.stop_after = stop_after
+
+    def on_epoch_end(self, trainer, record):
+        self.seen_ = [*getattr(self, "seen_", []), record["epoch"]]
+        if self.stop_after is not None and record["epoch"] >= self.stop_after:
+            trainer.stop = True
+
+
+def test_a_users_callback_runs_on_a_clone_and_can_stop_training():
+    mine = Epochs()
+    enc = small(epochs=3, callbacks=[mine]).fit(VOICELESS, _y())
+    assert enc.callbacks_[0].seen_ == [1, 2, 3] and enc.callbacks_[0] is not mine
+    assert not hasattr(mine, "seen_") and enc.callbacks == [mine]  # the user's object as it was
+    stopped = small(epochs=5, callbacks=[Epochs(stop_after=2)]).fit(VOICELESS, _y())
+    assert stopped.n_epochs_ == 2 and stopped.callbacks_[0].seen_ == [1, 2]
+    # Without the callback, the first two epochs are the same: it changed only the stop.
+    plain = small(epochs=5).fit(VOICELESS, _y())
+    assert [h["loss"] for h in plain.history_[:2]] == [h["loss"] for h in stopped.history_]
+    watched = small(epochs=5, callbacks=[Epochs()]).fit(VOICELESS, _y())
+    for name, value in plain.module_.state_dict().items():
+        assert torch.equal(watched.module_.state_dict()[name], value), name
+
+
+@pytest.mark.parametrize(
+    "callbacks, message",
+    [
+        (["early"], r"callbacks\[0\] is 'early' \(str\), not a Callback"),
+        ([EarlyStopping(3), 3], r"callbacks\[1\] is 3 \(int\), not a Callback"),
+        (
+            [EarlyStopping(0)],
+            "patience must be a positive integer or None; got 0 .parameter of EarlyStopping",
+        ),
+        ([Checkpoint(3)], "dirname must be"),
+        ("early", "callbacks must be"),
+    ],
+)
+def test_callbacks_are_checked_before_any_work(callbacks, message):
+    enc = small(callbacks=callbacks, validation_fraction=0.25)
+    with pytest.raises(ValueError, match=message):
+        enc.check_params()
+    with pytest.raises(ValueError, match=message):
+        enc.fit(VOICELESS, _y())
+    assert not hasattr(enc, "module_")
+
+
+def test_clone_copies_callbacks_and_get_params_reaches_them():
+    enc = small(callbacks=[EarlyStopping(3), Checkpoint("ck")])
+    twin = clone(enc)
+    assert twin.callbacks[0] is not enc.callbacks[0]
+    assert [cb.get_params() for cb in twin.callbacks] == [{"patience": 3}, {"dirname": "ck"}]
+
+
+def test_a_fitted_encoder_with_callbacks_and_a_progress_bar_pickles(tmp_path):
+    import pickle
+
+    enc = small(callbacks=[EarlyStopping(2), Checkpoint(tmp_path), Epochs()], verbose=1)
+    enc.set_params(validation_fraction=0.25).fit(VOICELESS, _y())
+    assert [type(cb) for cb in enc.callbacks_] == [EarlyStopping, Checkpoint, Epochs]
+    again = pickle.loads(pickle.dumps(enc))
+    np.testing.assert_array_equal(again.transform(VOICELESS), enc.transform(VOICELESS))
+    assert again.callbacks_[2].seen_ == [1, 2]

@@ -10,7 +10,7 @@ import pytest
 import torch
 from sklearn.model_selection import GridSearchCV, KFold
 
-from ipaclip import PronunciationEncoder
+from ipaclip import Checkpoint, EarlyStopping, PronunciationEncoder, Recipe
 from ipaclip._targets import DiskStore, TargetMemory, embed_texts
 from ipaclip.cli import main
 from tests.fixtures import fit_interrupted_then_resumed
@@ -39,8 +39,8 @@ def _weights(enc: PronunciationEncoder) -> dict[str, torch.Tensor]:
     "params, message",
     [
         ({"grad_clip": -1.0}, "grad_clip must be a number > 0 or None; got -1.0"),
-        ({"temperature": float("inf")}, "temperature must be a number in (0, 100]; got inf"),
-        ({"temperature": float("nan")}, "temperature must be"),
+        ({"recipe": Recipe(temperature=float("inf"))}, "temperature must be a number in (0, 100]"),
+        ({"recipe": Recipe(temperature=float("nan"))}, "temperature must be"),
         ({"lr": "fast"}, "lr must be a number in (0, 10]; got 'fast'"),
         ({"inference_batch_size": 0}, "inference_batch_size must be a positive integer"),
         ({"epochs": 2.5}, "epochs must be a positive integer; got 2.5"),
@@ -139,7 +139,7 @@ def test_disk_store_writes_one_shard_per_call_not_a_file_per_text(tmp_path):
 
 # -- checkpoints -----------------------------------------------------------------------------
 def test_checkpoint_dir_does_not_freeze_partial_fit_or_warm_start(tmp_path):
-    enc = small(epochs=1, checkpoint_dir=str(tmp_path))
+    enc = small(epochs=1, callbacks=[Checkpoint(tmp_path)])
     seen = []
     for _ in range(4):
         enc.partial_fit(IPA, _y())
@@ -147,7 +147,7 @@ def test_checkpoint_dir_does_not_freeze_partial_fit_or_warm_start(tmp_path):
     assert enc.n_epochs_ == 4
     for a, b in zip(seen, seen[1:]):
         assert any(not torch.equal(a[k], b[k]) for k in a)  # every call trained
-    warm = small(epochs=3, warm_start=True, checkpoint_dir=str(tmp_path / "w"))
+    warm = small(epochs=3, warm_start=True, callbacks=[Checkpoint(tmp_path / "w")])
     warm.fit(IPA, _y())
     first = _weights(warm)
     warm.fit(IPA, _y())
@@ -156,7 +156,8 @@ def test_checkpoint_dir_does_not_freeze_partial_fit_or_warm_start(tmp_path):
 
 
 def test_resume_is_bit_identical_with_dropout_and_early_stopping(tmp_path, monkeypatch):
-    params = dict(epochs=8, dropout=0.3, validation_fraction=0.25, early_stopping=3, lr=0.02)
+    params = dict(epochs=8, dropout=0.3, validation_fraction=0.25, lr=0.02)
+    params["callbacks"] = [EarlyStopping(3)]
     make = functools.partial(small, **params)
     full, resumed = fit_interrupted_then_resumed(make, IPA, _y(1), tmp_path, monkeypatch)
     assert resumed.n_epochs_ == full.n_epochs_  # the patience counter was restored
@@ -168,7 +169,7 @@ def test_resume_is_bit_identical_with_dropout_and_early_stopping(tmp_path, monke
 def test_a_garbage_checkpoint_is_named_not_unpickled(tmp_path):
     (tmp_path / "checkpoint.pt").write_bytes(b"\x80\x04garbage, not a checkpoint")
     with pytest.raises(ValueError, match=r"checkpoint.pt cannot be read as an ipaclip checkpoint"):
-        small(checkpoint_dir=str(tmp_path)).fit(IPA, _y())
+        small(callbacks=[Checkpoint(tmp_path)]).fit(IPA, _y())
 
 
 def test_cli_reports_a_corrupt_model_in_one_line(tmp_path, capsys):

@@ -1,18 +1,23 @@
 """The training engine behind :meth:`PronunciationEncoder.fit <ipaclip.PronunciationEncoder.fit>`.
 
 As in skorch, training is ``fit_loop`` -> ``run_epoch`` -> ``train_step``, and everything that
-is not the loop itself (progress, early stopping, checkpoints) is a :class:`Callback`:
+is not the loop itself (progress, early stopping, checkpoints) is a :class:`Callback`, passed
+as ``PronunciationEncoder(callbacks=[...])`` (each fit works on clones; the fitted ones are
+``callbacks_``):
 
-* :class:`ProgressBar`: one tqdm bar over the steps (``verbose >= 1``), epoch lines at 2;
 * :class:`EarlyStopping`: tracks the best validation cosine and its weights, stops after
-  ``patience`` epochs without improvement;
+  ``patience`` epochs without improvement and keeps the best epoch's weights;
 * :class:`Checkpoint`: after every epoch, writes everything needed to continue bit for bit
-  (weights, optimiser, step, history, RNG state, every callback's state); on start, resumes
-  from a checkpoint of the same run.
+  (weights, optimiser, step, history, RNG state, every callback's state) to ``dirname``; on
+  start, resumes from a checkpoint of the same run;
+* :class:`ProgressBar`: one tqdm bar over the steps (``verbose >= 1``), epoch lines at 2;
+  added by ``fit`` from ``verbose``.
 
-What a step encodes and the loss terms beyond the teacher's are the :class:`Objective`'s
-(:mod:`ipaclip._objective`): augmented copies, near/far swaps, the phonetic prior, the
-gallery and the learnable temperature.
+Your own callback subclasses :class:`Callback` and overrides the hooks it needs.
+
+What a step encodes and the whole loss are the :class:`~ipaclip.objective.Objective`'s:
+augmented copies, near/far swaps, the teacher terms, the phonetic prior, the gallery and the
+learnable temperature, and the optimiser's parameter groups.
 
 The trainer works on a *copy* of the module: the estimator adopts the result only when
 training succeeded.
@@ -28,22 +33,24 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sklearn.base import BaseEstimator
 
 from ipaclip._batches import SequenceData, autocast, embed_rows, length_bucketed_batches
 from ipaclip._io import atomic_file
-from ipaclip._objective import Objective, StepBatch
 from ipaclip._progress import make_bar
+from ipaclip._validation import Interval, ParamsMixin
 from ipaclip.distributed import DistributedContext
-from ipaclip.losses import distillation_loss
 from ipaclip.nn import cosine_schedule
+from ipaclip.objective import Objective, StepBatch
 
 __all__ = [
     "Callback",
@@ -71,18 +78,29 @@ class TrainSettings:
     warmup: float
     lr_schedule: str
     grad_clip: float | None
-    temperature: float
-    loss_weights: dict[str, float]
     precision: str = "fp32"
     compile: bool = False
     seed: int = 0
     partial: bool = False
     epochs_before: int = 0  # epochs trained by earlier fits (warm start, partial_fit)
-    ngram_lr_scale: float = 1.0  # the n-gram vectors' learning rate is lr times this
 
 
-class Callback:
-    """Hooks around the training loop; ``state_dict`` goes into checkpoints."""
+class Callback(ParamsMixin, BaseEstimator):
+    """Hooks around the training loop; ``state_dict`` goes into checkpoints.
+
+    Subclass it and override the hooks you need; ``__init__`` stores only its keyword
+    arguments (scikit-learn's rule), because each fit works on a clone
+    (:func:`sklearn.base.clone`): the objects you pass are never changed, and the fitted
+    clones are the encoder's ``callbacks_``. A hook gets the :class:`Trainer` (its
+    ``module``, ``optimizer``, ``epoch``, ``history``; set ``trainer.stop = True`` to stop
+    after this epoch).
+
+    Examples
+    --------
+    >>> class Epochs(Callback):
+    ...     def on_epoch_end(self, trainer, record):
+    ...         self.seen_ = getattr(self, "seen_", []) + [record["epoch"]]
+    """
 
     def on_train_begin(self, trainer: Trainer) -> None:
         pass
@@ -109,23 +127,23 @@ class Trainer:
 
     module: torch.nn.Module
     data: SequenceData
-    targets: torch.Tensor
+    objective: Objective
     train_idx: np.ndarray
     val_idx: np.ndarray
     settings: TrainSettings
     callbacks: list[Callback] = field(default_factory=list)
     dist: DistributedContext | None = None
-    objective: Objective | None = None
+    #: Identity of the run (:func:`run_fingerprint`), computed when a callback first asks.
+    fingerprint: Callable[[], str] | None = None
 
     def __post_init__(self) -> None:
         s = self.settings
         self.device = self.data.device
-        if self.objective is None:
-            self.objective = Objective(
-                s.loss_weights, s.temperature, self.data, self.targets, self.train_idx
-            )
+        self.targets = self.objective.targets
         self.optimizer = torch.optim.AdamW(
-            self.param_groups(), lr=float(s.lr), weight_decay=float(s.weight_decay)
+            self.objective.param_groups(self.module),
+            lr=float(s.lr),
+            weight_decay=float(s.weight_decay),
         )
         self.step_rng = np.random.default_rng([s.seed, s.epochs_before])
         self.steps_per_epoch = -(-len(self.train_idx) // s.batch_size)
@@ -202,14 +220,7 @@ class Trainer:
             group["lr"] = float(s.lr) * self.lr_factor() * group.get("lr_scale", 1.0)
         batch = self.objective.make_batch(self.data, rows, self.step_rng)
         with autocast(self.device, s.precision):
-            z, triplets = self.objective.split(self.embed_batch(batch), batch)
-            loss, cos = distillation_loss(
-                z.float(),
-                self.targets[batch.rows],
-                s.loss_weights,
-                self.objective.contrastive_temperature(),
-            )
-            loss = self.objective.add_terms(loss, z.float(), triplets, batch)
+            loss, cos = self.objective.loss(self.embed_batch(batch), batch)
         if not torch.isfinite(loss):
             # The module is a working copy: the estimator keeps its pre-fit state.
             raise FloatingPointError(
@@ -241,21 +252,6 @@ class Trainer:
         if s.lr_schedule == "constant":
             return min(1.0, (self.step + 1) / max(1, self.warmup_steps))
         return cosine_schedule(self.step, self.total_steps, self.warmup_steps)
-
-    def param_groups(self) -> list[dict]:
-        """AdamW groups: the encoder; its n-gram vectors (``lr * ngram_lr_scale``: each gets
-        a gradient only from the few words that contain it); the objective's logit scale
-        (no weight decay, as CLIP's)."""
-        ngrams = getattr(self.module, "ngrams", None)
-        sparse = [] if ngrams is None else list(ngrams.parameters())
-        skip = {id(p) for p in sparse}
-        groups = [{"params": [p for p in self.module.parameters() if id(p) not in skip]}]
-        if sparse:
-            groups.append({"params": sparse, "lr_scale": float(self.settings.ngram_lr_scale)})
-        extra = list(self.objective.parameters())
-        if extra:
-            groups.append({"params": extra, "weight_decay": 0.0})
-        return groups
 
     def embed_batch(self, batch: StepBatch) -> torch.Tensor:
         """Student outputs of every sequence of ``batch`` (gathered from the shards under DDP).
@@ -295,9 +291,8 @@ class ProgressBar(Callback):
     any logging configuration and do not break the bar.
     """
 
-    def __init__(self, verbose: int) -> None:
+    def __init__(self, verbose: int = 1) -> None:
         self.verbose = verbose
-        self.bar: Any = None
 
     def on_train_begin(self, trainer: Trainer) -> None:
         verbose = self.verbose if trainer.is_main_process else 0
@@ -322,6 +317,7 @@ class ProgressBar(Callback):
 
     def on_train_end(self, trainer: Trainer) -> None:
         self.bar.close()
+        self.bar = None  # a fitted encoder that keeps this callback stays picklable
 
 
 _SHOWN = ("loss", "train_cosine", "val_cosine")
@@ -330,15 +326,31 @@ _SHOWN = ("loss", "train_cosine", "val_cosine")
 class EarlyStopping(Callback):
     """Keep the weights of the best validation epoch; stop after ``patience`` without gain.
 
-    With ``patience=None`` the best weights are tracked (and reported) but training runs all
-    epochs and ends with the last epoch's weights.
+    Epochs are judged on the validation cosine, so the encoder needs
+    ``validation_fraction > 0``. With ``patience=None`` the best weights are tracked but
+    training runs all epochs and ends with the last epoch's weights.
+
+    Parameters
+    ----------
+    patience : int or None, default=3
+        Epochs without a better validation cosine before training stops.
+
+    Examples
+    --------
+    >>> from ipaclip import PronunciationEncoder
+    >>> enc = PronunciationEncoder(validation_fraction=0.1, callbacks=[EarlyStopping(3)])
     """
 
-    def __init__(self, patience: int | None) -> None:
+    _parameter_constraints: dict = {"patience": [Interval(Integral, 1, None, closed="left"), None]}
+
+    def __init__(self, patience: int | None = 3) -> None:
         self.patience = patience
-        self.best_score = -np.inf
-        self.best_state: dict | None = None
-        self.bad_epochs = 0
+
+    def on_train_begin(self, trainer: Trainer) -> None:
+        if not hasattr(self, "best_score"):  # a checkpoint may have restored them already
+            self.best_score = -np.inf
+            self.best_state: dict | None = None
+            self.bad_epochs = 0
 
     def on_epoch_end(self, trainer: Trainer, record: dict) -> None:
         score = record.get("val_cosine")
@@ -356,6 +368,7 @@ class EarlyStopping(Callback):
     def on_train_end(self, trainer: Trainer) -> None:
         if self.best_state is not None and self.patience is not None:
             trainer.module.load_state_dict(self.best_state)
+        self.best_state = None  # the fitted clone keeps the score, not a copy of the weights
 
     def state_dict(self) -> dict:
         return {
@@ -371,21 +384,41 @@ class EarlyStopping(Callback):
 
 
 class Checkpoint(Callback):
-    """Write ``checkpoint.pt`` after every epoch; resume from it when it belongs to this run.
+    """Write ``dirname/checkpoint.pt`` after every epoch; resume from it when it is this run's.
 
-    ``fingerprint`` (:func:`run_fingerprint`) identifies the run (settings, data with its
-    feature table, vocabulary and layout, targets, seed and starting weights): a checkpoint
-    with another fingerprint is ignored with a warning, and training starts afresh.
+    A run that was killed resumes from its last completed epoch and ends with the same
+    weights as an uninterrupted run. The run is identified by the trainer's fingerprint
+    (:func:`run_fingerprint`: settings, data with its feature table, vocabulary and layout,
+    targets, seed and starting weights): a checkpoint with another fingerprint is ignored
+    with a warning, and training starts afresh. ``dirname`` is never saved with a model.
+
+    Parameters
+    ----------
+    dirname : str or path-like
+        The folder of ``checkpoint.pt`` (created when missing).
+
+    Examples
+    --------
+    >>> from ipaclip import PronunciationEncoder
+    >>> enc = PronunciationEncoder(callbacks=[Checkpoint("runs/words")])
     """
 
-    def __init__(self, folder: str | os.PathLike, fingerprint: str) -> None:
-        self.path = Path(folder) / CHECKPOINT_NAME
-        self.fingerprint = fingerprint
+    _parameter_constraints: dict = {"dirname": [str, os.PathLike]}
+
+    def __init__(self, dirname: str | os.PathLike = "checkpoints") -> None:
+        self.dirname = dirname
+
+    @property
+    def path(self) -> Path:
+        return Path(self.dirname) / CHECKPOINT_NAME
 
     def _others(self, trainer: Trainer) -> list[Callback]:
         return [cb for cb in trainer.callbacks if cb is not self]
 
     def on_train_begin(self, trainer: Trainer) -> None:
+        if trainer.fingerprint is None:
+            raise ValueError("Checkpoint needs a trainer with a run fingerprint.")
+        self.fingerprint = trainer.fingerprint()
         if trainer.dist is not None:
             trainer.dist.check_same(self.fingerprint, "the data, targets and settings")
         if not self.path.is_file():
@@ -395,7 +428,7 @@ class Checkpoint(Callback):
         except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError...
             raise ValueError(
                 f"{self.path} cannot be read as an ipaclip checkpoint ({type(exc).__name__}); "
-                "delete it to start afresh, or point checkpoint_dir elsewhere."
+                "delete it to start afresh, or point Checkpoint(dirname=...) elsewhere."
             ) from None
         if not isinstance(state, dict) or state.get("fingerprint") != self.fingerprint:
             logger.warning("Ignoring %s: it belongs to another model, data or settings.", self.path)

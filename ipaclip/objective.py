@@ -1,7 +1,10 @@
-"""What one training step encodes and optimises beyond the teacher terms.
+"""What one training step encodes and optimises: the whole loss of a fit, in one object.
 
-The teacher terms (:func:`ipaclip.losses.distillation_loss`) need only the batch's outputs
-and targets. The recipe's other terms need more, built once per fit by :class:`Objective`:
+:class:`Objective` holds the loss weights (the one place they live), the teacher targets and
+what the recipe's terms need, built once per fit by
+:meth:`Recipe.build_objective <ipaclip.recipe.Recipe.build_objective>`. The teacher terms
+(:func:`ipaclip.losses.distillation_loss`) need only the batch's outputs and targets; the
+others need more:
 
 * ``"triplet"``: a near and a far single-phoneme swap of the first ``triplet_items`` items
   (:meth:`~ipaclip.augment.PhoneticAugmenter.swap_pairs`), encoded in the same pass;
@@ -14,7 +17,8 @@ and targets. The recipe's other terms need more, built once per fit by :class:`O
 
 A step is :meth:`Objective.make_batch` (numpy ids of every sequence to encode; the same on
 every process of a distributed run, since the RNG and the rows are) -> the trainer encodes
-them (sharded under DDP) -> :meth:`Objective.add_terms`.
+them (sharded under DDP) -> :meth:`Objective.loss` (the whole loss, and the mean cosine to
+the targets). The optimiser's groups are :meth:`Objective.param_groups`.
 """
 
 from __future__ import annotations
@@ -27,7 +31,13 @@ from torch import nn
 
 from ipaclip._batches import SequenceData
 from ipaclip._edit_distance import BatchPhoneticSimilarity
-from ipaclip.losses import LogitScale, gallery_infonce, phonetic_prior_loss, triplet_margin_loss
+from ipaclip.losses import (
+    LogitScale,
+    distillation_loss,
+    gallery_infonce,
+    phonetic_prior_loss,
+    triplet_margin_loss,
+)
 
 __all__ = ["Objective", "StepBatch"]
 
@@ -56,18 +66,18 @@ class StepBatch:
 
 
 class Objective(nn.Module):
-    """The loss terms beyond the teacher terms, and what they need (built once per fit).
+    """The whole loss of a training step, and what its terms need (built once per fit).
 
     Parameters
     ----------
     weights : dict of str to float
-        The loss (:func:`ipaclip.losses.parse_loss`).
+        The loss (:func:`ipaclip.losses.parse_loss`): the only place a fit keeps its weights.
     temperature : float
         Of the contrastive and gallery terms (the initial one when learned).
     data : SequenceData
         The training data (with the augmenter's extra rows, if any).
     targets : Tensor
-        Teacher targets of every dataset row.
+        Teacher targets of every dataset row (L2-normalised unless the loss has ``"mse"``).
     train_idx : ndarray
         The rows trained on (the gallery is their distinct targets).
     augmenter : PhoneticAugmenter, optional
@@ -77,6 +87,9 @@ class Objective(nn.Module):
     triplet_margin : float
     prior_items : int or None
     prior_per_row : bool
+    ngram_lr_scale : float
+        The n-gram vectors' learning rate is the encoder's times this
+        (:meth:`param_groups`).
     """
 
     def __init__(
@@ -93,11 +106,14 @@ class Objective(nn.Module):
         triplet_margin: float = 0.1,
         prior_items: int | None = None,
         prior_per_row: bool = False,
+        ngram_lr_scale: float = 1.0,
     ) -> None:
         super().__init__()
         if "triplet" in weights and augmenter is None:
             raise ValueError("The 'triplet' term needs an augmenter (its swap sampler).")
         self.weights = dict(weights)
+        self.targets = targets
+        self.ngram_lr_scale = float(ngram_lr_scale)
         self.temperature = float(temperature)
         self.logit_scale = LogitScale(temperature) if learn_temperature else None
         self.augmenter = augmenter
@@ -135,7 +151,37 @@ class Objective(nn.Module):
             lengths = np.concatenate([lengths, base_lengths, base_lengths, base_lengths])
         return StepBatch(scored_rows, ids, lengths, n, ok)
 
+    # -- the optimiser ---------------------------------------------------------------------
+    def param_groups(self, module: nn.Module) -> list[dict]:
+        """AdamW groups: the encoder; its n-gram vectors (``lr * ngram_lr_scale``: each gets
+        a gradient only from the few words that contain it); this objective's logit scale
+        (no weight decay, as CLIP's). A group's ``lr_scale`` multiplies the scheduled rate."""
+        ngrams = getattr(module, "ngrams", None)
+        sparse = [] if ngrams is None else list(ngrams.parameters())
+        skip = {id(p) for p in sparse}
+        groups = [{"params": [p for p in module.parameters() if id(p) not in skip]}]
+        if sparse:
+            groups.append({"params": sparse, "lr_scale": self.ngram_lr_scale})
+        extra = list(self.parameters())
+        if extra:
+            groups.append({"params": extra, "weight_decay": 0.0})
+        return groups
+
     # -- the terms -------------------------------------------------------------------------
+    def loss(self, z: torch.Tensor, batch: StepBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """The whole loss of a step and the mean cosine of the scored outputs to their targets.
+
+        ``z`` holds the student's outputs of every sequence of ``batch`` (in its order): the
+        teacher terms (:func:`ipaclip.losses.distillation_loss`) are computed first, then the
+        gallery, triplet and prior terms (:meth:`add_terms`), in the order that reproduces the
+        recipe study's runs bit for bit.
+        """
+        z, triplets = self.split(z, batch)
+        loss, cos = distillation_loss(
+            z.float(), self.targets[batch.rows], self.weights, self.contrastive_temperature()
+        )
+        return self.add_terms(loss, z.float(), triplets, batch), cos
+
     def contrastive_temperature(self) -> float | torch.Tensor:
         """The temperature of the contrastive term (a tensor when learned)."""
         return self.temperature if self.logit_scale is None else 1.0 / self.logit_scale()

@@ -41,6 +41,8 @@ from ipaclip._model_checks import (
     string_list,
 )
 from ipaclip.nn import EncoderConfig
+from ipaclip.recipe import Recipe
+from ipaclip.training import EarlyStopping
 
 __all__ = [
     "CARD_NAME",
@@ -222,7 +224,7 @@ def save_estimator(
     params = fitted_architecture(params, est.config_)
     if not isinstance(est.teacher, str):
         params["teacher"] = est.teacher_id_
-    params["checkpoint_dir"] = params["target_cache_dir"] = None  # paths stay local
+    params["target_cache_dir"] = None  # paths stay local (a Checkpoint is never saved)
     embedder = est.phoneme_embedder_
     lexicon, g2p_params = None, None
     if g2p is not None:
@@ -478,6 +480,12 @@ def build_estimator(cls: type, folder: Path, config: dict, tensors: dict, lexico
     history = checked_history(config, folder / CONFIG_NAME)
     params = checked_params(config.get("estimator_params"), encoder, folder / CONFIG_NAME)
     unrestored = _unrestored_teacher(params, folder)
+    params["recipe"] = _make(Recipe, params["recipe"], "estimator_params.recipe", folder)
+    if params["callbacks"] is not None:
+        params["callbacks"] = [
+            _make(EarlyStopping, c["EarlyStopping"], "estimator_params.callbacks", folder)
+            for c in params["callbacks"]
+        ]
     est = _make(cls, params, "estimator_params", folder)
     emb = config.get("phoneme_embedder")
     embedder = None
@@ -512,14 +520,8 @@ def build_estimator(cls: type, folder: Path, config: dict, tensors: dict, lexico
         est.g2p_ = _make(IPATransformer, g2p, "g2p", folder)
     module = PronunciationTransformer(encoder)
     module.load_state_dict(tensors, strict=True)
-    est.module_ = module.eval()
-    est.config_ = encoder
-    est.vocabulary_ = tuple(vocabulary)
-    est.phoneme_embedder_ = embedder
-    est.layout_ = _layout(config, folder, embedder)
-    est.embedding_dim_ = encoder.output_dim
-    est.teacher_id_ = teacher["id"]
     est.unrestored_teacher_ = unrestored
-    est.history_ = history
-    est.n_epochs_ = len(history)
-    return est
+    layout = _layout(config, folder, embedder)
+    return est._set_fitted(
+        module.eval(), encoder, vocabulary, embedder, layout, teacher["id"], history
+    )

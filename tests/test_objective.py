@@ -1,0 +1,64 @@
+"""The objective (:mod:`ipaclip.objective`): the whole loss in one call, its optimiser groups."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ipaclip import PhonemeEmbedder, Recipe
+from ipaclip.losses import distillation_loss
+from ipaclip.nn import EncoderConfig, PronunciationTransformer
+
+IPA = ["kˈæt", "dˈɑːɡ", "fˈɪʃ", "bˈɜːd", "hˈɔːs", "mˈaʊs", "ɡˈoʊt", "ʃˈiːp", "lˈaɪən", "tˈaɪɡɚ"]
+
+
+def _objective(**recipe):
+    seqs = PhonemeEmbedder().fit(IPA).transform(IPA)
+    vocab = tuple(sorted({s for s in seqs.symbols if not s.startswith("<")}))
+    targets = torch.nn.functional.normalize(
+        torch.from_numpy(np.random.default_rng(0).normal(size=(len(IPA), 16)).astype("f4")), dim=-1
+    )
+    r = Recipe(**recipe)
+    weights = r.check("ipa", 64)
+    data, obj = r.build_objective(seqs, vocab, targets, np.arange(len(IPA)), 64, weights)
+    return r, seqs, vocab, data, obj, targets
+
+
+def test_loss_is_the_teacher_terms_then_the_recipe_terms_in_one_call():
+    _, _, _, data, obj, targets = _objective(
+        loss="cosine+contrastive+2*triplet+3*prior+gallery",
+        learn_temperature=True,
+        augment={"substitute": 0.3},
+        triplet_items=3,
+        triplet_margin=2.0,
+        prior_items=4,
+    )
+    batch = obj.make_batch(data, np.array([4, 1, 7, 2]), np.random.default_rng(0))
+    z = torch.randn(len(batch.ids), 16, generator=torch.Generator().manual_seed(1))
+    loss, cos = obj.loss(z, batch)
+    # The same terms by hand, in the same order.
+    scored, triplets = obj.split(z, batch)
+    teacher, cos_ref = distillation_loss(
+        scored, targets[batch.rows], obj.weights, obj.contrastive_temperature()
+    )
+    assert torch.equal(loss, obj.add_terms(teacher, scored, triplets, batch))
+    assert torch.equal(cos, cos_ref)
+    assert obj.weights == {"cosine": 1, "contrastive": 1, "triplet": 2, "prior": 3, "gallery": 1}
+    assert not torch.equal(loss, teacher)  # the recipe's terms count
+
+
+def test_the_objective_owns_the_optimiser_groups():
+    r, seqs, vocab, _, obj, _ = _objective(ngram_lr_scale=3.0, learn_temperature=True)
+    base = EncoderConfig(embedding="ipa", vocab_size=len(vocab), width=16, heads=2, layers=1,
+                         output_dim=16)  # fmt: skip
+    config, codes, classes = r.build_config(base, seqs, vocab)
+    module = PronunciationTransformer(config)
+    module.set_ngrams(codes, classes)
+    main, ngrams, scale = obj.param_groups(module)
+    assert ngrams["params"] == list(module.ngrams.parameters()) and ngrams["lr_scale"] == 3.0
+    assert scale["params"] == [obj.logit_scale.log_scale]
+    assert scale["weight_decay"] == 0.0 and "lr_scale" not in main
+    n_module = sum(1 for _ in module.parameters())
+    assert len(main["params"]) + len(ngrams["params"]) == n_module
+    _, _, _, _, plain, _ = _objective(ngrams=0)
+    assert len(plain.param_groups(PronunciationTransformer(base))) == 1
