@@ -1,7 +1,7 @@
 """Export a fitted pronunciation encoder to ONNX: phoneme ids in, embedding out.
 
 :func:`export_onnx` writes the encoder's torch core (:class:`ipaclip.nn.PronunciationTransformer`,
-with its n-gram bag and, when the encoder has ``normalize=True``, the L2 normalisation) as one
+with its n-gram bag and the L2 normalisation ``transform`` applies) as one
 ONNX graph, via ``torch.onnx.export``. Its inputs are what the core reads:
 
 ``table`` (float32, ``(n_rows, n_features)``)
@@ -56,16 +56,15 @@ _INSTALL_HINT = "pip install 'ipaclip[export]'"
 
 
 class _Exportable(torch.nn.Module):
-    """The encoder's core as ``transform`` runs it (normalized when the encoder normalizes)."""
+    """The encoder's core as ``transform`` runs it (L2-normalized rows)."""
 
-    def __init__(self, core: torch.nn.Module, normalize: bool) -> None:
+    def __init__(self, core: torch.nn.Module) -> None:
         super().__init__()
         self.core = core
-        self.normalize = normalize
 
     def forward(self, table, row_vocab, ids, lengths):
         z = self.core(table, row_vocab, ids, lengths)
-        return F.normalize(z, dim=-1) if self.normalize else z
+        return F.normalize(z, dim=-1)
 
 
 def _binary_search(sorted_sequence: torch.Tensor, values: torch.Tensor, **kwargs: Any):
@@ -171,7 +170,7 @@ def export_onnx(
     The graph takes :data:`ONNX_INPUTS` (see the module's docstring; :func:`onnx_inputs`
     makes them from IPA strings) with any batch size, item length (up to
     ``context_length``) and table size, and returns ``encoder.transform``'s embedding
-    (L2-normalized when ``encoder.normalize``). Featurisation (text to IPA to phoneme
+    (L2-normalized, as ``transform`` returns it). Featurisation (text to IPA to phoneme
     features) stays in Python.
 
     Parameters
@@ -213,7 +212,7 @@ def export_onnx(
     if out.is_dir():
         raise IsADirectoryError(f"{out} is a folder; path must name the .onnx file to write.")
     core = copy.deepcopy(encoder.module_).to("cpu").float().eval()
-    model = _Exportable(core, bool(encoder.normalize)).eval()
+    model = _Exportable(core).eval()
     # An example batch: two items, long enough for every n-gram window.
     vocab = list(encoder.vocabulary_)
     n_features = _n_features(encoder)

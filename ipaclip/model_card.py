@@ -58,7 +58,6 @@ RECIPE_PARAMS = (
     "warmup",
     "weight_decay",
     "validation_fraction",
-    "early_stopping",
     "random_state",
 )
 #: Licences of teachers whose licence is known (the weights inherit the teacher's terms).
@@ -147,7 +146,7 @@ def _description(config: dict, license: str | None) -> list[str]:
         "features), distilled from a frozen text encoder",
         f"- **Teacher (base model):** {teacher_text}",
         f"- **Output dimensionality:** {teacher.get('dim')} dimensions, in the teacher's space"
-        + (" (L2-normalized)" if params.get("normalize", True) else ""),
+        + " (L2-normalized)",
         f"- **Maximum sequence length:** {enc.get('context_length')} phoneme tokens "
         "(`<bos>` and `<eos>` included)",
         f"- **Phoneme vocabulary:** {len(config.get('vocabulary') or [])} segments",

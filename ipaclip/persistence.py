@@ -40,6 +40,7 @@ from ipaclip._model_checks import (
     read_json,
     string_list,
 )
+from ipaclip.model_card import render_model_card
 from ipaclip.nn import EncoderConfig
 from ipaclip.recipe import Recipe
 from ipaclip.training import EarlyStopping
@@ -57,7 +58,6 @@ __all__ = [
     "is_model_folder",
     "jsonable",
     "read_model",
-    "render_model_card",
     "save_estimator",
     "teacher_not_restored",
     "write_model",
@@ -162,48 +162,6 @@ def write_model(
     return folder
 
 
-def render_model_card(config: dict) -> str:
-    """A Hugging Face model card (``README.md``) describing a saved encoder's config."""
-    enc, teacher = config["encoder_config"], config["teacher"]
-    history = config.get("history") or []
-    last = history[-1] if history else {}
-    g2p = config.get("g2p") or {}
-    lines = [
-        "---",
-        "library_name: ipaclip",
-        "tags:",
-        "- ipa-clip",
-        "- pronunciation",
-        "- ipaclip",
-        "---",
-        "",
-        "# ipaclip pronunciation encoder",
-        "",
-        "An IPA-CLIP pronunciation encoder (Matsuhira et al., 2023): a Transformer over IPA "
-        "phoneme features, distilled so that the pronunciation of a text lands where the "
-        "teacher embeds the text.",
-        "",
-        f"- teacher: `{teacher.get('id')}` ({teacher.get('dim')}-d)",
-        f"- phoneme embedding: `{enc['embedding']}`; width {enc['width']} x {enc['layers']} "
-        f"layers, {enc['heads']} heads, pooling `{enc['pooling']}`",
-        f"- phoneme vocabulary: {len(config.get('vocabulary', []))} segments",
-        f"- G2P: {g2p.get('backend', '?')} `{g2p.get('language', '?')}`"
-        if g2p
-        else "- G2P: none saved",
-        f"- trained for {len(history)} epochs (last train cosine "
-        f"{last.get('train_cosine', float('nan')):.3f})",
-        f"- ipaclip {config.get('ipaclip_version')}",
-        "",
-        "```python",
-        "from ipaclip import PronunciationEncoder",
-        'encoder = PronunciationEncoder.from_pretrained("ORG/NAME")  # or a local folder',
-        'Z = encoder.encode(["quick", "kwik"])',
-        "```",
-        "",
-    ]
-    return "\n".join(lines)
-
-
 def save_estimator(
     est: Any,
     params: dict,
@@ -244,7 +202,7 @@ def save_estimator(
         "g2p": g2p_params,
         "history": est.history_,
     }
-    card = render_model_card(config) if model_card else None
+    card = render_model_card(config, model_id=Path(path).name) if model_card else None
     return write_model(path, tensors, config, lexicon, card, overwrite=overwrite)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ipaclip import IPATransformer, PronunciationEncoder
+from ipaclip import IPATransformer, PronunciationEncoder, Recipe
 from ipaclip.export import ONNX_INPUTS, export_onnx, onnx_inputs
 from tests.fixtures import tiny_clip_text_encoder
 
@@ -32,11 +32,13 @@ def fitted(ipa, **params) -> PronunciationEncoder:
 @pytest.mark.parametrize(
     "params",
     [
-        dict(ngrams=3),  # the n-gram bag with sound classes (two searchsorted lookups)
-        dict(ngrams=4, embedding="onehot"),
-        dict(pooling="mean", normalize=False),
+        dict(
+            recipe=Recipe(ngrams=3)
+        ),  # the n-gram bag with sound classes (two searchsorted lookups)
+        dict(recipe=Recipe(ngrams=4), embedding="onehot"),
+        dict(pooling="mean"),
     ],
-    ids=["ngrams-ipa", "ngrams-onehot", "mean-unnormalized"],
+    ids=["ngrams-ipa", "ngrams-onehot", "mean-pooling"],
 )
 def test_onnxruntime_reproduces_transform(ipa, tmp_path, params):
     enc = fitted(ipa, **params)
@@ -51,7 +53,7 @@ def test_onnxruntime_reproduces_transform(ipa, tmp_path, params):
 
 
 def test_export_leaves_the_encoder_unchanged_and_refuses_to_replace(ipa, tmp_path):
-    enc = fitted(ipa, ngrams=3)
+    enc = fitted(ipa, recipe=Recipe(ngrams=3))
     before = enc.transform(ipa)
     path = export_onnx(enc, tmp_path / "sub" / "encoder.onnx")
     np.testing.assert_array_equal(enc.transform(ipa), before)

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from ipaclip import IPATransformer, PronunciationEncoder
+from ipaclip import IPATransformer, PronunciationEncoder, Recipe
 from ipaclip.model_card import base_model, render_model_card, write_model_card
 from tests.fixtures import tiny_clip_text_encoder
 
@@ -33,7 +33,7 @@ def saved(tmp_path_factory):
     g2p = IPATransformer()
     enc = PronunciationEncoder(
         teacher=tiny_clip_text_encoder(), width=32, layers=1, heads=2, epochs=3, batch_size=8,
-        validation_fraction=0.25, random_state=0, verbose=0, ngrams=3,
+        validation_fraction=0.25, random_state=0, verbose=0, recipe=Recipe(ngrams=3),
     ).fit(g2p.fit_transform(WORDS), WORDS)  # fmt: skip
     folder = tmp_path_factory.mktemp("models") / "tiny-model"
     enc.save(folder, g2p=g2p)

@@ -66,6 +66,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "paired_feature_edit_distance": ("distance", "paired_feature_edit_distance"),
     "phonetic_similarity": ("distance", "phonetic_similarity"),
     "evaluate_model": ("suite", "evaluate_model"),
+    "evaluate_seeds": ("suite", "evaluate_seeds"),
     "format_results": ("suite", "format_results"),
     "SUMMARY_METRICS": ("suite", "SUMMARY_METRICS"),
     "RESULT_ROWS": ("suite", "RESULT_ROWS"),
