@@ -63,7 +63,7 @@ def test_card_is_filled_from_what_the_model_knows(saved):
     assert f"**Output dimensionality:** {enc.embedding_dim_} dimensions" in card
     assert f"**Phoneme vocabulary:** {len(enc.vocabulary_)} segments" in card
     assert f"**Training:** {enc.n_epochs_} epochs" in card
-    assert f"- `loss`: `{enc.loss}`" in card and f"- `ngrams`: {enc.ngrams}" in card
+    assert f"- `loss`: `{enc.recipe.loss}`" in card and f"- `ngrams`: {enc.recipe.ngrams}" in card
     assert f"- n-gram bag, known n-grams: {enc.config_.ngram_vocab_size}" in card
     assert "**Training data:** not recorded" in card  # never guessed
     assert "Not evaluated yet" in card
