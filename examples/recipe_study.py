@@ -21,24 +21,27 @@ human
 
 Splits are fixed: a **dev** split (1,000 held-out words, nonword and triplet seeds for
 tuning) and a **test** split (another 1,000 words, other seeds), disjoint; training uses the
-rest (18,287 words) or its first ``--n-train``. Every run appends one JSON line to
-``examples/recipe_study/results_main.jsonl`` (recipe, all settings, seconds, every metric);
+rest (18,287 words) or its first ``--n-train``. Every run appends one JSON line (recipe, all
+settings, seconds, every metric) to the file ``--out`` names, by default a new file in the
+temporary folder (printed at the end): the evidence files are written only when asked
+(``--out examples/recipe_study/results_main.jsonl``, as the README's reruns were).
 ``examples/recipe_study/results.jsonl`` holds the study's own 72 runs (made on the
 ``recipe-study`` branch; see ``examples/recipe_study/README.md``).
 
 Recipes are PronunciationEncoder parameters on top of :data:`BEFORE_10`, the library's
-defaults before issue #10, so every recipe trains as it did in the study; ``recommended``
+defaults before issue #10, so every recipe trains as it did in the study; ``before`` is
+that recipe (the study's files call it ``default``, which it was then), ``recommended``
 is the library's default now (``--list`` checks it).
 
     python examples/recipe_study.py --quick                       # smoke test, ~20 s
     python examples/recipe_study.py --list                        # the named recipes
     # screening (dev split, 128 x 2, 8 epochs, 1 thread, ~45-110 s a recipe):
-    python examples/recipe_study.py --recipe default --recipe recommended --tag ablation
-    python examples/recipe_study.py --recipe default --set ngrams=4   # any parameter override
+    python examples/recipe_study.py --recipe before --recipe recommended --tag ablation
+    python examples/recipe_study.py --recipe before --set ngrams=4    # any parameter override
     # small data: --n-train 1000 --epochs 146, --n-train 5000 --epochs 29 (about 580 steps)
     # final confirmation (test split, 256 x 4, 8 epochs, 2 threads, ~2-4 min a recipe):
     python examples/recipe_study.py --tag final --split test --threads 2 --width 256 \\
-        --layers 4 --epochs 8 --embedding ipa --recipe default --recipe recommended
+        --layers 4 --epochs 8 --embedding ipa --recipe before --recipe recommended
     # a larger corpus at the same budget: all of CMUdict (~115k words) for 1 epoch
     python examples/recipe_study.py --recipe recommended --corpus all --epochs 1 --tag corpus
     # any run of the study (# of examples/recipe_study/ALL_RUNS.md), with its settings:
@@ -56,6 +59,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -90,11 +94,11 @@ RECOMMENDED = {
 }  # fmt: skip
 #: Recipes: PronunciationEncoder keyword arguments on top of BEFORE_10 and the run's sizes.
 RECIPES: dict[str, dict] = {
-    # the library default before issue #10
-    "default": {},
+    # the library default before issue #10 ("default" in the study's files)
+    "before": {},
     "cosine": {"loss": "cosine"},
     # idea 3: learnable temperature
-    "default+learnT": {"learn_temperature": True, "temperature": 0.07},
+    "before+learnT": {"learn_temperature": True, "temperature": 0.07},
     # idea 4: contrastive against the whole training set's targets
     "gallery": {"loss": {"cosine": 1.0, "gallery": 1.0}},
     "gallery-only": {"loss": "gallery"},
@@ -103,13 +107,13 @@ RECIPES: dict[str, dict] = {
     },
     "gallery+contrastive": {"loss": {"cosine": 1.0, "gallery": 1.0, "contrastive": 1.0}},
     # idea 1: phonetic perturbations as positives
-    "default+aug": {"augment": AUG},
+    "before+aug": {"augment": AUG},
     "gallery+aug": {"loss": {"cosine": 1.0, "gallery": 1.0}, "augment": AUG},
     "gallery+aug-replace": {
         "loss": {"cosine": 1.0, "gallery": 1.0}, "augment": {**AUG, "mode": "replace"},
     },
     # idea 2: phonetic prior
-    "default+prior": {"loss": {"cosine": 1.0, "contrastive": 1.0, "prior": 1.0}},
+    "before+prior": {"loss": {"cosine": 1.0, "contrastive": 1.0, "prior": 1.0}},
     "gallery+prior": {"loss": {"cosine": 1.0, "gallery": 1.0, "prior": 1.0}},
     "gallery+aug+prior": {"loss": {"cosine": 1.0, "gallery": 1.0, "prior": 1.0}, "augment": AUG},
     # found during the study: a phoneme n-gram bag with a fast learning rate memorises the
@@ -349,7 +353,7 @@ def run(name: str, params: dict, args, data: dict, idx: dict, probe: dict) -> di
     settings = {
         "embedding": args.embedding, "width": args.width, "layers": args.layers,
         "heads": args.heads, "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
-        "random_state": args.seed,
+        "random_state": args.random_state,
     }  # fmt: skip
     params = {**settings, **params}
     if args.embedding == "onehot" and params.get("ngram_classes"):
@@ -430,6 +434,22 @@ def _commit() -> str:
 # --------------------------------------------------------------------------------------------
 # table and picture
 # --------------------------------------------------------------------------------------------
+#: The study's files name the recipe before issue #10 "default" (it was then); shown as "before".
+LEGACY_NAMES = {"default": "before"}
+
+
+def _display_name(recipe: str) -> str:
+    """A recorded recipe name as the script names it now ("default+aug" -> "before+aug")."""
+    head, sep, rest = recipe.partition("+")
+    base, space, note = head.partition(" ")
+    return LEGACY_NAMES.get(base, base) + space + note + sep + rest
+
+
+def _result_files(args) -> list[Path]:
+    """The study's runs, the reruns on main, and the file ``--out`` names (if any)."""
+    return [STUDY_RESULTS, MAIN_RESULTS] + ([args.out] if args.out is not None else [])
+
+
 def read_rows(paths: list[Path]) -> list[dict]:
     rows = []
     for path in paths:
@@ -438,6 +458,7 @@ def read_rows(paths: list[Path]) -> list[dict]:
                 if line.strip():
                     row = json.loads(line)
                     row.setdefault("source", "recipe-study branch")
+                    row["recipe"] = _display_name(row.get("recipe", ""))
                     rows.append(row)
     return [r for r in rows if r.get("recipe") != "reference"]
 
@@ -533,11 +554,14 @@ def main(argv: list[str] | None = None) -> int:
         help="train on the common words, or on all of CMUdict (3-12 letters) but the held-out",
     )  # fmt: skip
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--random-state", type=int, default=0)
     parser.add_argument("--tag", default="")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
                         help="override a recipe parameter, e.g. --set temperature=0.1")  # fmt: skip
-    parser.add_argument("--out", type=Path, default=MAIN_RESULTS, help="results file to append to")
+    parser.add_argument(
+        "--out", type=Path, default=None,
+        help="results file to append to (default: a new file in the temporary folder)",
+    )  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="1,000 words, width 64, 2 epochs")
     parser.add_argument("--reference", action="store_true", help="teacher-on-spelling values")
     parser.add_argument(
@@ -556,10 +580,10 @@ def main(argv: list[str] | None = None) -> int:
         print("recommended == PronunciationEncoder defaults:", "yes" if not diff else diff)
         return 0
     if args.table:
-        print(table([STUDY_RESULTS, args.out], None, args.tag or None))
+        print(table(_result_files(args), None, args.tag or None))
         return 0
     if args.plot:
-        plot([STUDY_RESULTS, args.out], STUDY / "recipes.png")
+        plot(_result_files(args), STUDY / "recipes.png")
         return 0
     if args.quick:
         args.n_train, args.width, args.layers, args.epochs = 1000, 64, 1, 2
@@ -573,7 +597,7 @@ def main(argv: list[str] | None = None) -> int:
             args.split, args.threads, args.embedding = row["split"], row["threads"], p["embedding"]
             args.n_train = None if row["n_train"] == N_WORDS - 2 * N_HELDOUT else row["n_train"]
             args.width, args.layers, args.heads = p["width"], p["layers"], p["heads"]
-            args.epochs, args.batch_size, args.lr, args.seed = (
+            args.epochs, args.batch_size, args.lr, args.random_state = (
                 p["epochs"], p["batch_size"], p["lr"], p["random_state"],
             )  # fmt: skip
             args.recipe, args.set = None, []
@@ -587,7 +611,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [r for r in args.recipe or [] if r not in RECIPES]
     if unknown:
         parser.error(f"unknown recipe(s) {unknown}; --list shows them")
-    names = args.recipe or (["default", "recommended"] if args.quick else list(RECIPES))
+    names = args.recipe or (["before", "recommended"] if args.quick else list(RECIPES))
     suffix = "" if not overrides else f" {json.dumps(overrides)}"
     _run_all([(name + suffix, recipe_params(name, overrides)) for name in names], args)
     return 0
@@ -598,6 +622,9 @@ def _run_all(runs: list[tuple[str, dict]], args) -> None:
     idx = splits(len(data["words"]), args.n_train)
     full_train = splits(N_WORDS, None)["train"]  # the probes' vocabulary: common words
     probe = probes(args.split, corpus_vocabulary([data["ipa"][i] for i in full_train]))
+    if args.out is None:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        args.out = Path(tempfile.gettempdir()) / f"ipaclip-recipe-study-{stamp}.jsonl"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     if args.reference:
         values = reference(data, idx, args.split, probe)
@@ -612,6 +639,7 @@ def _run_all(runs: list[tuple[str, dict]], args) -> None:
         print(json.dumps(row, ensure_ascii=False), flush=True)
         with open(args.out, "a", encoding="utf-8") as f:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    print(f"results appended to {args.out}", file=sys.stderr)
 
 
 if __name__ == "__main__":
