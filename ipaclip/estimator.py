@@ -727,6 +727,7 @@ class PronunciationEncoder(
         texts,
         *,
         ipa: bool = False,
+        language: str | None = None,
         batch_size: int | None = None,
         show_progress_bar: bool | None = None,
         normalize_embeddings: bool = True,
@@ -742,6 +743,9 @@ class PronunciationEncoder(
             string gives a single vector.
         ipa : bool, default=False
             ``texts`` already are IPA.
+        language : str, optional
+            Read the texts in this language (an espeak voice, ``"de"``) for this call: a
+            copy of the G2P with that ``language``; the saved ``g2p_`` is not changed.
         batch_size : int, optional
             Defaults to ``inference_batch_size``.
         show_progress_bar : bool, optional
@@ -759,8 +763,11 @@ class PronunciationEncoder(
         check_is_fitted(self)
         single = isinstance(texts, str)
         items = check_string_items([texts] if single else texts, what="text")
+        if ipa and language is not None:
+            raise ValueError(f"language={language!r} is for texts the G2P reads, not ipa=True.")
         if not ipa:
-            items = resolve_g2p(saved=getattr(self, "g2p_", None)).fit_transform(items)
+            g2p = resolve_g2p(saved=getattr(self, "g2p_", None), language=language)
+            items = g2p.fit_transform(items)
         runner = copy.copy(self)  # shares the fitted module; only inference settings differ
         runner.normalize = bool(normalize_embeddings)
         if batch_size is not None:
