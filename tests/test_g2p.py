@@ -909,3 +909,40 @@ def test_resolve_g2p_language_is_a_copy_for_one_call():
     assert resolve_g2p(saved=saved) is saved
     with pytest.raises(ValueError, match="language='de' needs a G2P with a language parameter"):
         resolve_g2p(g2p=str.lower, language="de")
+
+
+# --------------------------------------------------------------------------------------------
+# The README's dask snippet, as printed (#20.21)
+# --------------------------------------------------------------------------------------------
+README_DASK_SNIPPET = """
+import joblib
+from dask.distributed import Client
+from ipaclip import IPATransformer
+
+client = Client(processes=False)  # or Client("scheduler-address:8786"), Client(LocalCluster())
+with joblib.parallel_config(backend="dask"):
+    ipa = IPATransformer(n_jobs=-1, batch_size=2048).fit_transform(texts)
+client.close()
+"""
+
+
+@pytest.mark.slow
+def test_the_readme_dask_snippet_runs_on_a_client(monkeypatch):
+    # Without a Client, joblib's dask backend fails ("No clients found"); the README's
+    # snippet had none.
+    pytest.importorskip("dask.distributed", reason="pip install 'ipaclip[dask]'")
+    texts = [f"{n} blue cats sat on {n + 1} mats" for n in range(3000, 3300)]
+    expected = ipa(texts, cache=False)
+    used = []
+
+    class Recording(engines.Parallel):
+        def __call__(self, iterable):
+            used.append(type(self._backend).__name__)
+            return super().__call__(iterable)
+
+    monkeypatch.setattr(engines, "Parallel", Recording)
+    namespace = {"texts": texts}
+    exec(README_DASK_SNIPPET, namespace)
+    assert namespace["ipa"] == expected
+    assert used == ["DaskDistributedBackend"]  # read on the cluster, 300 texts as they are
+    assert namespace["client"].status == "closed"
