@@ -43,11 +43,9 @@ N_EVAL = 2_000  # gallery size of both retrieval scores
 def demo_words(n_test: int, n_train: int | None, seed: int) -> tuple[list[str], list[str]]:
     """Held-out and training words: every common CMUdict word of 3 to 12 letters (about
     20,000), in a seeded order; the first ``n_test`` are held out."""
-    from ipaclip.datasets import common_words, load_cmudict, sample_words
+    from ipaclip.datasets import common_words, sample_words
 
-    vocab = common_words()
-    n_common = sum(w in vocab for w in load_cmudict(3, 12))
-    words = sample_words(n_common, seed, max_length=12, common=True)
+    words = sample_words(len(common_words(3, 12)), seed, max_length=12, common=True)
     train = words[n_test:] if n_train is None else words[n_test : n_test + n_train]
     return words[:n_test], train
 

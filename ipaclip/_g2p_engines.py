@@ -9,6 +9,7 @@ the rest go to the engine in chunks, serially or through ``joblib.Parallel`` (se
 
 from __future__ import annotations
 
+import difflib
 import functools
 import logging
 import math
@@ -26,11 +27,14 @@ from joblib import Parallel, delayed, effective_n_jobs
 from joblib.parallel import BACKENDS as JOBLIB_BACKENDS
 from joblib.parallel import get_active_backend
 
+from ipaclip._validation import InvalidParameterError
+
 __all__ = [
     "CACHE_BYTES",
     "PARALLEL_MIN_TEXTS",
     "LRUCache",
     "available_languages",
+    "check_language",
     "read",
     "remove_stale_espeak_copies",
     "unread_characters",
@@ -230,6 +234,18 @@ def available_languages(backend: str = "espeak") -> dict[str, str]:
     if backend == "epitran":
         return dict(_epitran_languages())
     raise ValueError(f"backend={backend!r} has no language list; use 'espeak' or 'epitran'.")
+
+
+def check_language(backend: str, language: str, caller: str) -> None:
+    """Refuse a ``language`` the ``backend`` does not know, suggesting close codes."""
+    langs = available_languages(backend)
+    if language not in langs:
+        close = difflib.get_close_matches(language, list(langs), n=5, cutoff=0.5)
+        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+        raise InvalidParameterError(
+            f"Unknown language {language!r} for the {backend} backend (parameter language of "
+            f"{caller}).{hint} ipaclip.available_languages({backend!r}) lists all {len(langs)}."
+        )
 
 
 @functools.cache

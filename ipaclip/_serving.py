@@ -107,6 +107,7 @@ class EmbeddingMixin:
         texts,
         *,
         ipa: bool = False,
+        language: str | None = None,
         batch_size: int | None = None,
         show_progress_bar: bool | None = None,
         normalize_embeddings: bool = True,
@@ -123,6 +124,9 @@ class EmbeddingMixin:
             ``ipa=True`` by the phoneme embedder).
         ipa : bool, default=False
             ``texts`` already are IPA.
+        language : str, optional
+            Read the texts in this language (an espeak voice, ``"de"``) for this call: a
+            copy of the G2P with that ``language``; the saved ``g2p_`` is not changed.
         batch_size : int, optional
             Defaults to ``inference_batch_size``.
         show_progress_bar : bool, optional
@@ -142,8 +146,11 @@ class EmbeddingMixin:
         self._validate_params()
         single = isinstance(texts, str)
         items = [texts] if single else texts
+        if ipa and language is not None:
+            raise ValueError(f"language={language!r} is for texts the G2P reads, not ipa=True.")
         if not ipa:
-            items = resolve_g2p(saved=getattr(self, "g2p_", None)).fit_transform(items)
+            g2p = resolve_g2p(saved=getattr(self, "g2p_", None), language=language)
+            items = g2p.fit_transform(items)
         out = self._embed(
             self._featurise(items, self.phoneme_embedder_),
             normalize=bool(normalize_embeddings),

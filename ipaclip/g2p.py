@@ -14,21 +14,23 @@ logged.
 
 from __future__ import annotations
 
-import csv
-import difflib
 import functools
-import json
 import logging
 import os
 import re
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, TransformerMixin, clone
 
-from ipaclip._g2p_engines import available_languages, load, read, unread_characters
+from ipaclip._g2p_engines import (
+    available_languages,
+    check_language,
+    load,
+    read,
+    unread_characters,
+)
 from ipaclip._validation import (
     Integral,
     Interval,
@@ -38,7 +40,16 @@ from ipaclip._validation import (
     check_string_items,
     describe_item,
 )
-from ipaclip.scripts import letter_script, plain_form, route_voice, voice_scripts
+from ipaclip.lexicon import load_lexicon
+from ipaclip.scripts import (
+    foreign_letters,
+    foreign_letters_message,
+    letter_script,
+    plain_form,
+    refused_route,
+    route_voice,
+    voice_scripts,
+)
 
 __all__ = ["IPATransformer", "available_languages", "load_lexicon", "resolve_g2p"]
 
@@ -48,17 +59,6 @@ BACKENDS = ("espeak", "epitran", "ipa")
 _FLAG_RE = re.compile(r"\([^()\s]*\)")
 _SAFE_RE = re.compile(r"[^\w\s]|[\d_]")
 _WORD_JOINERS = "'’-"
-
-
-def _check_language(backend: str, language: str, caller: str) -> None:
-    langs = available_languages(backend)
-    if language not in langs:
-        close = difflib.get_close_matches(language, list(langs), n=5, cutoff=0.5)
-        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-        raise InvalidParameterError(
-            f"Unknown language {language!r} for the {backend} backend (parameter language of "
-            f"{caller}).{hint} ipaclip.available_languages({backend!r}) lists all {len(langs)}."
-        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -105,7 +105,13 @@ class IPATransformer(ParamsMixin, TransformerMixin, BaseEstimator):
         knows from another language, and ``script_mismatch="route"`` sends words in a script
         the voice does not read to a voice that does. The switch flags are always removed
         from the IPA and the texts counted in ``report_["language_switches"]``; this says
-        whether to log a warning, raise, or stay silent.
+        whether to log a warning, raise, or stay silent. It says the same for words read
+        *without* a switch although their Latin letters are not the language's (``ß`` in
+        "Straße" given to the English voice, read /stɹˈeɪs/): the letters are counted in
+        ``report_["foreign_letters"]``, and the warning or error names the item, the word
+        and voices that write them (``language="de"``). Which letters each voice's language
+        writes is in ``ipaclip/data/voice_scripts.csv`` (English: a-z and the loanword
+        letters of café, naïve, jalapeño); voices not listed there are not checked.
     script_mismatch : {"route", "raise", "spell"}, default="route"
         Letters of a script the voice does not read (Cyrillic or Han given to the English
         voice; :mod:`ipaclip.scripts` knows which voice reads what). espeak would spell them
@@ -113,7 +119,9 @@ class IPATransformer(ParamsMixin, TransformerMixin, BaseEstimator):
         a flag. ``"route"`` reads such words with a voice of their script (Cyrillic: ``ru``,
         Greek: ``el``, Han: ``cmn``, kana: ``ja``, Hangul: ``ko``, Arabic: ``ar``, Hebrew:
         ``he``, Devanagari: ``hi``...), which is a language switch (see
-        ``language_switch``: a warning by default); a script no voice reads is an error.
+        ``language_switch``: a warning by default); a script no voice reads is an error,
+        and so is a script the voice's own language writes but the voice cannot read
+        (kanji for ``language="ja"``: another voice would read them in another language).
         ``"raise"`` rejects them, naming the item and the word. ``"spell"`` keeps espeak's
         letter names, with a warning. Either way the words are counted by script in
         ``report_["script_mismatches"]``. Pass the text's own ``language`` for text that
@@ -139,7 +147,8 @@ class IPATransformer(ParamsMixin, TransformerMixin, BaseEstimator):
         Set by ``fit_transform``: counts of items, unique texts, lexicon hits, stripped
         punctuation and symbols (by character), letters and digits read in their plain form (by
         character), characters read as nothing (``"unread"``, by character), language
-        switches (texts) and script mismatches (words, by script).
+        switches (texts), script mismatches (words, by script) and foreign letters (Latin
+        letters the language does not write, by character).
 
     Notes
     -----
@@ -243,7 +252,7 @@ class IPATransformer(ParamsMixin, TransformerMixin, BaseEstimator):
                 "(parameter of IPATransformer)."
             )
         if self.backend != "ipa":
-            _check_language(self.backend, self.language, type(self).__name__)
+            check_language(self.backend, self.language, type(self).__name__)
 
     def _config(self) -> tuple:
         return (self.backend, self.language, bool(self.with_stress), bool(self.tie))
@@ -300,6 +309,7 @@ class IPATransformer(ParamsMixin, TransformerMixin, BaseEstimator):
             "unread": Counter(),
             "language_switches": 0,
             "script_mismatches": Counter(),
+            "foreign_letters": Counter(),
         }
         if self.backend == "ipa":
             return self._passthrough(items), report
@@ -328,6 +338,7 @@ class IPATransformer(ParamsMixin, TransformerMixin, BaseEstimator):
             plans[phrase] = self._plan(phrase, scripts, first[text], text, report)
             for config, run in plans[phrase]:
                 runs[config][run] = None
+        self._check_letters(plans, source, first, report)
         self._count_unread(source, scripts, report)
         readings = {config: self._read(config, list(texts)) for config, texts in runs.items()}
 
@@ -410,6 +421,8 @@ class IPATransformer(ParamsMixin, TransformerMixin, BaseEstimator):
             script, piece = foreign[0]
             voice = route_voice(script)
             route = ""
+            if refused_route(self.language, script):
+                raise ValueError(f"{where(script, piece)}: {refused_route(self.language, script)}.")
             if voice:
                 route = f"script_mismatch='route' to read it with the {voice!r} voice, "
             raise ValueError(
@@ -423,6 +436,11 @@ class IPATransformer(ParamsMixin, TransformerMixin, BaseEstimator):
             config = main
             if script is not None:
                 voice = route_voice(script)
+                if refused_route(self.language, script):
+                    raise ValueError(
+                        f"{where(script, piece)}: {refused_route(self.language, script)}, or "
+                        "script_mismatch='spell' to keep espeak's letter names."
+                    )
                 if voice is None:
                     raise ValueError(
                         f"{where(script, piece)}, and no espeak voice reads {script}: "
@@ -434,6 +452,32 @@ class IPATransformer(ParamsMixin, TransformerMixin, BaseEstimator):
             else:
                 plan.append((config, piece))
         return plan
+
+    def _check_letters(self, plans: dict, source: dict, first: dict, report: dict) -> None:
+        """Count the Latin letters of words that their voice's language does not write, and
+        warn, raise or not (``language_switch``); before any reading."""
+        found = []  # (item, text, word, letters, voice)
+        for phrase, plan in plans.items():
+            for config, run in plan:
+                for word in run.split() if config[0] == "espeak" else ():
+                    if word.lower() in self._lexicon_map:
+                        continue  # the user's pronunciation
+                    odd = foreign_letters(config[1], word)
+                    for ch in odd:
+                        report["foreign_letters"][ch] += word.lower().count(ch)
+                    if odd:
+                        found.append((first[source[phrase]], source[phrase], word, odd, config[1]))
+        if not found or self.language_switch == "ignore":
+            return
+        msg = foreign_letters_message(*min(found))
+        if self.language_switch == "raise":
+            raise ValueError(f"{msg}, or language_switch='warn' to read it anyway.")
+        logger.warning(
+            "%d word(s) have letters their voice's language does not write (counted in "
+            "report_['foreign_letters']). %s, or language_switch='ignore'.",
+            len(found),
+            msg,
+        )
 
     def _read(self, config: tuple, texts: list[str]) -> dict[str, tuple[str, bool]]:
         """Each text's IPA without espeak's language-switch flags, and whether it had any."""
@@ -653,51 +697,10 @@ class IPATransformer(ParamsMixin, TransformerMixin, BaseEstimator):
         return [" ".join(item.split()).replace(" ", self.word_separator) for item in items]
 
 
-def load_lexicon(lexicon) -> dict[str, str]:
-    """A lexicon (dict, or a JSON/TSV/CSV file of word, IPA) as ``{lower-case word: IPA}``.
-
-    Entries are checked: single words, non-empty pronunciations; errors name the entry (and
-    the file and line for files).
-    """
-    if lexicon is None:
-        return {}
-    if isinstance(lexicon, Mapping):
-        entries = dict(lexicon)
-        source = "lexicon"
-    else:
-        path = Path(lexicon)
-        if not path.is_file():
-            raise FileNotFoundError(f"Lexicon file {str(path)!r} does not exist.")
-        source = str(path)
-        if path.suffix == ".json":
-            entries = json.loads(path.read_text("utf-8"))
-        else:
-            delimiter = "," if path.suffix == ".csv" else "\t"
-            entries = {}
-            with path.open(encoding="utf-8", newline="") as f:
-                for n, row in enumerate(csv.reader(f, delimiter=delimiter), start=1):
-                    if not row or row[0].startswith("#"):
-                        continue
-                    if len(row) != 2:
-                        raise ValueError(
-                            f"{source}, line {n}: expected 2 columns (word, IPA), got {row!r}."
-                        )
-                    entries[row[0]] = row[1]
-    out = {}
-    for word, ipa in entries.items():
-        if not isinstance(word, str) or not isinstance(ipa, str) or not word.strip():
-            raise ValueError(f"{source}: entry {word!r} -> {ipa!r} is not a (word, IPA) pair.")
-        if not ipa.strip():
-            raise ValueError(f"{source}: the pronunciation of {word!r} is empty.")
-        if len(word.split()) != 1:
-            raise ValueError(f"{source}: entry {word!r} must be a single word.")
-        out[word.lower()] = ipa.strip()
-    return out
-
-
-def resolve_g2p(g2p=None, saved=None):
+def resolve_g2p(g2p=None, saved=None, *, language: str | None = None):
     """The G2P to use: ``g2p`` if given, else ``saved`` (the one saved with a model), else the
-    default English :class:`IPATransformer`.
+    default English :class:`IPATransformer`; with ``language``, a clone of it reading that
+    language (the G2P given or saved is left as it is).
 
     This is the one place that decides the default; :class:`~ipaclip.IPACLIP`, the
     evaluation suite and the command line all ask it.
@@ -706,11 +709,18 @@ def resolve_g2p(g2p=None, saved=None):
     --------
     >>> resolve_g2p().language
     'en-us'
-    >>> resolve_g2p(saved=IPATransformer(language="fr-fr")).language
+    >>> saved = IPATransformer(language="fr-fr")
+    >>> resolve_g2p(saved=saved).language, resolve_g2p(saved=saved, language="de").language
+    ('fr-fr', 'de')
+    >>> saved.language
     'fr-fr'
     """
-    if g2p is not None:
-        return g2p
-    if saved is not None:
-        return saved
-    return IPATransformer()
+    out = g2p if g2p is not None else saved if saved is not None else IPATransformer()
+    if language is None:
+        return out
+    if "language" not in getattr(out, "get_params", dict)():
+        raise InvalidParameterError(
+            f"language={language!r} needs a G2P with a language parameter (an "
+            f"IPATransformer); this one is {out!r}. Pass texts already read, with ipa=True."
+        )
+    return clone(out).set_params(language=language)

@@ -131,9 +131,10 @@ class IPACLIP(BaseEstimator):
             return self.teacher
         return self.pronunciation_encoder.get_teacher()
 
-    def _g2p(self) -> Any:
+    def _g2p(self, language: str | None = None) -> Any:
         # Resolved on each call, not stored: get_params() stays as given.
-        return resolve_g2p(self.g2p, saved=getattr(self.pronunciation_encoder, "g2p_", None))
+        saved = getattr(self.pronunciation_encoder, "g2p_", None)
+        return resolve_g2p(self.g2p, saved=saved, language=language)
 
     def _check_fitted(self) -> None:
         if not self.__sklearn_is_fitted__():
@@ -158,33 +159,43 @@ class IPACLIP(BaseEstimator):
         return unit_rows(self._teacher().transform(texts), "text embeddings", zero_rows="keep")
 
     def encode_pronunciation(
-        self, texts: Iterable[str] | None = None, *, ipa: Iterable[str] | None = None
+        self,
+        texts: Iterable[str] | None = None,
+        *,
+        ipa: Iterable[str] | None = None,
+        language: str | None = None,
     ) -> np.ndarray:
         """Pronunciation embeddings from texts (through the G2P) or from IPA strings.
 
-        Exactly one of ``texts`` and ``ipa`` is given.
+        Exactly one of ``texts`` and ``ipa`` is given. ``language`` reads the texts in that
+        language for this call (a copy of the G2P; ``g2p`` and the saved one stay as they are).
         """
         self._check_fitted()
         if (texts is None) == (ipa is None):
             raise ValueError("Pass exactly one of texts= (run through the G2P) and ipa=.")
         if ipa is None:
             texts = check_string_items(texts, what="text")
-            ipa = self._g2p().fit_transform(texts)
+            ipa = self._g2p(language).fit_transform(texts)
+        elif language is not None:
+            raise ValueError(f"language={language!r} is for texts the G2P reads, not ipa=.")
         else:
             ipa = check_string_items(ipa, what="IPA string")
         return unit_rows(
             self.pronunciation_encoder.transform(ipa), "pronunciations", zero_rows="keep"
         )
 
-    def encode_query(self, texts: Iterable[str], weight: float | None = None) -> np.ndarray:
+    def encode_query(
+        self, texts: Iterable[str], weight: float | None = None, *, language: str | None = None
+    ) -> np.ndarray:
         """Fused query of texts: text and pronunciation embeddings mixed by ``weight``.
 
-        ``weight`` defaults to ``fuse_weight``; see :func:`fuse`.
+        ``weight`` defaults to ``fuse_weight``; see :func:`fuse`. ``language`` is the G2P's
+        for this call (:meth:`encode_pronunciation`).
         """
         texts = check_string_items(texts, what="text")
         w = check_fuse_weight(self.fuse_weight if weight is None else weight, "IPACLIP")
         text = self.encode_text(texts) if w < 1.0 else None
-        pronunciation = self.encode_pronunciation(texts) if w > 0.0 else None
+        pronunciation = self.encode_pronunciation(texts, language=language) if w > 0.0 else None
         if text is None:
             return pronunciation
         if pronunciation is None:
@@ -196,6 +207,7 @@ class IPACLIP(BaseEstimator):
         texts: Iterable[str] | str,
         *,
         query: str = "fused",
+        language: str | None = None,
         batch_size: int | None = None,
         show_progress_bar: bool | None = None,
         normalize_embeddings: bool = True,
@@ -210,6 +222,9 @@ class IPACLIP(BaseEstimator):
         query : {"fused", "pronunciation", "text"}, default="fused"
             Which embedding: the fused query (:meth:`encode_query`), the pronunciation
             (:meth:`encode_pronunciation`) or the text (:meth:`encode_text`).
+        language : str, optional
+            The language the G2P reads the texts in, for this call (an espeak voice,
+            ``"de"``); the G2P itself is not changed. The text tower reads texts as they are.
         batch_size, show_progress_bar
             Passed to the pronunciation encoder (see
             :meth:`PronunciationEncoder.encode <ipaclip.PronunciationEncoder.encode>`).
@@ -221,17 +236,19 @@ class IPACLIP(BaseEstimator):
         """
         single = isinstance(texts, str)
         items = check_string_items([texts] if single else texts, what="text")
+        if query == "text" and language is not None:
+            raise ValueError(f"language={language!r} is for the G2P; query='text' does not use it.")
         if query == "text":
             out = self.encode_text(items)
         elif query == "pronunciation":
             out = self.pronunciation_encoder.encode(
-                self._g2p().fit_transform(items),
+                self._g2p(language).fit_transform(items),
                 ipa=True,
                 batch_size=batch_size,
                 show_progress_bar=show_progress_bar,
             )
         elif query == "fused":
-            out = self.encode_query(items)
+            out = self.encode_query(items, language=language)
         else:
             raise ValueError(f"query must be 'fused', 'pronunciation' or 'text'; got {query!r}.")
         out = out[0] if single else out

@@ -27,13 +27,18 @@ from importlib import resources
 import regex
 
 from ipaclip._g2p_engines import _g2p_chunk
+from ipaclip._validation import describe_item
 
 __all__ = [
+    "foreign_letters",
+    "foreign_letters_message",
     "letter_script",
     "plain_form",
     "probe_voice_scripts",
+    "refused_route",
     "route_voice",
     "voice_scripts",
+    "voices_writing",
 ]
 
 logger = logging.getLogger(__name__)
@@ -124,18 +129,111 @@ def plain_form(ch: str) -> str | None:
     return "".join(str(unicodedata.decimal(c, "")) or c for c in plain)
 
 
+# Scripts a language writes that its espeak voice cannot read: the voice spells them out
+# ("chinese letter"), and routing them to a voice that reads the script would read them in
+# another language (Japanese kanji as Mandarin). From ISO 15924's composite codes: Japanese
+# (Jpan) is Han + Hiragana + Katakana, Korean (Kore) Hangul + Han; the voices read kana and
+# Hangul only (voice_scripts.csv).
+_OWN_UNREAD = {"ja": ("Han", "kanji", "kana"), "ko": ("Han", "hanja", "Hangul")}
+
+
 @functools.cache
-def _voice_table() -> tuple[dict[str, frozenset[str]], dict[str, str]]:
-    """(voice → scripts it reads, script → voice that reads it for others) from the CSV."""
+def _voice_table() -> tuple[dict[str, frozenset[str]], dict[str, str], dict[str, frozenset[str]]]:
+    """(voice → scripts it reads, script → voice that reads it for others, voice → Latin
+    letters beyond a-z its language writes) from the CSV."""
     text = resources.files("ipaclip").joinpath("data/voice_scripts.csv").read_text("utf-8")
     lines = [line for line in text.splitlines() if line and not line.startswith("#")]
     reads: dict[str, frozenset[str]] = {}
     routes: dict[str, str] = {}
+    letters: dict[str, frozenset[str]] = {}
     for row in csv.DictReader(io.StringIO("\n".join(lines))):
         reads[row["voice"]] = frozenset(row["scripts"].split())
         for script in row["routes"].split():
             routes[script] = row["voice"]
-    return reads, routes
+        if row["letters"]:
+            letters[row["voice"]] = frozenset(row["letters"].strip("-"))
+    return reads, routes, letters
+
+
+def foreign_letters(language: str, word: str) -> str:
+    """The Latin letters of ``word`` that the language of espeak voice ``language`` does not
+    write (``voice_scripts.csv``, column ``letters``), in order, once each; ``""`` when there
+    are none or the voice's letters are not listed.
+
+    The voice reads such a word as if it were its own language (the English voice reads
+    "Straße" as /stɹˈeɪs/), with no language switch.
+
+    Examples
+    --------
+    >>> foreign_letters("en-us", "Straße"), foreign_letters("en-us", "café")
+    ('ß', '')
+    >>> foreign_letters("de", "Straße"), foreign_letters("en-us", "Łódź")
+    ('', 'łóź')
+    """
+    own = _voice_table()[2].get(language)
+    if own is None or word.isascii():
+        return ""
+    odd = [
+        ch
+        for ch in word.lower()
+        if not ch.isascii()
+        and unicodedata.category(ch) == "Ll"
+        and letter_script(ch) == "Latin"
+        and ch not in own
+    ]
+    return "".join(dict.fromkeys(odd))
+
+
+def voices_writing(letters: str) -> list[str]:
+    """The listed espeak voices whose language writes every one of ``letters``.
+
+    Examples
+    --------
+    >>> voices_writing("ß"), voices_writing("łó")
+    (['de'], ['pl'])
+    """
+    table = _voice_table()[2]
+    return sorted(voice for voice, own in table.items() if set(letters) <= own)
+
+
+def foreign_letters_message(index: int, text: str, word: str, letters: str, voice: str) -> str:
+    """What to say of item ``index``'s ``word``, whose ``letters`` ``voice``'s language does
+    not write: where it is, what happens, and the voices that write them."""
+    others = voices_writing(letters) or voices_writing(letters[0])
+    hint = "language=..."
+    if others:
+        hint = f"language={others[0]!r} (voices writing {letters!r}: {', '.join(others[:4])})"
+    return (
+        f"Item {index} ({describe_item(text)}): the word {word!r} has {letters!r}, which the "
+        f"language of the {voice!r} voice does not write; it is read as {voice!r} all the "
+        f"same. Pass the text's own {hint}, or a lexicon entry"
+    )
+
+
+def refused_route(language: str, script: str) -> str | None:
+    """Why ``script`` must not be routed away from espeak voice ``language`` (None: it may).
+
+    A script the voice's own language writes but the voice cannot read (Japanese kanji for
+    ``ja``: espeak's Japanese voice spells each one as "chinese letter") would be read by
+    the routed voice in another language (Mandarin for ``cmn``).
+
+    Examples
+    --------
+    >>> refused_route("en-us", "Han") is None, refused_route("ja", "Cyrillic") is None
+    (True, True)
+    >>> print(refused_route("ja", "Han"))  # doctest: +ELLIPSIS
+    Japanese writes Han (kanji) but the voice spells it out, and the 'cmn' voice would ...
+    """
+    entry = _OWN_UNREAD.get(language.split("-")[0])
+    if entry is None or entry[0] != script:
+        return None
+    name = {"ja": "Japanese", "ko": "Korean"}[language.split("-")[0]]
+    route = route_voice(script)
+    return (
+        f"{name} writes {script} ({entry[1]}) but the voice spells it out, and the {route!r} "
+        f"voice would read it as another language; write it in {entry[2]}, or pass "
+        f"language={route!r} if the text is Chinese"
+    )
 
 
 def route_voice(script: str) -> str | None:

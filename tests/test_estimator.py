@@ -431,3 +431,20 @@ def test_fit_stages_run_once_each_and_share_set_fitted_with_load(ipa, tmp_path, 
     assert counts == {"_initialize": 1, "_split": 1, "_set_fitted": 1}
     PronunciationEncoder.load(enc.save(tmp_path / "m"))
     assert counts["_set_fitted"] == 2
+
+
+def test_encode_language_reads_one_call_in_that_language_and_keeps_the_saved_g2p(ipa, tmp_path):
+    # #20.6: encode had no language=; the saved G2P's language was the only one.
+    Y = np.random.default_rng(6).normal(size=(len(ipa), 8)).astype(np.float32)
+    folder = small().fit(ipa, Y).save(tmp_path / "m", g2p=IPATransformer(with_stress=False))
+    enc = PronunciationEncoder.load(folder)
+    saved = enc.g2p_.get_params()
+    german = enc.encode(["Straße", "Buch"], language="de")
+    expected = IPATransformer(language="de", with_stress=False).fit_transform(["Straße", "Buch"])
+    np.testing.assert_array_equal(german, enc.encode(expected, ipa=True))
+    assert not np.allclose(german, enc.encode(["Straße", "Buch"]))  # read as English
+    assert enc.g2p_.get_params() == saved  # one call, not the model's G2P
+    with pytest.raises(ValueError, match="language='de' is for texts the G2P reads, not ipa=True"):
+        enc.encode(expected, ipa=True, language="de")
+    with pytest.raises(ValueError, match="Unknown language 'klingon'"):
+        enc.encode(["cat"], language="klingon")

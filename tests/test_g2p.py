@@ -508,14 +508,15 @@ def test_script_without_a_voice_is_an_error():
 
 
 def test_voice_reads_its_own_scripts_and_routes_the_others():
-    # Serbian reads both of its alphabets; the Japanese voice reads kana but not kanji.
+    # Serbian reads both of its alphabets; the Japanese voice reads kana, and Latin goes to
+    # English (kanji: test_japanese_kanji_are_refused_not_read_as_mandarin).
     g2p = IPATransformer(language="sr", language_switch="raise")
     g2p.fit_transform(["mama", "мама"])
     assert g2p.report_["script_mismatches"] == {}
     g2p = IPATransformer(language="ja", language_switch="ignore")
-    kanji, kana = g2p.fit_transform(["東京", "ねこ"])
-    assert kanji == ipa(["東京"], language="cmn")[0]
-    assert g2p.report_["script_mismatches"] == {"Han": 1}
+    latin, kana = g2p.fit_transform(["cat", "ねこ"])
+    assert latin == ipa(["cat"])[0]
+    assert g2p.report_["script_mismatches"] == {"Latin": 1}
 
 
 def test_lexicon_words_stay_with_the_voice():
@@ -805,3 +806,143 @@ def test_a_killed_process_leaves_no_espeak_copy_past_the_next_start(tmp_path):
     finally:
         live.kill()
         live.wait()
+
+
+# --------------------------------------------------------------------------------------------
+# Latin letters the voice's language does not write; kanji for Japanese (#20.6)
+# --------------------------------------------------------------------------------------------
+def test_latin_letters_the_language_does_not_write_are_counted_and_warned(caplog):
+    # "Straße" was read as English, /stɹˈeɪs/, with no word said.
+    with caplog.at_level(logging.WARNING, logger="ipaclip.g2p"):
+        g2p = IPATransformer()
+        out = g2p.fit_transform(["a cat", "café naïve jalapeño", "die Straße", "Łódź"])
+    assert g2p.report_["foreign_letters"] == {"ß": 1, "ł": 1, "ó": 1, "ź": 1}
+    assert g2p.report_["language_switches"] == 0  # read as English: no switch, a warning
+    assert "2 word(s) have letters" in caplog.text
+    assert "Item 2 ('die Straße'): the word 'Straße' has 'ß'" in caplog.text
+    assert "language='de'" in caplog.text
+    # Read by the voice of its language, the same word is German, and nothing is said.
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="ipaclip.g2p"):
+        de = IPATransformer(language="de")
+        (german,) = de.fit_transform(["Straße"])
+    assert german != out[2].split()[1] and not de.report_["foreign_letters"]
+    assert caplog.text == ""
+
+
+def test_foreign_letters_raise_or_ignore_by_language_switch(caplog):
+    with pytest.raises(
+        ValueError,
+        match=r"Item 1 \('Łódź'\): the word 'Łódź' has 'łóź', which the language of the 'en-us' "
+        r"voice does not write; .* language='pl'",
+    ):
+        ipa(["cat", "Łódź"], language_switch="raise")
+    with caplog.at_level(logging.WARNING, logger="ipaclip.g2p"):
+        g2p = IPATransformer(language_switch="ignore")
+        g2p.fit_transform(["Dvořák"])
+    assert dict(g2p.report_["foreign_letters"]) == {"ř": 1}
+    assert caplog.text == ""
+    # A lexicon entry is the user's pronunciation: nothing to flag.
+    g2p = IPATransformer(lexicon={"straße": "ʃtʁaːsə"}, language_switch="raise")
+    assert g2p.fit_transform(["die Straße"]) == [ipa(["die"])[0] + " ʃtʁaːsə"]
+    assert not g2p.report_["foreign_letters"]
+
+
+def test_the_letter_table_holds_lowercase_latin_letters_of_known_voices():
+    table = scripts._voice_table()[2]
+    assert {"en-us", "de", "fr-fr", "pl", "es"} <= set(table) <= set(available_languages())
+    for voice, letters in table.items():
+        for ch in letters:
+            assert not ch.isascii() and unicodedata.category(ch) == "Ll", (voice, ch)
+            assert scripts.letter_script(ch) == "Latin", (voice, ch)
+        assert "Latin" in scripts.voice_scripts("espeak", voice), voice
+    assert table["id"] == frozenset()  # '-': a-z only, checked
+    assert scripts.foreign_letters("id", "Straße") == "ß"
+    assert scripts.foreign_letters("vi", "Straße") == ""  # not listed: not checked
+
+
+def test_the_english_letters_are_ones_espeak_reads_as_letters_of_their_own():
+    # The provenance of the English row: each of its letters is read otherwise than the
+    # unaccented letter in some word, so English rules know it; ß, ł and å are not.
+    def base(ch):
+        return unicodedata.normalize("NFD", ch)[0]
+
+    contexts = ["ta{}ta", "ta{}", "pa{}o", "{}la"]
+
+    def differs(ch, other, contexts=contexts):
+        words = [c.format(ch) for c in contexts] + [c.format(other) for c in contexts]
+        out = engines._g2p_chunk(("espeak", "en-us", True, True), words)
+        return out[: len(contexts)] != out[len(contexts) :]
+
+    for ch in scripts._voice_table()[2]["en-us"]:
+        assert differs(ch, base(ch)), ch
+    for ch, plain in [("ß", "ss"), ("ł", "l"), ("å", "a"), ("ø", "o")]:
+        assert not differs(ch, plain, contexts[:2]), ch  # inside and at the end of a word
+
+
+def test_japanese_kanji_are_refused_not_read_as_mandarin(caplog):
+    # espeak's Japanese voice spells kanji as "chinese letter"; routing them to the Mandarin
+    # voice read 東京 as Mandarin /tˈoŋ5 tɕˈi5ŋ/ with only a generic switch warning.
+    for policy in ("route", "raise"):
+        with pytest.raises(
+            ValueError,
+            match=r"Item 0 \('東京'\).*Japanese writes Han \(kanji\).* write it in kana, "
+            r"or pass language='cmn' if the text is Chinese",
+        ):
+            ipa(["東京", "とうきょう"], language="ja", script_mismatch=policy)
+    assert ipa(["とうきょう"], language="ja", language_switch="raise")[0].startswith("t")
+    # Han in English text still goes to the Mandarin voice, and spelling is still an opt-in.
+    assert ipa(["世界"], language_switch="ignore") == ipa(["世界"], language="cmn")
+    with caplog.at_level(logging.WARNING, logger="ipaclip.g2p"):
+        g2p = IPATransformer(language="ja", script_mismatch="spell")
+        g2p.fit_transform(["東京"])
+    assert g2p.report_["script_mismatches"] == {"Han": 1}
+    assert "spelled out letter by letter" in caplog.text
+
+
+def test_resolve_g2p_language_is_a_copy_for_one_call():
+    from ipaclip.g2p import resolve_g2p
+
+    saved = IPATransformer(language="fr-fr", with_stress=False)
+    g2p = resolve_g2p(saved=saved, language="de")
+    assert (g2p.language, g2p.with_stress, saved.language) == ("de", False, "fr-fr")
+    assert resolve_g2p(saved=saved) is saved
+    with pytest.raises(ValueError, match="language='de' needs a G2P with a language parameter"):
+        resolve_g2p(g2p=str.lower, language="de")
+
+
+# --------------------------------------------------------------------------------------------
+# The README's dask snippet, as printed (#20.21)
+# --------------------------------------------------------------------------------------------
+README_DASK_SNIPPET = """
+import joblib
+from dask.distributed import Client
+from ipaclip import IPATransformer
+
+client = Client(processes=False)  # or Client("scheduler-address:8786"), Client(LocalCluster())
+with joblib.parallel_config(backend="dask"):
+    ipa = IPATransformer(n_jobs=-1, batch_size=2048).fit_transform(texts)
+client.close()
+"""
+
+
+@pytest.mark.slow
+def test_the_readme_dask_snippet_runs_on_a_client(monkeypatch):
+    # Without a Client, joblib's dask backend fails ("No clients found"); the README's
+    # snippet had none.
+    pytest.importorskip("dask.distributed", reason="pip install 'ipaclip[dask]'")
+    texts = [f"{n} blue cats sat on {n + 1} mats" for n in range(3000, 3300)]
+    expected = ipa(texts, cache=False)
+    used = []
+
+    class Recording(engines.Parallel):
+        def __call__(self, iterable):
+            used.append(type(self._backend).__name__)
+            return super().__call__(iterable)
+
+    monkeypatch.setattr(engines, "Parallel", Recording)
+    namespace = {"texts": texts}
+    exec(README_DASK_SNIPPET, namespace)
+    assert namespace["ipa"] == expected
+    assert used == ["DaskDistributedBackend"]  # read on the cluster, 300 texts as they are
+    assert namespace["client"].status == "closed"

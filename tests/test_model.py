@@ -86,3 +86,23 @@ def test_load_from_saved_folder_and_errors(model, tmp_path):
         IPACLIP(PronunciationEncoder()).encode_pronunciation(["cat"])
     with pytest.raises(ValueError, match="same width"):
         model.logits(np.ones((2, 3)), np.ones((2, 4)))
+
+
+def test_encode_language_is_the_g2ps_for_one_call(model):
+    # #20.6: IPACLIP.encode and encode_pronunciation read texts in language= for one call.
+    texts = ["Straße", "Buch"]
+    ipa = IPATransformer(language="de").fit_transform(texts)
+    german = model.encode_pronunciation(texts, language="de")
+    np.testing.assert_allclose(german, model.encode_pronunciation(ipa=ipa), rtol=1e-6)
+    np.testing.assert_allclose(
+        model.encode(texts, query="pronunciation", language="de"), german, rtol=1e-5, atol=1e-6
+    )
+    fused = model.encode(texts, language="de")
+    np.testing.assert_allclose(
+        fused, fuse(model.encode_text(texts), german, model.fuse_weight), rtol=1e-5, atol=1e-6
+    )
+    assert model.g2p.language == "en-us" and model.g2p.get_params() == IPATransformer().get_params()
+    with pytest.raises(ValueError, match="query='text' does not use it"):
+        model.encode(texts, query="text", language="de")
+    with pytest.raises(ValueError, match="not ipa="):
+        model.encode_pronunciation(ipa=ipa, language="de")
