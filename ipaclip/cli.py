@@ -33,7 +33,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ipaclip._validation import describe_item
+from ipaclip._cli_options import load_options
 
 __all__ = ["build_parser", "main"]
 
@@ -42,6 +42,13 @@ logger = logging.getLogger(__name__)
 
 class _UsageError(Exception):
     """A problem with the command's input, reported in one line with exit status 2."""
+
+
+def _describe_item(item: object, limit: int = 40) -> str:
+    """:func:`ipaclip._validation.describe_item`, imported when needed (it imports sklearn)."""
+    from ipaclip._validation import describe_item as describe
+
+    return describe(item, limit)
 
 
 def _literal(text: str):
@@ -84,7 +91,7 @@ def _option_value(option: str):
             return _literal(text)
         except RecursionError:  # json's decoder recurses once per level of nesting
             raise _UsageError(
-                f"{option} holds JSON nested too deeply ({describe_item(text)}); give a flat "
+                f"{option} holds JSON nested too deeply ({_describe_item(text)}); give a flat "
                 "object such as '{\"substitute\": 0.2}'."
             ) from None
 
@@ -101,13 +108,15 @@ _CALLBACK_OPTIONS = {
 def _fit_options() -> dict[str, object]:
     """``fit``'s estimator options and their defaults: ``get_params(deep=True)`` minus objects.
 
-    The recipe's settings keep their names (``--loss``, ``--ngrams``; ``--recipe-loss`` too).
+    Read from the stored option table (:mod:`ipaclip._cli_options`), so that ``--help`` does
+    not import torch. The recipe's settings keep their names (``--loss``, ``--ngrams``;
+    ``--recipe-loss`` too).
     """
-    from ipaclip.estimator import PronunciationEncoder
-    from ipaclip.recipe import Recipe
+    return {o["name"]: o["default"] for o in load_options()["fit"]}
 
-    params = PronunciationEncoder(recipe=Recipe()).get_params(deep=True)
-    return {k: v for k, v in params.items() if k not in ("recipe", "callbacks")}
+
+def _help(text: str) -> str:
+    return text.replace("%", "%%")  # argparse formats help with %
 
 
 def _add_fit_parser(sub) -> None:
@@ -132,17 +141,20 @@ def _add_fit_parser(sub) -> None:
     fit.add_argument("--targets-file", help="precomputed teacher embeddings, an (n, d) .npy array")
     fit.add_argument("--quiet", action="store_true", help="no progress bar")
     params = fit.add_argument_group("estimator parameters (see PronunciationEncoder, Recipe)")
-    for name, default in _fit_options().items():
+    for option in load_options()["fit"]:
+        name, default = option["name"], option["default"]
         flags = ["--" + name.removeprefix("recipe__").replace("_", "-")]
         if name.startswith("recipe__"):
             flags.append("--" + name.replace("__", "-").replace("_", "-"))
+        kind: dict = {"type": _option_value(flags[0]), "metavar": "VALUE"}
+        if isinstance(default, bool):  # --causal / --no-causal
+            kind = {"action": argparse.BooleanOptionalAction}
         params.add_argument(
             *flags,
             dest=name,
-            type=_option_value(flags[0]),
             default=argparse.SUPPRESS,
-            metavar="VALUE",
-            help=f"default: {default!r}",
+            help=_help(f"{option['help']} (default: {default!r})"),
+            **kind,
         )
     for name, (callback, text) in _CALLBACK_OPTIONS.items():
         option = "--" + name.replace("_", "-")
@@ -154,6 +166,24 @@ def _add_fit_parser(sub) -> None:
             metavar="N" if name == "early_stopping" else "DIR",
             help=f"{text} (a {callback} callback)",
         )
+
+
+_FORMATS = ("text", "markdown", "latex", "json")
+_TRUNCATION = ("warn", "raise", "ignore")
+_TRUNCATION_HELP = (
+    "what an item longer than the model's context_length does: warn and truncate, raise, or "
+    "truncate silently (default: the model's setting)"
+)
+
+
+def _positive_int(option: str):
+    def parse(text: str) -> int:
+        value = _literal(text)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise _UsageError(f"{option} must be a whole number >= 1; got {text!r}.")
+        return value
+
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -175,9 +205,6 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_fit_parser(sub)
 
-    from ipaclip.evaluation.evaluator import registry
-    from ipaclip.evaluation.suite import evaluator_settings
-
     ev = sub.add_parser(
         "evaluate",
         help="run the evaluation suite on a saved model",
@@ -188,10 +215,39 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument(
         "--tasks",
         default="all",
-        help=f"comma-separated tasks ({', '.join(registry())}) or 'all' (default: every "
-        "task of the default suite)",
+        help=f"comma-separated tasks ({', '.join(load_options()['evaluate']['tasks'])}) or "
+        "'all' (default: every task of the default suite)",
     )
-    ev.add_argument("--out", help="write the full results as JSON to this file")
+    ev.add_argument(
+        "--teacher",
+        metavar="SPEC",
+        help="the text tower for the text and fused queries, as fit --teacher takes it "
+        "(minilm, sentence-transformers:NAME, open_clip:ARCH@TAG); default: the model's own",
+    )
+    ev.add_argument(
+        "--out", help="write the full results as JSON to this file (its folder is created)"
+    )
+    ev.add_argument(
+        "--format",
+        choices=_FORMATS,
+        default="text",
+        help="the printed table: aligned text, or markdown, latex (booktabs) or json to paste "
+        "into a paper (default text)",
+    )
+    ev.add_argument(
+        "--seeds",
+        type=_positive_int("--seeds"),
+        default=None,
+        metavar="N",
+        help="run the suite with random_state 0 .. N-1 and print mean ± sd (not with "
+        "--random-state)",
+    )
+    ev.add_argument(
+        "--card",
+        action="store_true",
+        help="write the figures into the model folder's card (README.md)",
+    )
+    ev.add_argument("--truncation", choices=_TRUNCATION, help=_TRUNCATION_HELP)
     ev.add_argument(
         "--fuse-weight", type=float, default=0.5, help="pronunciation share of fused queries"
     )
@@ -201,14 +257,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--quiet", action="store_true", help="no progress bar or log lines")
     settings = ev.add_argument_group("evaluator settings (for every task that takes them)")
-    for name, (default, text) in evaluator_settings().items():
+    for option in load_options()["evaluate"]["settings"]:
         settings.add_argument(
-            "--" + name.replace("_", "-"),
-            dest=name,
+            "--" + option["name"].replace("_", "-"),
+            dest=option["name"],
             type=_literal,
             default=argparse.SUPPRESS,
             metavar="N",
-            help=f"{text} (default {default})",
+            help=_help(f"{option['help']} (default {option['default']})"),
         )
 
     g2p = sub.add_parser("g2p", help="print the IPA of each text, one per line")
@@ -218,7 +274,13 @@ def build_parser() -> argparse.ArgumentParser:
     emb = sub.add_parser("embed", help="embed the pronunciation of each text with a saved model")
     emb.add_argument("model_dir", help="folder written by PronunciationEncoder.save")
     emb.add_argument("texts", nargs="+", metavar="TEXT", help="texts, or - to read stdin")
-    emb.add_argument("--out", help="save the (n, d) embeddings as .npy instead of printing")
+    emb.add_argument(
+        "--out",
+        help="save instead of printing: NAME.npy holds the (n, d) embeddings; NAME.npz holds "
+        "them as 'embeddings' with the texts as 'texts' (its folder is created)",
+    )
+    emb.add_argument("--language", help="espeak language of the texts (default: the model's G2P's)")
+    emb.add_argument("--truncation", choices=_TRUNCATION, help=_TRUNCATION_HELP)
     return parser
 
 
@@ -241,9 +303,12 @@ def _stdin_bytes() -> bytes | str:
 
 
 def _split_lines(data: bytes | str, what: str) -> list[str]:
-    """The non-blank lines of ``data`` (split at ``\\n`` only; a final ``\\r`` dropped).
+    """The lines of ``data``, one item each (split at ``\\n`` only; a final ``\\r`` dropped).
 
-    Bytes must be UTF-8; the message names the first line that is not.
+    Bytes must be UTF-8; the message names the first line that is not. Every line is one
+    item (one output row, one row of ``--targets-file``), so a blank line is refused with its
+    number rather than dropped (which would shift every row after it); the empty piece after
+    a final line break is not a line. Only blank lines: "has no text".
     """
     if isinstance(data, bytes):
         try:
@@ -255,7 +320,17 @@ def _split_lines(data: bytes | str, what: str) -> list[str]:
                 f"{data[exc.start : exc.start + 1]!r}; convert it to UTF-8 (iconv -t utf-8)."
             ) from None
     lines = [line.removesuffix("\r") for line in data.split("\n")]
-    return [line for line in lines if line.strip()]
+    if lines and lines[-1] == "":
+        lines.pop()  # the final line break ends the last line
+    if not any(line.strip() for line in lines):
+        return []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            raise _UsageError(
+                f"{what}: line {number} is blank, but each line is one item (one row of the "
+                "output); remove the blank lines (grep -v '^[[:space:]]*$')."
+            )
+    return lines
 
 
 def _read_texts(values: Sequence[str]) -> list[str]:
@@ -272,7 +347,7 @@ def _read_texts(values: Sequence[str]) -> list[str]:
     for i, text in enumerate(texts):
         if _LINE_BREAKS.intersection(text):
             raise _UsageError(
-                f"text {i} ({describe_item(text)}) holds a line break, but the output has one "
+                f"text {i} ({_describe_item(text)}) holds a line break, but the output has one "
                 "line per text; pass each text as its own argument or line."
             )
     return texts
@@ -427,6 +502,21 @@ def _load(model_dir: str):
         raise _UsageError(message) from exc
 
 
+def _load_teacher(spec, resolve=None):
+    """The teacher ``spec`` names, loaded (its weights read) before any other work.
+
+    A spec that does not resolve, a missing folder, and weights that are neither cached nor
+    downloadable (offline: ``HF_HUB_OFFLINE=1``) are usage errors in one line.
+    """
+    if resolve is None:
+        from ipaclip.teachers import resolve_teacher as resolve
+
+    try:
+        return resolve(spec).fit()
+    except (ValueError, TypeError, OSError, RuntimeError) as exc:
+        raise _UsageError(f"--teacher {spec!r}: {exc}") from exc
+
+
 def _write_failed(what: str, path, exc: OSError) -> _UsageError:
     """A failed write (a full disk, a read-only folder) as a one-line usage error."""
     return _UsageError(f"cannot write {what} to {str(path)!r}: {exc.strerror or exc}.")
@@ -472,6 +562,11 @@ def _fit(args: argparse.Namespace) -> int:
         raise _UsageError(
             "give TEXTS (a file, or - for stdin), or both --ipa-file and --targets-file."
         )
+    if args.texts is not None and args.ipa_file and args.targets_file:
+        raise _UsageError(
+            f"TEXTS {args.texts!r} would be unused: --ipa-file gives the IPA and --targets-file "
+            "the teacher embeddings. Drop TEXTS, or drop one of the two files."
+        )
     texts = _read_lines(args.texts, "TEXTS") if args.texts is not None else None
     if args.targets_file is not None:
         y, y_name = _read_targets(args.targets_file), args.targets_file
@@ -487,10 +582,9 @@ def _fit(args: argparse.Namespace) -> int:
             "to one."
         )
     if args.targets_file is None:
-        try:  # the teacher loads (or fails: a missing folder, no weights) before G2P
-            encoder.get_teacher().fit()
-        except (ValueError, OSError) as exc:
-            raise _UsageError(f"--teacher {encoder.teacher!r}: {exc}") from exc
+        # the teacher loads (or fails: a missing folder, no weights, offline) before G2P;
+        # the encoder keeps the loaded one for fit
+        _load_teacher(encoder.teacher, resolve=lambda spec: encoder.get_teacher())
     if args.ipa_file is None:
         try:
             X = g2p.fit_transform(texts)
@@ -526,32 +620,54 @@ def _fit(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from ipaclip.evaluation.suite import (
         evaluate_model,
+        evaluate_seeds,
         evaluator_settings,
         format_results,
         summary_rows,
     )
 
-    if args.out is not None and not Path(args.out).resolve().parent.is_dir():
-        raise _UsageError(f"the folder of --out {args.out!r} does not exist.")
-    out = _output_file(args.out, "--out")
+    settings = {k: v for k, v in vars(args).items() if k in evaluator_settings()}
+    if args.seeds is not None and "random_state" in settings:
+        raise _UsageError(
+            "--seeds N runs random_state 0 .. N-1; drop --random-state, or drop --seeds."
+        )
+    if args.card and not Path(args.model_dir).is_dir():
+        raise _UsageError(
+            f"--card writes into the model folder, but {args.model_dir!r} is not a local "
+            "folder; download the model first, or drop --card."
+        )
+    out = _output_file(args.out, "--out")  # its folder is created, as fit and embed do
     if args.plot_dir is not None and Path(args.plot_dir).exists():
         if not Path(args.plot_dir).is_dir():
             raise _UsageError(f"--plot-dir {args.plot_dir!r} is a file; it must name a folder.")
+    teacher = _load_teacher(args.teacher) if args.teacher is not None else None
     encoder = _load(args.model_dir)
-    settings = {k: v for k, v in vars(args).items() if k in evaluator_settings()}
+    _set_truncation(encoder, args.truncation)
+    kwargs = dict(
+        teacher=teacher,
+        fuse_weight=args.fuse_weight,
+        verbose=0 if args.quiet else 1,
+        plot_dir=args.plot_dir,
+        model_name=Path(args.model_dir).resolve().name,
+        **settings,
+    )
     try:
-        results = evaluate_model(
-            encoder,
-            args.tasks,
-            fuse_weight=args.fuse_weight,
-            verbose=0 if args.quiet else 1,
-            plot_dir=args.plot_dir,
-            model_name=Path(args.model_dir).resolve().name,
-            **settings,
-        )
+        if args.seeds is None:
+            results = evaluate_model(encoder, args.tasks, **kwargs)
+        else:
+            results = evaluate_seeds(encoder, n_seeds=args.seeds, evaluators=args.tasks, **kwargs)
     except (ValueError, TypeError) as exc:
         raise _UsageError(str(exc)) from exc
     results["config"]["model_dir"] = str(args.model_dir)
+    if args.card:
+        from ipaclip.model_card import write_model_card
+
+        try:
+            card = write_model_card(args.model_dir, results)
+        except (FileExistsError, ValueError) as exc:
+            raise _UsageError(f"--card: {exc}") from exc
+        except OSError as exc:
+            raise _write_failed("the model card", args.model_dir, exc) from exc
     if out is not None:
         from ipaclip._io import write_atomic
 
@@ -559,11 +675,15 @@ def _evaluate(args: argparse.Namespace) -> int:
             write_atomic(out, json.dumps(results, indent=2, ensure_ascii=False).encode("utf-8"))
         except OSError as exc:
             raise _write_failed("the results", out, exc) from exc
-    print(format_results(results, summary_rows() if args.summary else None))
+    rows = summary_rows() if args.summary else None
+    print(format_results(results, rows, format=args.format))
+    notes = sys.stderr if args.format != "text" else sys.stdout  # stdout: only the table
     if out is not None and not args.quiet:
-        print(f"results written to {out}")
+        print(f"results written to {out}", file=notes)
+    if args.card and not args.quiet:
+        print(f"model card written to {card}", file=notes)
     for name, path in results.get("plots", {}).items():
-        print(f"{name} picture written to {path}")
+        print(f"{name} picture written to {path}", file=notes)
     return 0
 
 
@@ -579,17 +699,40 @@ def _g2p(args: argparse.Namespace) -> int:
     return 0
 
 
+def _set_truncation(encoder, truncation: str | None) -> None:
+    """``--truncation``: the loaded encoder's ``truncation`` parameter, when given."""
+    if truncation is None:
+        return
+    if "truncation" not in encoder.get_params(deep=False):
+        raise _UsageError(
+            "--truncation: this version of PronunciationEncoder has no truncation parameter; "
+            "upgrade ipaclip, or drop --truncation."
+        )
+    encoder.set_params(truncation=truncation)
+
+
 def _embed(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from ipaclip.g2p import resolve_g2p
-
     out = _output_file(args.out, "--out")
+    if out is not None and out.suffix.lower() not in (".npy", ".npz"):
+        raise _UsageError(
+            f"--out {args.out!r} must end in .npy (the embeddings) or .npz (the embeddings and "
+            "the texts)."
+        )
     texts = _read_texts(args.texts)
     encoder = _load(args.model_dir)
+    _set_truncation(encoder, args.truncation)
+    language = {} if args.language is None else {"language": args.language}
     try:
-        g2p = resolve_g2p(saved=getattr(encoder, "g2p_", None))
-        emb = encoder.transform(g2p.fit_transform(texts))
+        emb = encoder.encode(texts, show_progress_bar=False, **language)
+    except TypeError as exc:
+        if language and "language" in str(exc):
+            raise _UsageError(
+                "--language: this version of PronunciationEncoder.encode takes no language; "
+                "upgrade ipaclip, or drop --language."
+            ) from exc
+        raise
     except ValueError as exc:
         raise _UsageError(str(exc)) from exc
     if out is not None:
@@ -597,7 +740,10 @@ def _embed(args: argparse.Namespace) -> int:
 
         try:
             with atomic_file(out) as tmp, open(tmp, "wb") as f:
-                np.save(f, emb)
+                if out.suffix.lower() == ".npz":  # texts as unicode, never pickled objects
+                    np.savez(f, texts=np.array(texts, dtype=str), embeddings=emb)
+                else:
+                    np.save(f, emb)
         except OSError as exc:
             raise _write_failed("the embeddings", out, exc) from exc
         return 0
