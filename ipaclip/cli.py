@@ -659,6 +659,10 @@ def _evaluate(args: argparse.Namespace) -> int:
     except (ValueError, TypeError) as exc:
         raise _UsageError(str(exc)) from exc
     results["config"]["model_dir"] = str(args.model_dir)
+    if teacher is not None:  # its weights' name, not the class the suite records
+        from ipaclip._targets import teacher_id
+
+        results["config"]["teacher"] = teacher_id(teacher)
     if args.card:
         from ipaclip.model_card import write_model_card
 
