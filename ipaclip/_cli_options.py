@@ -5,17 +5,27 @@
 tasks and settings from the evaluator registry
 (:func:`ipaclip.evaluation.suite.evaluator_settings`). Importing those takes seconds (torch,
 sklearn), so :func:`describe_options` runs once, when they change, and its result is stored
-in ``ipaclip/data/cli_options.json``, which :func:`load_options` reads. A test checks that
-the stored table equals the live one; regenerate it with ``python -m ipaclip._cli_options``.
+in ``ipaclip/data/cli_options.json`` (:func:`stored_options`). :func:`load_options` reads
+it, except for the parts whose modules this process has imported already (a program that
+registered its own evaluator, say): those are read live, at no cost. A test checks that the
+stored table equals the live one; regenerate it with ``python -m ipaclip._cli_options``.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
-__all__ = ["OPTIONS_FILE", "describe_options", "first_sentence", "load_options", "write_options"]
+__all__ = [
+    "OPTIONS_FILE",
+    "describe_options",
+    "first_sentence",
+    "load_options",
+    "stored_options",
+    "write_options",
+]
 
 OPTIONS_FILE = Path(__file__).parent / "data" / "cli_options.json"
 
@@ -76,7 +86,7 @@ def _numpydoc_parameters(doc: str) -> dict[str, tuple[str, str]]:
     return out
 
 
-def describe_options() -> dict:
+def describe_options(parts: tuple[str, ...] = ("fit", "evaluate")) -> dict:
     """The live option table (imports the estimator and the evaluator registry: seconds).
 
     Returns
@@ -87,11 +97,25 @@ def describe_options() -> dict:
         sentence of the parameter's numpydoc description (its type when it has none); a
         ``bool`` default makes a ``--flag/--no-flag`` option.
     """
+    out: dict = {}
+    if "fit" in parts:
+        out["fit"] = _fit_options()
+    if "evaluate" in parts:
+        from ipaclip.evaluation.evaluator import registry
+        from ipaclip.evaluation.suite import evaluator_settings
+
+        settings = [
+            {"name": name, "default": default, "help": text}
+            for name, (default, text) in evaluator_settings().items()
+        ]
+        out["evaluate"] = {"tasks": list(registry()), "settings": settings}
+    return out
+
+
+def _fit_options() -> list[dict]:
     import inspect
 
     from ipaclip.estimator import PronunciationEncoder
-    from ipaclip.evaluation.evaluator import registry
-    from ipaclip.evaluation.suite import evaluator_settings
     from ipaclip.recipe import Recipe
 
     docs = _numpydoc_parameters(inspect.getdoc(PronunciationEncoder) or "")
@@ -110,16 +134,31 @@ def describe_options() -> dict:
                 f" ({kind})" if kind else ""
             )
         fit.append({"name": name, "default": default, "help": help_text})
-    settings = [
-        {"name": name, "default": default, "help": text}
-        for name, (default, text) in evaluator_settings().items()
-    ]
-    return {"fit": fit, "evaluate": {"tasks": list(registry()), "settings": settings}}
+    return fit
+
+
+def stored_options() -> dict:
+    """The option table stored in :data:`OPTIONS_FILE` (see :func:`describe_options`)."""
+    return json.loads(OPTIONS_FILE.read_text("utf-8"))
+
+
+#: The modules each part of the table is read from.
+_SOURCES = {
+    "fit": ("ipaclip.estimator", "ipaclip.recipe"),
+    "evaluate": ("ipaclip.evaluation.evaluator", "ipaclip.evaluation.suite"),
+}
 
 
 def load_options() -> dict:
-    """The stored option table (see :func:`describe_options`); cheap."""
-    return json.loads(OPTIONS_FILE.read_text("utf-8"))
+    """The option table: live for the parts whose modules are imported already, else stored.
+
+    Cheap either way: a fresh ``ipaclip --help`` reads the stored table; a process that has
+    imported the estimator or the evaluators (and perhaps registered an evaluator of its
+    own) gets their live options.
+    """
+    live = tuple(k for k, mods in _SOURCES.items() if all(m in sys.modules for m in mods))
+    options = stored_options() if len(live) < len(_SOURCES) else {}
+    return {**options, **(describe_options(live) if live else {})}
 
 
 def write_options() -> Path:

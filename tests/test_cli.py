@@ -552,9 +552,9 @@ def test_python_m_ipaclip_exits_2_with_one_line_and_writes_nothing(tmp_path):
 # ----------------------------------------------------------------------------------------
 def test_stored_option_table_matches_the_live_parameters():
     """The table ``--help`` reads equals the estimator's and the registry's (issue 20.16)."""
-    from ipaclip._cli_options import describe_options, load_options
+    from ipaclip._cli_options import describe_options, stored_options
 
-    assert load_options() == describe_options(), (
+    assert stored_options() == describe_options(), (
         "ipaclip/data/cli_options.json is stale: run python -m ipaclip._cli_options"
     )
 
