@@ -77,7 +77,7 @@ def test_evaluate_summary_and_fuse_weight(model_dir, capsys):
         (["evaluate", "{empty}"], "config.json is missing"),
         (["evaluate", "{model}", "--tasks", "bogus"], "Unknown task"),
         (["evaluate", "{model}", "--fuse-weight", "2"], "fuse_weight"),
-        (["evaluate", "{model}", "--out", "{missing}/r.json"], "folder of --out"),
+        (["evaluate", "{model}", "--out", "{empty}"], "is a folder; give a file name"),
         (["embed", "{missing}", "cat"], "does not exist"),
     ],
 )
@@ -545,3 +545,198 @@ def test_python_m_ipaclip_exits_2_with_one_line_and_writes_nothing(tmp_path):
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["work"]  # no '....new-*' folder
     assert sorted(p.name for p in work.iterdir()) == ["words.txt"]
+
+
+# ----------------------------------------------------------------------------------------
+# Issue 20: the command line
+# ----------------------------------------------------------------------------------------
+def test_stored_option_table_matches_the_live_parameters():
+    """The table ``--help`` reads equals the estimator's and the registry's (issue 20.16)."""
+    from ipaclip._cli_options import describe_options, stored_options
+
+    assert stored_options() == describe_options(), (
+        "ipaclip/data/cli_options.json is stale: run python -m ipaclip._cli_options"
+    )
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["fit", "--help"], ["evaluate", "--help"]])
+def test_help_imports_neither_torch_nor_sklearn(argv):
+    """``--help`` answers without the seconds-long imports (issue 20.16)."""
+    code = (
+        "import sys; from ipaclip.cli import main; code = main(sys.argv[1:]); "
+        "heavy = sorted(m for m in ('torch', 'sklearn', 'numpy') if m in sys.modules); "
+        "print('HEAVY', heavy); sys.exit(code)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *argv], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "usage: ipaclip" in proc.stdout
+    assert proc.stdout.strip().splitlines()[-1] == "HEAVY []"
+
+
+def test_fit_help_has_descriptions_and_boolean_flags(capsys):
+    """Each option's help is its numpydoc description; booleans are --flag/--no-flag (20.17)."""
+    assert main(["fit", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--causal, --no-causal Causal attention (CLIP's text tower) or bidirectional" in text
+    assert "--lr VALUE Peak learning rate of AdamW (default: 0.002)" in text
+    assert "--causal VALUE" not in text and "--warm-start VALUE" not in text
+    from ipaclip.cli import build_parser
+
+    parser = build_parser()
+    base = ["fit", "words.txt", "--out", "m"]
+    assert parser.parse_args([*base, "--causal"]).causal is True
+    assert parser.parse_args([*base, "--no-causal"]).causal is False
+    assert parser.parse_args([*base, "--no-prior-per-row"]).recipe__prior_per_row is False
+    assert not hasattr(parser.parse_args(base), "causal")  # unset: the estimator's default
+
+
+def test_stdin_blank_line_is_refused_with_its_number(monkeypatch, capsys, no_work):
+    """A blank line would shift every row after it; refused, naming the line (20.3)."""
+    for command in (["g2p", "-"], ["embed", "model", "-"]):
+        monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"cat\n \ndog\n")))
+        assert main(command) == 2
+        _one_line_error(capsys, "standard input: line 2 is blank, but each line is one item")
+
+
+def test_stdin_final_line_break_is_not_a_blank_line(monkeypatch, capsys):
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"cat\r\ndog\r\n")))
+    assert main(["g2p", "-"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["kˈæt", "dˈɑːɡ"]
+
+
+def test_fit_blank_line_is_refused_with_its_number(inputs, capsys, no_work):
+    (inputs / "gap.txt").write_text("cat\ndog\n\nfish\n", "utf-8")
+    assert main(["fit", str(inputs / "gap.txt"), "--out", str(inputs / "m")]) == 2
+    _one_line_error(capsys, r"TEXTS .*gap.txt': line 3 is blank")
+    assert not (inputs / "m").exists()
+
+
+def test_embed_npz_holds_texts_beside_embeddings(model_dir, tmp_path, capsys):
+    """``--out NAME.npz``: 'texts' and 'embeddings', row for row; ``.npy``: vectors (20.3)."""
+    texts = ["cat", "dog", "fish"]
+    assert main(["embed", model_dir, *texts, "--out", str(tmp_path / "sub" / "e.npz")]) == 0
+    assert main(["embed", model_dir, *texts, "--out", str(tmp_path / "e.npy")]) == 0
+    with np.load(tmp_path / "sub" / "e.npz", allow_pickle=False) as saved:
+        assert sorted(saved.files) == ["embeddings", "texts"]
+        assert saved["texts"].tolist() == texts
+        np.testing.assert_array_equal(saved["embeddings"], np.load(tmp_path / "e.npy"))
+    expected = PronunciationEncoder.load(model_dir).transform(IPATransformer().transform(texts))
+    np.testing.assert_allclose(np.load(tmp_path / "e.npy"), expected, atol=1e-6)
+    assert main(["embed", model_dir, "cat", "--out", str(tmp_path / "e.txt")]) == 2
+    _one_line_error(capsys, r"must end in .npy \(the embeddings\) or .npz")
+    assert not (tmp_path / "e.txt").exists()
+
+
+def test_fit_refuses_texts_unused_beside_ipa_and_targets(inputs, capsys, no_work):
+    """TEXTS with --ipa-file and --targets-file would be ignored: refused by name (20.15)."""
+    argv = ["fit", str(inputs / "words.txt"), "--ipa-file", str(inputs / "ipa.txt")]
+    argv += ["--targets-file", str(inputs / "y.npy"), "--out", str(inputs / "m")]
+    assert main(argv) == 2
+    _one_line_error(capsys, r"TEXTS .*words.txt' would be unused: --ipa-file gives the IPA")
+    assert not (inputs / "m").exists()
+
+
+def test_fit_device_error_lists_this_machines_devices(inputs, capsys, no_work):
+    from ipaclip.distributed import available_devices
+
+    argv = ["fit", str(inputs / "words.txt"), "--out", str(inputs / "m"), "--device", "cuda:99"]
+    assert main(argv) == 2
+    err = _one_line_error(capsys, "device must be one of the devices this machine has")
+    assert all(repr(name) in err for name in available_devices())
+    assert not (inputs / "m").exists()
+
+
+@pytest.fixture
+def offline_clip(monkeypatch):
+    """No network and no cached CLIP weights (issue 20.14)."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr("ipaclip.teachers._clip_loading._cached_tag_weights", lambda *a: None)
+
+
+def test_offline_clip_teacher_is_one_line_exit_2(inputs, offline_clip, monkeypatch, capsys):
+    def forbidden(*args, **kwargs):
+        raise AssertionError("work started before the usage error")
+
+    monkeypatch.setattr(IPATransformer, "fit_transform", forbidden)
+    monkeypatch.setattr(PronunciationEncoder, "fit", forbidden)
+    monkeypatch.setattr(PronunciationEncoder, "load", forbidden)
+    spec = "open_clip:ViT-B-32@openai"
+    argv = ["fit", str(inputs / "words.txt"), "--out", str(inputs / "m"), "--teacher", spec]
+    assert main(argv) == 2
+    _one_line_error(capsys, r"fit: error: --teacher 'open_clip:ViT-B-32@openai': .*not cached")
+    assert main(["evaluate", "model", "--teacher", spec]) == 2  # before the model is loaded
+    _one_line_error(capsys, r"evaluate: error: --teacher 'open_clip:ViT-B-32@openai'")
+    assert not (inputs / "m").exists()
+
+
+def test_evaluate_refuses_a_bad_teacher_spec_before_loading(capsys, no_work):
+    assert main(["evaluate", "model", "--teacher", "sentence_transformer:x"]) == 2
+    _one_line_error(capsys, r"--teacher 'sentence_transformer:x': ")
+
+
+def test_evaluate_seeds_and_truncation_are_checked_first(capsys, no_work):
+    assert main(["evaluate", "model", "--seeds", "0"]) == 2
+    _one_line_error(capsys, "--seeds must be a whole number >= 1; got '0'")
+    assert main(["evaluate", "model", "--seeds", "2", "--random-state", "1"]) == 2
+    _one_line_error(capsys, "drop --random-state, or drop --seeds")
+    assert main(["evaluate", "model", "--truncation", "cut"]) == 2
+    assert "invalid choice: 'cut'" in capsys.readouterr().err
+
+
+def test_evaluate_teacher_format_out_folder_and_card(model_dir, tmp_path, capsys):
+    """--teacher, --format markdown, --out in a new folder (20.13) and --card (20.10)."""
+    model = tmp_path / "model"
+    shutil.copytree(model_dir, model)
+    out = tmp_path / "new" / "deeper" / "r.json"
+    argv = ["evaluate", str(model), "--tasks", "human", "--teacher", "minilm", "--quiet"]
+    assert main([*argv, "--out", str(out), "--format", "markdown", "--card"]) == 0
+    printed = capsys.readouterr().out
+    results = json.loads(out.read_text("utf-8"))
+    assert results["config"]["teacher"] == "sentence-transformers:all-MiniLM-L6-v2"
+    from ipaclip.evaluation.suite import format_results
+
+    assert printed.strip() == format_results(results, format="markdown").strip()
+    assert printed.lstrip().startswith("|")
+    card = (model / "README.md").read_text("utf-8")
+    r = results["human"]["pronunciation"]["pearson"]
+    assert f"{r:.3f}" in card
+    np.testing.assert_array_equal(  # the card leaves the model loadable and unchanged
+        PronunciationEncoder.load(model).transform(["kˈæt"]),
+        PronunciationEncoder.load(model_dir).transform(["kˈæt"]),
+    )
+
+
+@pytest.mark.slow
+def test_evaluate_seeds_prints_mean_and_sd(model_dir, tmp_path, capsys):
+    out = tmp_path / "r.json"
+    argv = ["evaluate", model_dir, "--tasks", "fidelity", "--n-words", "20", "--quiet"]
+    assert main([*argv, "--seeds", "2", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "±" in printed
+    results = json.loads(out.read_text("utf-8"))
+    assert results["seeds"]["n_seeds"] == 2
+    assert results["config"]["random_state"] == [0, 1]
+
+
+def test_embed_truncation_and_language_reach_the_encoder(model_dir, monkeypatch, capsys):
+    """``--truncation`` sets the loaded encoder's parameter; ``--language`` goes to encode."""
+    seen = {}
+
+    def encode(self, texts, **kwargs):
+        seen.update(kwargs, texts=list(texts), params=self.get_params(deep=False))
+        return np.zeros((len(texts), 2), dtype=np.float32)
+
+    monkeypatch.setattr(PronunciationEncoder, "encode", encode)
+    has_truncation = "truncation" in PronunciationEncoder().get_params()
+    code = main(["embed", model_dir, "Straße", "--language", "de", "--truncation", "raise"])
+    if not has_truncation:  # the parameter is added by another branch (issue 20)
+        assert code == 2
+        _one_line_error(capsys, "has no truncation parameter")
+        code = main(["embed", model_dir, "Straße", "--language", "de"])
+    assert code == 0
+    assert seen["texts"] == ["Straße"] and seen["language"] == "de"
+    if has_truncation:
+        assert seen["params"]["truncation"] == "raise"
