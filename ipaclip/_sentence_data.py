@@ -294,8 +294,7 @@ def composed_captions(
     average) was written for ipaclip; the captions are *composed*, plausible in form but
     not sentences that anyone wrote, and their vocabulary is small. Use them to train and
     test that an encoder hears word order and sentence length, not as a stand-in for a
-    caption
-    corpus's variety.
+    caption corpus's variety.
 
     The two splits never share a caption, whatever ``n`` and ``random_state``: a caption is
     held out when the CRC-32 of its text is divisible by 10 (about
