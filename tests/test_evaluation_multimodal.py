@@ -278,7 +278,11 @@ def test_multimodal_evaluator_is_zero_shot_classify_and_runs_by_name(tmp_path):
         g2p=list,
         fuse_weight=0.25,
     )
-    evaluator = MultimodalEvaluator(images=root, image_encoder=picture_encoder)
+    # One template, as the direct call's default (the evaluator's default is the held-out
+    # templates of prompt_split, checked in test_multimodal_evaluator_defaults_to_...).
+    evaluator = MultimodalEvaluator(
+        images=root, image_encoder=picture_encoder, template="a photo of a {}"
+    )
     scores = evaluator(queries)
     assert scores["text/top1"] == direct["text"]["top1"] == 3 / 4
     assert scores == split_result({q: direct[q] for q in ("text", "pronunciation", "fused")})[0]
@@ -286,7 +290,12 @@ def test_multimodal_evaluator_is_zero_shot_classify_and_runs_by_name(tmp_path):
     # Registered, not in the default suite, runnable by name when its data are given.
     assert "multimodal" in registry() and not registry()["multimodal"].default_suite
     res = evaluate_model(
-        queries, "multimodal", images=root, image_encoder=picture_encoder, verbose=0
+        queries,
+        "multimodal",
+        images=root,
+        image_encoder=picture_encoder,
+        template="a photo of a {}",
+        verbose=0,
     )
     assert res["multimodal"]["fused"]["top1"] == direct["fused"]["top1"]
     assert res["summary"]["multimodal: top-1 accuracy"]["text"] == 3 / 4
