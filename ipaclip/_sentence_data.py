@@ -10,18 +10,23 @@ Two kinds of text, kept apart in the names and the docstrings:
   grammar (``ipaclip/data/caption_grammar.csv``), not sentences anyone wrote.
 
 No caption corpus ships offline through PyPI with a licence to use it (see
-``ipaclip/data/README.md``), hence the composed captions. Nothing here imports torch.
+``ipaclip/data/README.md``), hence the composed captions. Nothing here imports torch (the
+prompts are read from open_clip's wheel without importing the ``open_clip`` package).
 """
 
 from __future__ import annotations
 
 import csv
 import functools
+import importlib.util
 import io
+import sys
 import zlib
 from dataclasses import dataclass
 from importlib import resources
 from numbers import Integral
+from pathlib import Path
+from types import ModuleType
 from typing import Literal
 
 import numpy as np
@@ -59,9 +64,7 @@ def imagenet_classnames() -> list[str]:
     >>> len(names), len(set(names)), names[:2]
     (1000, 998, ['tench', 'goldfish'])
     """
-    from open_clip.zero_shot_metadata import IMAGENET_CLASSNAMES
-
-    return list(IMAGENET_CLASSNAMES)
+    return list(_zero_shot_metadata().IMAGENET_CLASSNAMES)
 
 
 def imagenet_templates() -> list[str]:
@@ -83,16 +86,38 @@ def imagenet_templates() -> list[str]:
     >>> len(templates), templates[0], templates[0].format("goldfish")
     (80, 'a bad photo of a {}.', 'a bad photo of a goldfish.')
     """
-    from open_clip.zero_shot_metadata import OPENAI_IMAGENET_TEMPLATES
-
-    out = [template("{}") for template in OPENAI_IMAGENET_TEMPLATES]
-    for template, fn in zip(out, OPENAI_IMAGENET_TEMPLATES):
+    callables = _zero_shot_metadata().OPENAI_IMAGENET_TEMPLATES
+    out = [template("{}") for template in callables]
+    for template, fn in zip(out, callables):
         if template.count("{}") != 1 or template.format("x y") != fn("x y"):
             raise RuntimeError(
                 f"open_clip's ImageNet template {template!r} is not a plain f-string of the "
                 "class name; imagenet_templates() needs updating for this open_clip release."
             )
     return out
+
+
+@functools.cache
+def _zero_shot_metadata() -> ModuleType:
+    """``open_clip.zero_shot_metadata``, read from the installed wheel without importing the
+    ``open_clip`` package (which imports torch): the file is plain Python data."""
+    if "open_clip.zero_shot_metadata" in sys.modules:
+        return sys.modules["open_clip.zero_shot_metadata"]
+    spec = importlib.util.find_spec("open_clip")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError(
+            "CLIP's ImageNet prompts come from the open_clip_torch package (a dependency of "
+            "ipaclip): pip install open_clip_torch."
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / "zero_shot_metadata.py"
+    module_spec = importlib.util.spec_from_file_location("_ipaclip_zero_shot_metadata", path)
+    if module_spec is None or module_spec.loader is None or not path.is_file():
+        raise ImportError(
+            f"open_clip_torch has no {path.name}; ipaclip needs open_clip_torch>=2.24."
+        )
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module
 
 
 @dataclass(frozen=True)
