@@ -11,7 +11,11 @@ Like :mod:`sklearn.datasets`, these are small loaders, read once and cached:
   WordPiece vocabulary (about 20,900), a cheap offline frequency filter (CMUdict is full of
   surnames and rare words);
 * :func:`load_vitz_winkler`: Vitz & Winkler's (1973) human ratings of sound similarity
-  (``ipaclip/data/vitz_winkler_1973_human_similarity.csv``, see ``ipaclip/data/README.md``).
+  (``ipaclip/data/vitz_winkler_1973_human_similarity.csv``, see ``ipaclip/data/README.md``);
+* sentences: CLIP's ImageNet prompts, real text from ``open_clip.zero_shot_metadata``
+  (:func:`imagenet_classnames`, :func:`imagenet_templates`, and their seeded seen/unseen
+  and training/held-out split :func:`prompt_split`), and :func:`composed_captions`,
+  captions *composed* from a small hand-written grammar (no caption corpus ships offline).
 
 Nothing here imports torch.
 """
@@ -30,16 +34,30 @@ from types import MappingProxyType
 
 import numpy as np
 
+from ipaclip._sentence_data import (
+    CAPTION_HELDOUT_FRACTION,
+    PromptSplit,
+    composed_captions,
+    imagenet_classnames,
+    imagenet_templates,
+    prompt_split,
+)
 from ipaclip._validation import Interval, check_params, describe_item
 
 __all__ = [
     "ARPABET_TO_IPA",
+    "CAPTION_HELDOUT_FRACTION",
+    "PromptSplit",
     "arpabet_to_ipa",
     "cmudict_ipa",
     "common_words",
+    "composed_captions",
+    "imagenet_classnames",
+    "imagenet_templates",
     "load_cmudict",
     "load_cmudict_words",
     "load_vitz_winkler",
+    "prompt_split",
     "sample_words",
 ]
 

@@ -142,3 +142,123 @@ def test_the_demo_and_the_recipe_study_train_on_the_same_words_as_before():
     test, train = demo.demo_words(1000, None, 0)
     assert test + train == before and len(train) == 19_287
     assert sample_words(len(pool), 0, max_length=12, common=True) == before  # recipe_study
+
+
+# --------------------------------------------------------------------------------------------
+# Sentences (#19 item 2): CLIP's ImageNet prompts, their split, composed captions
+# --------------------------------------------------------------------------------------------
+def test_imagenet_prompts_are_open_clips_own():
+    from open_clip.zero_shot_metadata import IMAGENET_CLASSNAMES, OPENAI_IMAGENET_TEMPLATES
+
+    names, templates = datasets.imagenet_classnames(), datasets.imagenet_templates()
+    assert names == list(IMAGENET_CLASSNAMES) and len(names) == 1000
+    assert len(templates) == len(OPENAI_IMAGENET_TEMPLATES) == 80
+    for template, fn in zip(templates, OPENAI_IMAGENET_TEMPLATES):
+        assert template.count("{}") == 1
+        for name in ("goldfish", names[-1], "great white shark"):
+            assert template.format(name) == fn(name)
+    names.append("mutated")  # a fresh list each call
+    assert len(datasets.imagenet_classnames()) == 1000
+
+
+def test_prompt_split_is_seeded_disjoint_and_covers_every_class_and_template():
+    names = set(datasets.imagenet_classnames())
+    templates = datasets.imagenet_templates()
+    split = datasets.prompt_split(random_state=3, n_unseen_classes=150, n_heldout_templates=7)
+    assert split == datasets.prompt_split(3, n_unseen_classes=150, n_heldout_templates=7)
+    assert split.random_state == 3
+    seen, unseen = set(split.seen_classes), set(split.unseen_classes)
+    assert len(unseen) == 150 and not seen & unseen and seen | unseen == names
+    assert len(split.seen_classes) == len(seen)  # distinct: "crane" is on one side only
+    train, held = set(split.train_templates), set(split.heldout_templates)
+    assert len(held) == 7 and not train & held and train | held == set(templates)
+    # Each side keeps its source order.
+    assert list(split.train_templates) == [t for t in templates if t in train]
+    other = datasets.prompt_split(random_state=4, n_unseen_classes=150, n_heldout_templates=7)
+    assert other.unseen_classes != split.unseen_classes
+    assert other.heldout_templates != split.heldout_templates
+    # The held-out templates depend on the seed alone; fewer are the first of more.
+    for n_unseen, n_held in ((1, 7), (997, 3)):
+        small = datasets.prompt_split(3, n_unseen_classes=n_unseen, n_heldout_templates=n_held)
+        assert set(small.heldout_templates) <= held
+
+
+def test_prompt_split_defaults_and_prompts():
+    split = datasets.prompt_split()
+    assert (len(split.seen_classes), len(split.unseen_classes)) == (798, 200)
+    assert (len(split.train_templates), len(split.heldout_templates)) == (70, 10)
+    train = split.prompts()
+    assert len(train) == 798 * 70 == len(set(train))
+    assert train[0] == split.train_templates[0].format(split.seen_classes[0])
+    held = split.prompts("all", "heldout")
+    assert len(held) == 998 * 10
+    assert not set(train) & set(held)  # no held-out prompt is trained on
+    unseen = split.prompts("unseen", "train")
+    assert not set(unseen) & set(train) and len(unseen) == 200 * 70
+    with pytest.raises(ValueError, match="classes"):
+        split.prompts("some")
+
+
+def test_prompt_split_checks_its_parameters():
+    with pytest.raises(ValueError, match="n_unseen_classes.*prompt_split"):
+        datasets.prompt_split(n_unseen_classes=998)
+    with pytest.raises(ValueError, match="n_heldout_templates.*prompt_split"):
+        datasets.prompt_split(n_heldout_templates=0)
+    with pytest.raises(ValueError, match="random_state"):
+        datasets.prompt_split(random_state=-1)
+
+
+def test_composed_captions_are_seeded_distinct_and_a_prefix_of_a_larger_sample():
+    captions = datasets.composed_captions(300, random_state=5)
+    assert captions == datasets.composed_captions(300, random_state=5)
+    assert captions != datasets.composed_captions(300, random_state=6)
+    assert len(set(captions)) == 300
+    assert datasets.composed_captions(5000, random_state=5)[:300] == captions
+    lengths = [len(c.split()) for c in captions]
+    assert min(lengths) >= 5 and max(lengths) >= 10  # sentences, not words
+
+
+def test_composed_captions_follow_the_grammar():
+    import csv
+
+    rows = [
+        r
+        for r in csv.DictReader(
+            line
+            for line in (ROOT / "ipaclip/data/caption_grammar.csv").read_text().splitlines()
+            if not line.startswith("#")
+        )
+    ]
+    counts = {r["text"]: bool(r["plural"]) for r in rows if r["slot"] == "count"}
+    singular = {r["text"] for r in rows if r["slot"] == "noun"}
+    plural = {r["plural"] for r in rows if r["slot"] == "noun"}
+    verbs = [r["text"] for r in rows if r["slot"] == "verb"]
+    for caption in datasets.composed_captions(500, random_state=0, split="heldout"):
+        count = max(
+            (c for c in [*counts, "an"] if caption.startswith(c + " ")), key=len, default=None
+        )
+        assert count is not None, caption
+        verb = next(v for v in verbs if f" {v} " in caption)
+        noun = caption[: caption.index(f" {verb} ")].split()[-1]
+        if counts.get(count, False):
+            assert noun in plural, caption
+        else:
+            assert noun in singular, caption
+            after = caption.split()[1]
+            if count in ("a", "an"):  # the article agrees with the next word
+                assert (count == "an") == (after[0] in "aeiou"), caption
+
+
+def test_composed_caption_splits_never_share_a_caption():
+    train = set()
+    for seed in range(3):
+        train |= set(datasets.composed_captions(3000, random_state=seed))
+    heldout = set()
+    for seed in range(3):
+        heldout |= set(datasets.composed_captions(1000, random_state=seed, split="heldout"))
+    assert len(train) > 8000 and len(heldout) > 2500
+    assert not train & heldout
+    with pytest.raises(ValueError, match="split"):
+        datasets.composed_captions(10, split="test")
+    with pytest.raises(ValueError, match="n .*composed_captions"):
+        datasets.composed_captions(0)

@@ -278,7 +278,11 @@ def test_multimodal_evaluator_is_zero_shot_classify_and_runs_by_name(tmp_path):
         g2p=list,
         fuse_weight=0.25,
     )
-    evaluator = MultimodalEvaluator(images=root, image_encoder=picture_encoder)
+    # One template, as the direct call's default (the evaluator's default is the held-out
+    # templates of prompt_split, checked in test_multimodal_evaluator_defaults_to_...).
+    evaluator = MultimodalEvaluator(
+        images=root, image_encoder=picture_encoder, template="a photo of a {}"
+    )
     scores = evaluator(queries)
     assert scores["text/top1"] == direct["text"]["top1"] == 3 / 4
     assert scores == split_result({q: direct[q] for q in ("text", "pronunciation", "fused")})[0]
@@ -286,9 +290,75 @@ def test_multimodal_evaluator_is_zero_shot_classify_and_runs_by_name(tmp_path):
     # Registered, not in the default suite, runnable by name when its data are given.
     assert "multimodal" in registry() and not registry()["multimodal"].default_suite
     res = evaluate_model(
-        queries, "multimodal", images=root, image_encoder=picture_encoder, verbose=0
+        queries,
+        "multimodal",
+        images=root,
+        image_encoder=picture_encoder,
+        template="a photo of a {}",
+        verbose=0,
     )
     assert res["multimodal"]["fused"]["top1"] == direct["fused"]["top1"]
     assert res["summary"]["multimodal: top-1 accuracy"]["text"] == 3 / 4
     with pytest.raises(ValueError, match="needs images= .*image_encoder="):
         MultimodalEvaluator()(queries)
+
+
+# --------------------------------------------------------------------------------------------
+# The prompt set of issue 19: several templates, the held-out ones of prompt_split
+# --------------------------------------------------------------------------------------------
+def test_zero_shot_with_several_templates_averages_each_class_prompts():
+    pictures = {"x": unit(0), "y": unit(100)}
+    # "!" alone puts each image nearer the wrong class; the mean of "!" and "?" of each class
+    # points at 0° (dog) and 100° (cat).
+    prompts = {"dog!": unit(60), "dog?": unit(-60), "cat!": unit(40), "cat?": unit(160)}
+    calls: list = []
+    kwargs = dict(class_names=["dog", "cat"], labels=["dog", "cat"], ks=(1,))
+    one = zero_shot_classify(
+        ["x", "y"], table_embed(pictures), embed_text=table_embed(prompts), template="{}!",
+        **kwargs,
+    )  # fmt: skip
+    assert one["text"]["top1"] == 0.0
+    both = zero_shot_classify(
+        ["x", "y"], table_embed(pictures), embed_text=table_embed(prompts, calls),
+        template=["{}!", "{}?"], **kwargs,
+    )  # fmt: skip
+    assert both["text"]["top1"] == 1.0
+    assert calls == [["dog!", "cat!", "dog?", "cat?"]]  # template by template
+    assert both["template"] == ["{}!", "{}?"]
+    with pytest.raises(ValueError, match=r"'\{\}'.*'a photo' \(item 1\)"):
+        zero_shot_classify(["x"], table_embed(pictures), embed_text=table_embed(prompts),
+                           template=["{}!", "a photo"], **kwargs)  # fmt: skip
+    with pytest.raises(ValueError, match="template is empty"):
+        zero_shot_classify(["x"], table_embed(pictures), embed_text=table_embed(prompts),
+                           template=[], **kwargs)  # fmt: skip
+
+
+def test_multimodal_evaluator_defaults_to_the_held_out_templates_of_prompt_split():
+    from ipaclip.datasets import prompt_split
+    from ipaclip.evaluation import MultimodalEvaluator, Queries
+
+    pictures = {"x": unit(0), "y": unit(100)}
+    axes: dict[str, int] = {}
+    calls: list = []
+
+    def text(prompts):
+        calls.append(list(prompts))
+        X = np.zeros((len(prompts), 2))
+        for i, p in enumerate(prompts):
+            X[i] = unit(axes.setdefault(p, 7 * len(axes)))
+        return X
+
+    queries = Queries(text=text, g2p=list, embed_ipa=text)
+    evaluator = MultimodalEvaluator(
+        images=["x", "y"],
+        image_encoder=table_embed(pictures),
+        class_names=["dog", "cat"],
+        labels=[0, 1],
+        n_heldout_templates=4,
+        random_state=3,
+    )
+    evaluator(queries)
+    held = prompt_split(3, n_heldout_templates=4).heldout_templates
+    assert calls[0] == [t.format(n) for t in held for n in ("dog", "cat")]
+    assert evaluator.info_["info"]["template"] == list(held)
+    assert held != prompt_split(4, n_heldout_templates=4).heldout_templates

@@ -326,6 +326,7 @@ def test_cli_options_come_from_the_registry(capsys):
     assert list(settings) == [
         "n_words", "random_state", "n_permutations", "n_nonwords", "n_respell",
         "respell_candidates", "n_analogies", "n_rhyme_classes", "rhyme_test_size", "n_triplets",
+        "n_heldout_templates", "n_templates", "n_unseen_classes", "n_captions",
     ]  # fmt: skip
     assert settings["n_permutations"] == (999, "Mantel permutations (geometry)")
     args = build_parser().parse_args(["evaluate", "m", "--n-triplets", "5", "--random-state", "2"])
@@ -354,7 +355,7 @@ def test_cli_options_come_from_the_registry(capsys):
         assert main(["evaluate", "--help"]) == 0
         help_text = " ".join(capsys.readouterr().out.split())
         assert "--n-echoes N Times to echo (echo) (default 3)" in help_text
-        assert "respell, pwesuite, triplets, multimodal, echo)" in help_text
+        assert "respell, pwesuite, triplets, multimodal, prompts, captions, echo)" in help_text
     finally:
         del _REGISTRY["echo"]
 

@@ -85,6 +85,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "PWESuiteEvaluator": ("pwesuite", "PWESuiteEvaluator"),
     "TripletEvaluator": ("triplets", "TripletEvaluator"),
     "MultimodalEvaluator": ("multimodal", "MultimodalEvaluator"),
+    "ZeroShotPromptEvaluator": ("prompts", "ZeroShotPromptEvaluator"),
+    "CaptionRetrievalEvaluator": ("captions", "CaptionRetrievalEvaluator"),
     "HUMAN_SIMILARITY_PUBLISHED": ("human", "PUBLISHED"),
     "minimal_pair_triplets": ("triplets", "minimal_pair_triplets"),
     "nonword_triplets": ("triplets", "nonword_triplets"),

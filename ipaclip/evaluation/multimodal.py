@@ -19,13 +19,21 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ipaclip._progress import iterate
-from ipaclip._validation import HasMethods, check_string_items, describe_item, unit_rows
+from ipaclip._validation import (
+    HasMethods,
+    Interval,
+    check_string_items,
+    describe_item,
+    unit_rows,
+)
+from ipaclip.datasets import prompt_split
 from ipaclip.evaluation._common import (
     EmbedFn,
     G2PFn,
@@ -232,6 +240,21 @@ def _encode_images(image_encoder: Any, items: list[Any]) -> np.ndarray:
     return out
 
 
+def _check_templates(template: Any) -> list[str]:
+    templates = [template] if isinstance(template, str) else template
+    try:
+        templates = check_string_items(templates, what="template")
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"template must be a string or a sequence of strings: {exc}") from exc
+    if not templates:
+        raise ValueError("template is empty; give at least one prompt template.")
+    for i, t in enumerate(templates):
+        if "{}" not in t:
+            where = "" if isinstance(template, str) else f" (item {i})"
+            raise ValueError(f"template must contain '{{}}' for the class name; got {t!r}{where}.")
+    return templates
+
+
 def zero_shot_classify(
     images: str | os.PathLike | Sequence[Any],
     image_encoder: Any,
@@ -241,7 +264,7 @@ def zero_shot_classify(
     g2p: G2PFn | None = None,
     class_names: Sequence[str] | Mapping[str, str] | None = None,
     labels: Sequence[int | str] | None = None,
-    template: str = "a photo of a {}",
+    template: str | Sequence[str] = "a photo of a {}",
     fuse_weight: float = 0.5,
     ks: Sequence[int] = (1, 5),
     verbose: int = 0,
@@ -249,10 +272,13 @@ def zero_shot_classify(
     """Zero-shot classification of images by text, pronunciation or fused class prompts.
 
     Each class becomes the prompt ``template.format(class_name)``; the prompt is embedded by
-    the text encoder, by the pronunciation encoder on its IPA, and by their fusion. An image
-    is assigned the classes whose prompt embeddings are most cosine-similar to its image
-    embedding; top-k accuracy is the fraction of images whose true class is among the ``k``
-    best (ties ranked pessimistically, see :mod:`ipaclip.metrics`).
+    the text encoder, by the pronunciation encoder on its IPA, and by their fusion. With
+    several templates a class's prompt embeddings are averaged and renormalized, as CLIP's
+    prompt ensembling does (e.g. ``template=prompt_split().heldout_templates``, templates
+    that training never saw). An image is assigned the classes whose prompt embeddings are
+    most cosine-similar to its image embedding; top-k accuracy is the fraction of images
+    whose true class is among the ``k`` best (ties ranked pessimistically, see
+    :mod:`ipaclip.metrics`).
 
     Parameters
     ----------
@@ -277,8 +303,9 @@ def zero_shot_classify(
     labels : sequence of int or str, optional
         For a sequence of images: the class of each image, as an index into
         ``class_names`` or a class name.
-    template : str, default="a photo of a {}"
-        Prompt with one ``{}`` for the class name.
+    template : str or sequence of str, default="a photo of a {}"
+        Prompt with one ``{}`` for the class name, or several (a prompt ensemble: the mean
+        of a class's prompt embeddings, renormalized).
     fuse_weight : float in [0, 1], default=0.5
         Share of the pronunciation embedding in the fused prompt.
     ks : sequence of int, default=(1, 5)
@@ -304,8 +331,7 @@ def zero_shot_classify(
     >>> out["text"]
     {'top1': 0.5}
     """
-    if "{}" not in template:
-        raise ValueError(f"template must contain '{{}}' for the class name; got {template!r}.")
+    templates = _check_templates(template)
     if isinstance(images, str | os.PathLike):
         items, label_ids, folders = load_image_folder(images)
         if labels is not None:
@@ -361,18 +387,23 @@ def zero_shot_classify(
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)
         raise ValueError(f"Class name {dup!r} appears twice; class names must be distinct.")
-    prompts = [template.format(n) for n in names]
+    prompts = [t.format(n) for t in templates for n in names]  # template by template
     image_emb = _encode_images(image_encoder, items)
     queries = query_embeddings(
         prompts, embed_text, embed_pronunciation, g2p, fuse_weight, "prompts"
     )
+    if len(templates) > 1:
+        queries = {
+            name: unit_rows(Q.reshape(len(templates), len(names), -1).mean(axis=0))
+            for name, Q in queries.items()
+        }
     _check_dims(queries, image_emb)
     truth = np.asarray(label_ids, dtype=np.int64)
     result: dict[str, Any] = dict(
         n_images=len(items),
         n_classes=len(names),
         class_names=names,
-        template=template,
+        template=template if isinstance(template, str) else list(templates),
         fuse_weight=float(fuse_weight),
     )
     for name in iterate(list(queries), "zero-shot", verbose):
@@ -400,8 +431,16 @@ class MultimodalEvaluator(Evaluator):
         Readable class names (see :func:`zero_shot_classify`).
     labels : sequence of int or str, optional
         The class of each image, for a sequence of images.
-    template : str, default="a photo of a {}"
-        Prompt with one ``{}`` for the class name.
+    template : str or sequence of str, optional
+        Prompt template(s) with one ``{}`` for the class name; several are a prompt
+        ensemble. Default: the held-out templates of
+        :func:`ipaclip.datasets.prompt_split` ``(random_state,
+        n_heldout_templates=n_heldout_templates)``, the prompt set of the ``"prompts"``
+        task (CLIP's ImageNet templates that training on the split never saw).
+    n_heldout_templates : int, default=10
+        Templates the split keeps out of training (the default ``template``).
+    random_state : int, default=0
+        Seeds every random draw of the task (here: the prompt split).
     """
 
     name = "multimodal"
@@ -415,7 +454,9 @@ class MultimodalEvaluator(Evaluator):
         "image_encoder": [callable, HasMethods(["transform"]), None],
         "class_names": ["array-like", dict, None],
         "labels": ["array-like", None],
-        "template": [str],
+        "template": [str, "array-like", None],
+        "n_heldout_templates": [Interval(Integral, 1, 79, closed="both")],
+        "random_state": [Interval(Integral, 0, None, closed="left")],
     }
 
     def __init__(
@@ -425,13 +466,17 @@ class MultimodalEvaluator(Evaluator):
         image_encoder: Any = None,
         class_names: Any = None,
         labels: Any = None,
-        template: str = "a photo of a {}",
+        template: Any = None,
+        n_heldout_templates: int = 10,
+        random_state: int = 0,
     ):
         self.images = images
         self.image_encoder = image_encoder
         self.class_names = class_names
         self.labels = labels
         self.template = template
+        self.n_heldout_templates = n_heldout_templates
+        self.random_state = random_state
 
     def compute(self, queries: Queries) -> dict:
         if self.images is None or self.image_encoder is None:
@@ -447,8 +492,14 @@ class MultimodalEvaluator(Evaluator):
             g2p=queries.g2p,
             class_names=self.class_names,
             labels=self.labels,
-            template=self.template,
+            template=self._templates(),
             fuse_weight=queries.fuse_weight,
         )
         info = {k: v for k, v in raw.items() if k not in ("text", "pronunciation", "fused")}
         return {**{q: raw[q] for q in ("text", "pronunciation", "fused") if q in raw}, "info": info}
+
+    def _templates(self) -> Any:
+        if self.template is not None:
+            return self.template
+        split = prompt_split(self.random_state, n_heldout_templates=self.n_heldout_templates)
+        return list(split.heldout_templates)

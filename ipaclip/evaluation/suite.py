@@ -36,7 +36,11 @@ is, in order:
     seeded nonwords, with the near phoneme English or foreign (pronunciation only).
 
 ``"multimodal"`` (:class:`~ipaclip.evaluation.multimodal.MultimodalEvaluator`) is registered
-too but needs images, so it runs only when asked.
+too but needs images, so it runs only when asked. So do the two sentence tasks, slower and
+about sentences rather than words: ``"prompts"``
+(:class:`~ipaclip.evaluation.prompts.ZeroShotPromptEvaluator`, CLIP's ImageNet prompts under
+held-out templates, seen and unseen classes) and ``"captions"``
+(:class:`~ipaclip.evaluation.captions.CaptionRetrievalEvaluator`, held-out composed captions).
 
 :func:`format_results` prints the numbers as one table (rows: task and metric; columns: the
 three query types) as text, Markdown, LaTeX (``booktabs``) or JSON; ``metrics=SUMMARY_METRICS``
