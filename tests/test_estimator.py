@@ -301,8 +301,8 @@ def test_bad_input_gets_clear_errors(ipa):
     with pytest.raises(ValueError, match="2-D"):
         small().fit(ipa, np.zeros((len(ipa), 2, 2)))
     long_ipa = ["ta" * 40]
-    with pytest.raises(ValueError, match="max_length=16, the encoder.s context length"):
-        small(context_length=16).fit(long_ipa, np.ones((1, 4)))
+    with pytest.raises(ValueError, match=r"Item 0 \('tata.*has 82 .* context_length=16"):
+        small(context_length=16, truncation="raise").fit(long_ipa, np.ones((1, 4)))
     with pytest.raises(ValueError, match="loss"):
         small(recipe=Recipe(loss="hinge")).fit(ipa, Y)
     with pytest.raises(TypeError, match="string"):

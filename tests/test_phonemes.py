@@ -285,7 +285,8 @@ def test_ignored_unknown_between_words_leaves_one_boundary():
 
 
 def test_max_length_states_the_limit():
-    emb = PhonemeEmbedder(max_length=5).fit(["kˈæt"])  # <bos> k æ t <eos>: exactly 5
+    # <bos> k æ t <eos>: exactly 5
+    emb = PhonemeEmbedder(max_length=5, truncation="raise").fit(["kˈæt"])
     with pytest.raises(ValueError, match=r"Item 1 \('kˈæts'\) has 6 .* max_length=5"):
         emb.transform(["kˈæt", "kˈæts"])
 
