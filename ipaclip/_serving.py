@@ -8,9 +8,8 @@ by the G2P for texts.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import copy
+from collections.abc import Sequence
 
 import numpy as np
 import torch

@@ -57,8 +57,8 @@ from ipaclip.persistence import (
     teacher_not_restored,
 )
 from ipaclip.phonemes import PhonemeEmbedder, PhonemeSequences
-from ipaclip.sequences import TRUNCATION_OPTIONS
 from ipaclip.recipe import Recipe
+from ipaclip.sequences import TRUNCATION_OPTIONS
 from ipaclip.training import (
     Callback,
     EarlyStopping,

@@ -399,7 +399,6 @@ def apply_truncation(
     return seqs.truncate(max_length), truncated
 
 
-
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 
 
