@@ -410,6 +410,9 @@ class PronunciationEncoder(
         embedder = PhonemeEmbedder(
             embedding=self.embedding,
             max_length=self.context_length,
+            # Used alone (export, users), it refuses what the encoder cannot read, as before;
+            # the encoder's own calls apply ``truncation`` (EmbeddingMixin._featurise).
+            truncation="raise",
             check_spelling=self.check_spelling,
         )
         return embedder.fit(items)

@@ -382,7 +382,8 @@ def apply_truncation(
         more = f" {n - 1} more item{'s are' if n > 2 else ' is'} too long." if n > 1 else ""
         raise ValueError(
             f"Item {first}{text} has {lengths[first]} phoneme tokens, more than {where}."
-            f"{more} Shorten or split it, raise {limit_name}, or pass truncation='warn' or "
+            f"{more} Shorten or split it, use a longer context (raise {limit_name}), or pass "
+            "truncation='warn' or "
             f"'ignore' to keep only its first {max_length} tokens (with <eos>)."
         )
     if truncation == "warn":
