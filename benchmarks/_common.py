@@ -116,6 +116,23 @@ def captions(words: Sequence[str], n: int, seed: int = 0) -> list[str]:
     return [f"a photo of a {words[a]} and a {words[b]}" for a, b in pairs]
 
 
+def sentences(n_words: int, n: int, seed: int = 0) -> list[str]:
+    """``n`` texts of exactly ``n_words`` words: CLIP's ImageNet zero-shot prompts
+    (``open_clip.zero_shot_metadata``: 80 templates x 1,000 class names, real prompts) strung
+    together at random and cut at ``n_words`` words (deterministic)."""
+    from open_clip.zero_shot_metadata import IMAGENET_CLASSNAMES, OPENAI_IMAGENET_TEMPLATES
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        words: list[str] = []
+        while len(words) < n_words:
+            template = OPENAI_IMAGENET_TEMPLATES[rng.integers(len(OPENAI_IMAGENET_TEMPLATES))]
+            words += template(IMAGENET_CLASSNAMES[rng.integers(len(IMAGENET_CLASSNAMES))]).split()
+        out.append(" ".join(words[:n_words]))
+    return out
+
+
 def to_ipa(texts: Sequence[str]) -> list[str]:
     """IPA of ``texts`` with the default :class:`~ipaclip.IPATransformer` (cached)."""
     from ipaclip import IPATransformer

@@ -14,7 +14,19 @@ import torch
 
 from ipaclip.phonemes import PhonemeSequences
 
-__all__ = ["SequenceData", "autocast", "embed_rows", "length_bucketed_batches"]
+__all__ = [
+    "INFERENCE_MAX_TOKENS",
+    "SequenceData",
+    "autocast",
+    "embed_rows",
+    "length_bucketed_batches",
+    "token_budget_batches",
+]
+
+#: Padded tokens per inference batch (``transform``, ``encode``, validation): 4,096 words of
+#: 8 tokens or 51 captions of 320, so memory and time per batch stay bounded whatever the
+#: lengths (measured in ``benchmarks/bench_encoding.py``).
+INFERENCE_MAX_TOKENS = 16384
 
 
 class SequenceData:
@@ -114,6 +126,39 @@ def length_bucketed_batches(
     return batches
 
 
+def token_budget_batches(
+    lengths: np.ndarray, max_tokens: int, max_items: int | None = None
+) -> list[np.ndarray]:
+    """Batches of item indices, sorted by length, each at most ``max_tokens`` once padded.
+
+    A batch of ``b`` items padded to its longest, ``L``, holds ``b * L <= max_tokens``
+    tokens (and at most ``max_items`` items); an item longer than ``max_tokens`` is a batch
+    of its own. The order is deterministic: short items first.
+
+    Examples
+    --------
+    >>> token_budget_batches(np.array([3, 400, 3, 5]), 12)
+    [array([0, 2]), array([3]), array([1])]
+    """
+    if max_tokens < 1:
+        raise ValueError(f"max_tokens must be at least 1; got {max_tokens}.")
+    lengths = np.asarray(lengths, dtype=np.int64)
+    order = np.argsort(lengths, kind="stable")
+    cap = len(order) if max_items is None else max(1, int(max_items))
+    batches, start = [], 0
+    sorted_lengths = lengths[order]
+    while start < len(order):
+        # Sorted ascending, so item j pads a batch start..j to sorted_lengths[j]:
+        # the batch may reach the last j with (j - start + 1) * sorted_lengths[j] <= max_tokens.
+        stop = min(len(order), start + cap)
+        span = np.arange(1, stop - start + 1) * sorted_lengths[start:stop]
+        fits = int(np.searchsorted(np.maximum.accumulate(span), max_tokens, side="right"))
+        end = start + max(1, fits)
+        batches.append(order[start:end])
+        start = end
+    return batches
+
+
 def autocast(device: torch.device, precision: str):
     """bfloat16 autocast for ``precision="bf16"``, else a disabled autocast."""
     if precision == "bf16":
@@ -122,14 +167,22 @@ def autocast(device: torch.device, precision: str):
 
 
 def embed_rows(
-    module: torch.nn.Module, data: SequenceData, rows: np.ndarray, batch_size: int, precision: str
+    module: torch.nn.Module,
+    data: SequenceData,
+    rows: np.ndarray,
+    batch_size: int | None,
+    precision: str,
+    *,
+    max_tokens: int = INFERENCE_MAX_TOKENS,
 ) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
-    """Yield ``(rows_of_batch, float32 outputs)`` over length-bucketed batches of ``rows``.
+    """Yield ``(rows_of_batch, float32 outputs)`` over token-budget batches of ``rows``.
 
-    Runs the module in eval and inference mode; shared by ``transform`` and validation.
+    Each batch holds at most ``max_tokens`` padded tokens and ``batch_size`` items (None: no
+    item cap); the outputs do not depend on the batching. Runs the module in eval and
+    inference mode; shared by ``transform`` and validation.
     """
     module.eval()
     with torch.inference_mode(), autocast(data.device, precision):
-        for batch in length_bucketed_batches(data.lengths[rows], batch_size, None):
+        for batch in token_budget_batches(data.lengths[rows], max_tokens, batch_size):
             selected = rows[batch]
             yield selected, data.encode(module, selected).float()

@@ -331,6 +331,7 @@ def _recipe_and_callbacks(params: dict, where: Path) -> None:
         raise corrupt(where, f"estimator_params.{key}", "belongs in estimator_params.recipe")
     params["recipe"] = dict(recipe)
     params.pop("normalize", None)
+    params.pop("inference_batch_size", None)  # now a token budget (issue #19), not a parameter
     params.pop("checkpoint_dir", None)  # a path is local to the machine that saved
     patience = params.pop("early_stopping", None)
     callbacks = params.get("callbacks")

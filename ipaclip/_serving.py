@@ -8,6 +8,7 @@ by the G2P for texts.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import numpy as np
@@ -17,8 +18,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from ipaclip._batches import SequenceData, embed_rows
 from ipaclip._progress import progress
+from ipaclip._validation import check_string_items
 from ipaclip.distributed import check_device, local_device
 from ipaclip.phonemes import PhonemeEmbedder, PhonemeSequences
+from ipaclip.sequences import apply_truncation
 
 __all__ = ["EmbeddingMixin", "resolve_device"]
 
@@ -33,19 +36,37 @@ class EmbeddingMixin:
 
     Reads the fitted ``module_``, ``config_``, ``vocabulary_``, ``phoneme_embedder_``,
     ``layout_`` and ``embedding_dim_``, and the parameters ``device``, ``precision``,
-    ``inference_batch_size`` and ``verbose``.
+    ``truncation`` and ``verbose``; sets ``n_truncated_`` and ``truncated_items_``.
     """
 
-    def _featurise(self, X, embedder: PhonemeEmbedder | None) -> PhonemeSequences:
-        """``X`` as phoneme sequences: given as such, or featurised and checked by ``embedder``."""
+    def _featurise(
+        self, X, embedder: PhonemeEmbedder | None, context_length: int | None = None
+    ) -> PhonemeSequences:
+        """``X`` as phoneme sequences (given as such, or featurised and checked by
+        ``embedder``), cut to ``context_length`` (the fitted one by default) as
+        ``truncation`` says; sets ``n_truncated_`` and ``truncated_items_``."""
+        if context_length is None:
+            context_length = self.config_.context_length
+        items = None
         if isinstance(X, PhonemeSequences):
-            return X
-        if embedder is None:
+            seqs = X
+        elif embedder is None:
             raise ValueError(
                 "This encoder was fitted on PhonemeSequences; transform needs PhonemeSequences "
                 "too (or refit it on IPA strings)."
             )
-        return embedder.transform(X)
+        else:
+            featuriser = copy.copy(embedder)  # the fitted state, shared; the limit is ours
+            featuriser.max_length = None
+            items = check_string_items(X, what="IPA string")
+            seqs = featuriser.transform(items)
+        if len(seqs) == 0:
+            raise ValueError("X is empty: at least one item is needed.")
+        seqs, cut = apply_truncation(
+            seqs, context_length, self.truncation, items, limit_name="context_length"
+        )
+        self.n_truncated_, self.truncated_items_ = len(cut), cut.tolist()
+        return seqs
 
     def _check_layout(self, seqs: PhonemeSequences) -> None:
         """Refuse sequences whose features mean something else than at fit time."""
@@ -57,17 +78,6 @@ class EmbeddingMixin:
             f"on: {seqs.layout.describe_differences(expected)}. Featurise it with the "
             "encoder's own phoneme_embedder_ (or the same PhonemeEmbedder settings as in fit)."
         )
-
-    def _check_sequences(self, seqs: PhonemeSequences, context_length: int) -> None:
-        if len(seqs) == 0:
-            raise ValueError("X is empty: at least one item is needed.")
-        lengths = seqs.lengths
-        if (lengths > context_length).any():
-            i = int(np.argmax(lengths > context_length))
-            raise ValueError(
-                f"Item {i} has {lengths[i]} phoneme tokens, more than context_length="
-                f"{context_length}; shorten it or raise context_length."
-            )
 
     def transform(self, X) -> np.ndarray:
         """Embed pronunciations: ``(n, d)`` float32, L2-normalised rows."""
@@ -85,15 +95,13 @@ class EmbeddingMixin:
     ) -> np.ndarray:
         """The module's output rows for ``seqs`` (L2-normalised unless ``normalize=False``)."""
         self._check_layout(seqs)
-        self._check_sequences(seqs, self.config_.context_length)
         verbose = self.verbose if verbose is None else verbose
         device = resolve_device(self.device)
         module = self.module_.to(device).eval()
         data = SequenceData(seqs, self.vocabulary_, device)
         out = np.empty((len(seqs), self.embedding_dim_), dtype=np.float32)
         rows = np.arange(len(seqs))
-        size = self.inference_batch_size if batch_size is None else batch_size
-        batches = embed_rows(module, data, rows, size, self.precision)
+        batches = embed_rows(module, data, rows, batch_size, self.precision)
         with progress(len(seqs), "embedding", verbose, unit="item") as bar:
             for index, z in batches:
                 if normalize:
@@ -128,7 +136,9 @@ class EmbeddingMixin:
             Read the texts in this language (an espeak voice, ``"de"``) for this call: a
             copy of the G2P with that ``language``; the saved ``g2p_`` is not changed.
         batch_size : int, optional
-            Defaults to ``inference_batch_size``.
+            Most items per batch; batches also hold at most
+            :data:`~ipaclip._batches.INFERENCE_MAX_TOKENS` padded tokens (the only cap by
+            default). The rows do not depend on it.
         show_progress_bar : bool, optional
             Defaults to ``verbose >= 1``.
         normalize_embeddings : bool, default=True

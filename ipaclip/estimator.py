@@ -58,6 +58,7 @@ from ipaclip.persistence import (
 )
 from ipaclip.phonemes import PhonemeEmbedder, PhonemeSequences
 from ipaclip.recipe import Recipe
+from ipaclip.sequences import TRUNCATION_OPTIONS
 from ipaclip.training import (
     Callback,
     EarlyStopping,
@@ -130,9 +131,24 @@ class PronunciationEncoder(
         With ``embedding="ipa"``, add a learned per-phoneme vector to the feature map.
     width, layers, heads : int, default=256, 4, 4
         Transformer size.
-    context_length : int, default=64
-        Longest phoneme sequence (``<bos>``/``<eos>`` included), at most 4096; longer items
-        are an error.
+    context_length : int, default=320
+        Most phoneme tokens per item (``<bos>``/``<eos>`` included), at most 4096. The
+        default lets the encoder read everything CLIP's text tower reads: 400 texts of
+        exactly 77 CLIP BPE tokens (open_clip's ViT-B-32 tokenizer; ImageNet prompts of
+        ``open_clip.zero_shot_metadata`` strung together, 59 words at the median), through
+        the default English :class:`~ipaclip.IPATransformer` and
+        :class:`~ipaclip.PhonemeEmbedder`, have 270 phoneme tokens at the median, 291 at
+        p95, 296 at p99 and 305 at most; 320 is p99 rounded up to a multiple of 32.
+        Longer items follow ``truncation``.
+    truncation : {"warn", "raise", "ignore"}, default="warn"
+        Items longer than ``context_length``, in ``fit``, ``transform``, ``encode`` and
+        ``score`` (and so in :class:`~ipaclip.IPACLIP` and evaluation), as open_clip's
+        tokenizer and the teachers treat texts: ``"warn"`` cuts each to its first
+        ``context_length - 1`` tokens and its ``<eos>`` and warns once per call with the
+        count and the first long item; ``"raise"`` is an error naming the first long item,
+        its length and the limit, before anything is embedded or trained; ``"ignore"`` cuts
+        silently. One long item never fails the other rows unless ``"raise"``.
+        ``n_truncated_`` counts the cut items of the last call.
     causal : bool, default=False
         Causal attention (CLIP's text tower) or bidirectional.
     pooling : {"eos", "mean"}, default="eos"
@@ -184,7 +200,6 @@ class PronunciationEncoder(
         dimension and truncated texts; one that does not match the teacher is ignored with a
         warning and its texts embedded again, and truncated texts read back are reported as
         the teacher reports them (:class:`~ipaclip._targets.DiskStore`).
-    inference_batch_size : int, default=1024
 
     Notes
     -----
@@ -192,8 +207,16 @@ class PronunciationEncoder(
     with DistributedDataParallel and gives the one-process result; see
     :mod:`ipaclip.distributed`.
 
+    ``transform`` and ``encode`` embed in batches of at most
+    :data:`~ipaclip._batches.INFERENCE_MAX_TOKENS` padded tokens (items sorted by length),
+    so memory per batch stays bounded whatever the lengths; ``encode(batch_size=...)`` also
+    caps the items per batch. The rows do not depend on the batching.
+
     Attributes
     ----------
+    n_truncated_ : int
+        Items cut to ``context_length`` by the last ``fit``, ``transform``, ``encode`` or
+        ``score`` (0 when none was too long); ``truncated_items_`` holds their indices.
     module_ : PronunciationTransformer
     config_ : EncoderConfig
     vocabulary_ : tuple of str
@@ -239,6 +262,7 @@ class PronunciationEncoder(
         "heads": [Interval(Integral, 1, None, closed="left")],
         # The positional table is context_length x width floats: 10**9 would allocate 128 GB.
         "context_length": [Interval(Integral, 3, MAX_CONTEXT_LENGTH, closed="both")],
+        "truncation": [StrOptions(set(TRUNCATION_OPTIONS))],
         "causal": ["boolean"],
         "pooling": [StrOptions({"eos", "mean"})],
         "dropout": [Interval(Real, 0, 1, closed="left")],
@@ -259,7 +283,6 @@ class PronunciationEncoder(
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
         "target_cache_dir": [str, os.PathLike, None],
-        "inference_batch_size": [Interval(Integral, 1, None, closed="left")],
     }
 
     def __init__(
@@ -272,7 +295,8 @@ class PronunciationEncoder(
         width: int = 256,
         layers: int = 4,
         heads: int = 4,
-        context_length: int = 64,
+        context_length: int = 320,
+        truncation: str = "warn",
         causal: bool = False,
         pooling: str = "eos",
         dropout: float = 0.0,
@@ -293,7 +317,6 @@ class PronunciationEncoder(
         verbose: int = 0,
         warm_start: bool = False,
         target_cache_dir: str | None = None,
-        inference_batch_size: int = 1024,
     ) -> None:
         self.teacher = teacher
         self.embedding = embedding
@@ -303,6 +326,7 @@ class PronunciationEncoder(
         self.layers = layers
         self.heads = heads
         self.context_length = context_length
+        self.truncation = truncation
         self.causal = causal
         self.pooling = pooling
         self.dropout = dropout
@@ -323,7 +347,6 @@ class PronunciationEncoder(
         self.verbose = verbose
         self.warm_start = warm_start
         self.target_cache_dir = target_cache_dir
-        self.inference_batch_size = inference_batch_size
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -387,6 +410,9 @@ class PronunciationEncoder(
         embedder = PhonemeEmbedder(
             embedding=self.embedding,
             max_length=self.context_length,
+            # Used alone (export, users), it refuses what the encoder cannot read, as before;
+            # the encoder's own calls apply ``truncation`` (EmbeddingMixin._featurise).
+            truncation="raise",
             check_spelling=self.check_spelling,
         )
         return embedder.fit(items)
@@ -553,7 +579,8 @@ class PronunciationEncoder(
             embedder = self.phoneme_embedder_
         else:
             embedder = None if isinstance(X, PhonemeSequences) else self._fit_embedder(X)
-        seqs = self._featurise(X, embedder)
+        limit = self.config_.context_length if fitted else int(self.context_length)
+        seqs = self._featurise(X, embedder, limit)
         if fitted:
             self._check_layout(seqs)
         n = len(seqs)
@@ -574,7 +601,6 @@ class PronunciationEncoder(
             config, codes, class_codes = recipe.build_config(
                 self._architecture(len(vocabulary), targets.shape[1]), seqs, vocabulary
             )
-        self._check_sequences(seqs, config.context_length)
 
         device = resolve_device(self.device)
         seed = self.random_state if self.random_state is not None else int(np.random.randint(2**31))

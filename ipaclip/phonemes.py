@@ -59,7 +59,13 @@ from ipaclip.inventory import (
     WORD,
     get_inventory,
 )
-from ipaclip.sequences import PhonemeSequences, SequenceLayout, offsets_of
+from ipaclip.sequences import (
+    TRUNCATION_OPTIONS,
+    PhonemeSequences,
+    SequenceLayout,
+    apply_truncation,
+    offsets_of,
+)
 
 __all__ = [
     "CHANNEL_NAMES",
@@ -207,7 +213,13 @@ class PhonemeEmbedder(ParamsMixin, TransformerMixin, BaseEstimator):
         ``<eos>``).
     max_length : int, default=None
         Largest number of tokens an item may have (special tokens included), for example the
-        encoder's context length. A longer item is an error that says so.
+        encoder's context length. What happens to a longer item is ``truncation``'s choice.
+    truncation : {"warn", "raise", "ignore"}, default="warn"
+        Past ``max_length``, as open_clip's tokenizer and the teachers do: ``"warn"`` cuts the
+        item to its first ``max_length - 1`` tokens and its ``<eos>`` and warns once per call
+        (the count and the first long item); ``"raise"`` is an error naming the first long
+        item, its length and the limit; ``"ignore"`` cuts silently. Every other item is
+        featurised whatever the policy; ``n_truncated_`` counts the cut items.
     pooling : {None, "mean", "sum", "max"}, default=None
         ``None`` returns :class:`PhonemeSequences`. Otherwise ``transform`` returns the pooled
         2-D array ``(n_items, n_features)`` for classic scikit-learn models, with names from
@@ -231,6 +243,10 @@ class PhonemeEmbedder(ParamsMixin, TransformerMixin, BaseEstimator):
     symbol_counts_ : collections.Counter
         How often each symbol-map rule rewrote a symbol in ``fit``.
     n_features_out_ : int
+    n_truncated_ : int
+        Items cut to ``max_length`` by the last ``transform`` (0 when none was too long).
+    truncated_items_ : list of int
+        Their indices.
     layout_ : SequenceLayout
         What the feature rows mean (embedding, feature names, stress, word boundaries,
         special tokens), as set by ``fit``; each batch of sequences carries its own
@@ -254,6 +270,7 @@ class PhonemeEmbedder(ParamsMixin, TransformerMixin, BaseEstimator):
         "stress": ["boolean"],
         "add_special_tokens": ["boolean"],
         "max_length": [Interval(Integral, 3, None, closed="left"), None],
+        "truncation": [StrOptions(set(TRUNCATION_OPTIONS))],
         "pooling": [StrOptions({"mean", "sum", "max"}), None],
         "check_spelling": [StrOptions({"raise", "warn", "off"})],
     }
@@ -267,6 +284,7 @@ class PhonemeEmbedder(ParamsMixin, TransformerMixin, BaseEstimator):
         stress: bool = True,
         add_special_tokens: bool = True,
         max_length: int | None = None,
+        truncation: str = "warn",
         pooling: str | None = None,
         check_spelling: str = "raise",
     ) -> None:
@@ -276,6 +294,7 @@ class PhonemeEmbedder(ParamsMixin, TransformerMixin, BaseEstimator):
         self.stress = stress
         self.add_special_tokens = add_special_tokens
         self.max_length = max_length
+        self.truncation = truncation
         self.pooling = pooling
         self.check_spelling = check_spelling
 
@@ -327,7 +346,10 @@ class PhonemeEmbedder(ParamsMixin, TransformerMixin, BaseEstimator):
         _, flat = self._tokenize(items, unknown_counts, Counter())
         if unknown_counts:
             logger.info("Unknown IPA symbols (policy %r): %s", self.unknown, dict(unknown_counts))
-        seqs = self._build(items, flat)
+        seqs, cut = apply_truncation(
+            self._build(items, flat), self.max_length, self.truncation, items
+        )
+        self.n_truncated_, self.truncated_items_ = len(cut), cut.tolist()
         if self.pooling is None:
             return seqs
         return seqs.pooled(self.pooling)
@@ -359,6 +381,7 @@ class PhonemeEmbedder(ParamsMixin, TransformerMixin, BaseEstimator):
         )
 
     def __setstate__(self, state):
+        state.setdefault("truncation", "raise")  # pickled before it existed: they refused
         super().__setstate__(state)
         if "vocabulary_" in self.__dict__:
             self._vocab_index = {s: i for i, s in enumerate(self.vocabulary_)}
@@ -472,13 +495,6 @@ class PhonemeEmbedder(ParamsMixin, TransformerMixin, BaseEstimator):
             )
         extra = 2 if self.add_special_tokens else 0
         lengths = counts + extra
-        if self.max_length is not None and (lengths > self.max_length).any():
-            i = int(np.argmax(lengths > self.max_length))
-            raise ValueError(
-                f"Item {i} ({describe_item(items[i])}) has {lengths[i]} phoneme tokens "
-                f"(with <bos>/<eos>), more than max_length={self.max_length}, the encoder's "
-                "context length; shorten the text or use a model with a longer context."
-            )
         offsets = offsets_of(lengths)
         total = int(offsets[-1])
         base = np.full(total, PAD, dtype=np.int64)

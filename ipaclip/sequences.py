@@ -9,13 +9,18 @@ by :class:`~ipaclip.PhonemeEmbedder`.
 from __future__ import annotations
 
 import dataclasses
+import os
+import sys
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-__all__ = ["PhonemeSequences", "SequenceLayout"]
+from ipaclip._validation import describe_item
+
+__all__ = ["PhonemeSequences", "SequenceLayout", "apply_truncation"]
 
 
 @dataclass(frozen=True)
@@ -220,6 +225,37 @@ class PhonemeSequences:
         """The tokens of item ``i`` as strings."""
         return [self.symbols[r] for r in self.item_ids(i)]
 
+    def truncate(self, max_length: int) -> PhonemeSequences:
+        """Every item cut to at most ``max_length`` tokens; a cut item keeps its ``<eos>``.
+
+        As open_clip's tokenizer does: the first ``max_length - 1`` tokens and the
+        end-of-sequence token (or the first ``max_length`` tokens of an item that does not
+        end in ``<eos>``). Items that fit are unchanged.
+
+        Examples
+        --------
+        >>> from ipaclip import PhonemeEmbedder
+        >>> seqs = PhonemeEmbedder().fit(["pˈæt"]).transform(["pˈæt"])
+        >>> seqs.truncate(4).tokens(0)
+        ['<bos>', 'p', 'æ', '<eos>']
+        """
+        if max_length < 1:
+            raise ValueError(f"max_length must be at least 1; got {max_length}.")
+        lengths = self.lengths
+        if not (lengths > max_length).any():
+            return self
+        starts, ends = self.offsets[:-1], self.offsets[1:]
+        new = np.minimum(lengths, max_length)
+        offsets = offsets_of(new)
+        item = np.repeat(np.arange(len(self)), new)
+        rank = np.arange(offsets[-1]) - offsets[item]
+        pos = starts[item] + rank
+        eos = [i for i, s in enumerate(self.symbols) if s == "<eos>"]
+        keeps_eos = (lengths > max_length) & np.isin(self.ids[ends - 1], eos)
+        last = keeps_eos[item] & (rank == new[item] - 1)
+        pos[last] = ends[item[last]] - 1
+        return dataclasses.replace(self, ids=self.ids[pos], offsets=offsets)
+
     def padded(self, max_length: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Ids padded with row 0 to a rectangle, and the mask of real tokens.
 
@@ -292,3 +328,88 @@ class PhonemeSequences:
             embedding=first.embedding,
             layout=first.layout,
         )
+
+
+#: Values of ``truncation``: what happens to an item longer than the length limit.
+TRUNCATION_OPTIONS = ("warn", "raise", "ignore")
+
+
+def apply_truncation(
+    seqs: PhonemeSequences,
+    max_length: int | None,
+    truncation: str,
+    items: Sequence[str] | None = None,
+    *,
+    limit_name: str = "max_length",
+) -> tuple[PhonemeSequences, np.ndarray]:
+    """``seqs`` with the items longer than ``max_length`` cut, as ``truncation`` says.
+
+    The policy of open_clip's tokenizer and of the teachers: ``"warn"`` cuts (keeping
+    ``<eos>``) and warns once, with the count and the first long item; ``"ignore"`` cuts
+    silently; ``"raise"`` raises a ``ValueError`` naming the first long item, its length and
+    the limit, before anything is cut. Every other item is unchanged.
+
+    Parameters
+    ----------
+    seqs : PhonemeSequences
+    max_length : int or None
+        The limit (tokens, ``<bos>``/``<eos>`` included); None: no limit.
+    truncation : {"warn", "raise", "ignore"}
+    items : sequence of str, optional
+        The items' texts or IPA, to name the first long one.
+    limit_name : str, default="max_length"
+        The parameter that sets the limit, for the messages.
+
+    Returns
+    -------
+    seqs : PhonemeSequences
+        Cut as said (``seqs`` itself when nothing was too long).
+    truncated : ndarray of int64
+        Indices of the items that were (or, with ``"raise"``, would be) cut.
+    """
+    if truncation not in TRUNCATION_OPTIONS:
+        raise ValueError(f"truncation must be one of {TRUNCATION_OPTIONS}; got {truncation!r}.")
+    if max_length is None:
+        return seqs, np.zeros(0, dtype=np.int64)
+    lengths = seqs.lengths
+    truncated = np.flatnonzero(lengths > max_length).astype(np.int64)
+    if truncated.size == 0:
+        return seqs, truncated
+    first, n = int(truncated[0]), int(truncated.size)
+    text = "" if items is None else f" ({describe_item(items[first])})"
+    where = f"{limit_name}={max_length} (<bos>/<eos> included)"
+    if truncation == "raise":
+        more = f" {n - 1} more item{'s are' if n > 2 else ' is'} too long." if n > 1 else ""
+        raise ValueError(
+            f"Item {first}{text} has {lengths[first]} phoneme tokens, more than {where}."
+            f"{more} Shorten or split it, use a longer context (raise {limit_name}), or pass "
+            "truncation='warn' or "
+            f"'ignore' to keep only its first {max_length} tokens (with <eos>)."
+        )
+    if truncation == "warn":
+        one = n == 1
+        warnings.warn(
+            f"{n} of {len(seqs)} items {'is' if one else 'are'} longer than {where} and "
+            f"{'was' if one else 'were'} cut to their first {max_length} tokens (keeping "
+            f"<eos>): what follows is not heard. First: item {first}{text}, "
+            f"{lengths[first]} tokens. Raise {limit_name}, or pass truncation='ignore' to "
+            "silence this or truncation='raise' to stop instead.",
+            UserWarning,
+            stacklevel=_user_stacklevel(),
+        )
+    return seqs.truncate(max_length), truncated
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _user_stacklevel() -> int:
+    """The ``stacklevel`` of a warning from the caller's frame that points at the first frame
+    outside ipaclip and scikit-learn (whose ``set_output`` wraps ``transform``)."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if not (name.startswith(_PACKAGE) or f"{os.sep}sklearn{os.sep}" in name):
+            break
+        frame, level = frame.f_back, level + 1
+    return level

@@ -77,3 +77,21 @@ def test_quick_suite_writes_well_formed_records(tmp_path, capsys):
     assert len(teacher["details"]["epoch_seconds"]) == teacher["details"]["epochs"]
     table = capsys.readouterr().out
     assert table.count("\n|") == len(records) + 1  # header rule + one row per record
+
+
+def test_encoding_reports_captions_per_second_at_three_lengths_against_open_clip():
+    from benchmarks import bench_encoding
+
+    records = bench_encoding.run(quick=True, repeats=1)
+    by_name = {r["name"]: r for r in records}
+    for k in bench_encoding.SENTENCE_WORDS:
+        r = by_name[f"encode {k}-word captions end to end [cpu]"]
+        assert r["unit"] == "captions/s" and r["target"] == 1.0
+        assert r["baseline"] == "open_clip text tower"
+        assert math.isclose(r["ratio"], r["value"] / r["baseline_value"], rel_tol=1e-9)
+
+
+def test_sentences_have_exactly_the_asked_number_of_words():
+    texts = _common.sentences(30, 5, seed=1)
+    assert [len(t.split()) for t in texts] == [30] * 5
+    assert texts == _common.sentences(30, 5, seed=1) and texts != _common.sentences(30, 5, seed=2)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -301,8 +302,8 @@ def test_bad_input_gets_clear_errors(ipa):
     with pytest.raises(ValueError, match="2-D"):
         small().fit(ipa, np.zeros((len(ipa), 2, 2)))
     long_ipa = ["ta" * 40]
-    with pytest.raises(ValueError, match="max_length=16, the encoder.s context length"):
-        small(context_length=16).fit(long_ipa, np.ones((1, 4)))
+    with pytest.raises(ValueError, match=r"Item 0 \('tata.*has 82 .* context_length=16"):
+        small(context_length=16, truncation="raise").fit(long_ipa, np.ones((1, 4)))
     with pytest.raises(ValueError, match="loss"):
         small(recipe=Recipe(loss="hinge")).fit(ipa, Y)
     with pytest.raises(TypeError, match="string"):
@@ -448,3 +449,100 @@ def test_encode_language_reads_one_call_in_that_language_and_keeps_the_saved_g2p
         enc.encode(expected, ipa=True, language="de")
     with pytest.raises(ValueError, match="Unknown language 'klingon'"):
         enc.encode(["cat"], language="klingon")
+
+
+# -- issue 19: the length policy and token-budget batches -------------------------------------
+CAPTION_66 = (
+    "a crowded city street at night with bright neon signs, wet pavement reflecting the "
+    "lights, people holding umbrellas walking past small shops, a yellow taxi waiting at the "
+    "corner, and an old man selling roasted chestnuts from a cart beside the subway entrance "
+    "under a tall clock while two children watch pigeons gather near the big old stone fountain"
+)
+
+
+@pytest.fixture(scope="module")
+def fitted_long():
+    """A tiny encoder with the default context_length, fitted on words and one caption."""
+    g2p = IPATransformer()
+    X = g2p.fit_transform(WORDS + [CAPTION_66])
+    Y = np.random.default_rng(0).normal(size=(len(X), 8)).astype(np.float32)
+    return small(epochs=1).fit(X, Y)
+
+
+def test_default_context_length_hears_a_66_token_clip_caption_to_its_end(fitted_long):
+    import open_clip
+
+    tokens = open_clip.get_tokenizer("ViT-B-32")([CAPTION_66])[0]
+    assert int((tokens != 0).sum()) == 66  # <start_of_text> and <end_of_text> included
+    other = CAPTION_66.rsplit(" ", 1)[0] + " tower"  # the last word changed
+    assert fitted_long.context_length == 320
+    z = fitted_long.encode([CAPTION_66, other])
+    assert fitted_long.n_truncated_ == 0
+    assert np.abs(z[0] - z[1]).max() > 1e-3
+    # The old default, 64 tokens, cuts both before the last word: they become one embedding.
+    short = small(epochs=1, context_length=64, truncation="ignore")
+    short.fit(IPATransformer().fit_transform(WORDS), np.ones((len(WORDS), 8), np.float32))
+    z = short.encode([CAPTION_66, other])
+    assert short.n_truncated_ == 2
+    np.testing.assert_allclose(z[0], z[1], atol=1e-6)
+
+
+def test_one_400_word_text_gets_a_row_and_a_warning_or_is_named_by_raise(fitted_long):
+    long_text = " ".join(WORDS * 10)  # 400 words
+    texts = ["cat", long_text, "dog"]
+    with pytest.warns(UserWarning, match=r"1 of 3 items is longer than context_length=320.*"
+                      r"item 1 \('kˈæt hˈæt"):  # fmt: skip
+        z = fitted_long.encode(texts)
+    assert z.shape == (3, 8) and np.isfinite(z).all()
+    assert fitted_long.n_truncated_ == 1 and fitted_long.truncated_items_ == [1]
+    # The other rows are what they are alone.
+    np.testing.assert_allclose(z[[0, 2]], fitted_long.encode(["cat", "dog"]), atol=1e-6)
+    assert fitted_long.n_truncated_ == 0
+    raising = clone(fitted_long).set_params(truncation="raise")
+    raising.__dict__.update({k: v for k, v in fitted_long.__dict__.items() if k.endswith("_")})
+    with pytest.raises(ValueError, match=r"Item 1 \('kˈæt hˈæt.*has \d{4} phoneme tokens, more "
+                       r"than context_length=320"):  # fmt: skip
+        raising.encode(texts)
+    quiet = clone(fitted_long).set_params(truncation="ignore")
+    quiet.__dict__.update({k: v for k, v in fitted_long.__dict__.items() if k.endswith("_")})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_allclose(quiet.encode(texts), z, atol=1e-6)
+    assert quiet.n_truncated_ == 1
+
+
+def test_fit_cuts_long_items_and_warns_by_default(ipa):
+    long_ipa = ipa[:5] + ["".join(ipa) * 3]
+    Y = np.random.default_rng(1).normal(size=(len(long_ipa), 4)).astype(np.float32)
+    with pytest.warns(UserWarning, match="1 of 6 items is longer than context_length=32"):
+        enc = small(epochs=1, context_length=32).fit(long_ipa, Y)
+    assert enc.n_truncated_ == 1 and enc.truncated_items_ == [5]
+    # The phoneme sequences given as such follow the same policy.
+    seqs = clone(enc.phoneme_embedder_).set_params(max_length=None).fit(long_ipa)
+    seqs = seqs.transform(long_ipa[4:])
+    with pytest.warns(UserWarning, match="item 1, "):
+        assert enc.transform(seqs).shape == (2, 4)
+
+
+def test_rows_do_not_depend_on_the_batching(fitted_long):
+    texts = [CAPTION_66, "cat", " ".join(WORDS[:12]), "dog", CAPTION_66[:80], "tree"]
+    full = fitted_long.encode(texts)
+    for batch_size in (1, 2, 5):
+        np.testing.assert_allclose(fitted_long.encode(texts, batch_size=batch_size), full,
+                                   atol=1e-6)  # fmt: skip
+
+
+def test_ipaclip_pronunciation_queries_follow_the_encoders_policy(fitted_long, teacher):
+    from ipaclip import IPACLIP
+
+    model = IPACLIP(fitted_long, teacher=teacher)
+    long_text = " ".join(WORDS * 10)
+    with pytest.warns(UserWarning, match="1 of 2 items is longer than context_length=320"):
+        z = model.encode_pronunciation(["cat", long_text])
+    assert z.shape[0] == 2 and fitted_long.n_truncated_ == 1
+    fitted_long.set_params(truncation="raise")
+    try:
+        with pytest.raises(ValueError, match="Item 1 .* context_length=320"):
+            model.encode_pronunciation(["cat", long_text])
+    finally:
+        fitted_long.set_params(truncation="warn")

@@ -285,7 +285,8 @@ def test_ignored_unknown_between_words_leaves_one_boundary():
 
 
 def test_max_length_states_the_limit():
-    emb = PhonemeEmbedder(max_length=5).fit(["kˈæt"])  # <bos> k æ t <eos>: exactly 5
+    # <bos> k æ t <eos>: exactly 5
+    emb = PhonemeEmbedder(max_length=5, truncation="raise").fit(["kˈæt"])
     with pytest.raises(ValueError, match=r"Item 1 \('kˈæts'\) has 6 .* max_length=5"):
         emb.transform(["kˈæt", "kˈæts"])
 
@@ -475,3 +476,17 @@ def test_layout_survives_take_slicing_and_concatenate():
 def test_numpy_integer_max_length():
     emb = PhonemeEmbedder(max_length=np.int64(5)).fit(["kˈæt"])  # as GridSearchCV passes
     assert emb.transform(["kˈæt"]).lengths.tolist() == [5]
+
+
+# -- issue 19: the length policy ----------------------------------------------------------------
+def test_long_items_are_cut_warned_and_counted_by_default():
+    emb = PhonemeEmbedder(max_length=5).fit(["kˈæt"])
+    with pytest.warns(UserWarning, match=r"1 of 3 items .* First: item 1 \('kˈætsɪz'\), 8"):
+        seqs = emb.transform(["kˈæt", "kˈætsɪz", "ʃˈɪp"])
+    assert seqs.lengths.tolist() == [5, 5, 5]
+    assert seqs.tokens(1) == ["<bos>", "k", "æ", "t", "<eos>"]
+    assert emb.n_truncated_ == 1 and emb.truncated_items_ == [1]
+    emb.transform(["kˈæt"])
+    assert emb.n_truncated_ == 0
+    with pytest.raises(ValueError, match="truncation must be one of"):
+        emb.set_params(truncation="cut").transform(["kˈæt"])
