@@ -17,6 +17,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from ipaclip._batches import SequenceData, embed_rows
 from ipaclip._progress import progress
+from ipaclip._spelling import check_ipa_input
+from ipaclip._validation import check_string_items
 from ipaclip.distributed import check_device, local_device
 from ipaclip.phonemes import PhonemeEmbedder, PhonemeSequences
 
@@ -36,10 +38,19 @@ class EmbeddingMixin:
     ``inference_batch_size`` and ``verbose``.
     """
 
-    def _featurise(self, X, embedder: PhonemeEmbedder | None) -> PhonemeSequences:
-        """``X`` as phoneme sequences: given as such, or featurised and checked by ``embedder``."""
+    def _featurise(
+        self, X, embedder: PhonemeEmbedder | None, where: str | None = None
+    ) -> PhonemeSequences:
+        """``X`` as phoneme sequences: given as such, or featurised and checked by ``embedder``.
+
+        IPA strings from the user (``where`` names the method) first pass the spelling check
+        under ``check_spelling``, as in ``fit``; the G2P's own output (``where=None``) does not.
+        """
         if isinstance(X, PhonemeSequences):
             return X
+        if where is not None and embedder is not None:
+            X = check_string_items(X, what="IPA string")
+            check_ipa_input(X, getattr(self, "check_spelling", "raise"), where)
         if embedder is None:
             raise ValueError(
                 "This encoder was fitted on PhonemeSequences; transform needs PhonemeSequences "
@@ -73,7 +84,8 @@ class EmbeddingMixin:
         """Embed pronunciations: ``(n, d)`` float32, L2-normalised rows."""
         check_is_fitted(self)
         self._validate_params()
-        return self._embed(self._featurise(X, self.phoneme_embedder_))
+        where = f"{type(self).__name__}.transform"
+        return self._embed(self._featurise(X, self.phoneme_embedder_, where))
 
     def _embed(
         self,
@@ -145,7 +157,7 @@ class EmbeddingMixin:
         if not ipa:
             items = resolve_g2p(saved=getattr(self, "g2p_", None)).fit_transform(items)
         out = self._embed(
-            self._featurise(items, self.phoneme_embedder_),
+            self._featurise(items, self.phoneme_embedder_, "encode(ipa=True)" if ipa else None),
             normalize=bool(normalize_embeddings),
             batch_size=batch_size,
             verbose=None if show_progress_bar is None else int(bool(show_progress_bar)),
