@@ -28,7 +28,7 @@ def spelling_in_ipa_message(reason: str, where: str) -> str:
 
 
 def check_ipa_input(items: list[str], policy: str, where: str) -> None:
-    """Refuse (``"raise"``), log (``"warn"``) or pass (``"off"``) IPA input that looks like spelling.
+    """Refuse (``"raise"``), log (``"warn"``) or pass (``"off"``) spelling given as IPA.
 
     Parameters
     ----------

@@ -112,3 +112,21 @@ def test_datasets_does_not_import_torch_or_the_teachers():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
     )
     assert out.stdout.strip() == "[]"
+
+
+# -- issue 20, point 8: the word gallery ----------------------------------------------------
+def test_word_gallery_is_clean_pronounceable_and_ranked():
+    pytest.importorskip("wordfreq", reason="word_gallery needs wordfreq (ipaclip[words])")
+    from ipaclip.datasets import load_cmudict, word_gallery
+
+    gallery = word_gallery(20000)
+    words, freqs = gallery.words, gallery.frequencies
+    assert len(words) == len(freqs) == 20000 == len(set(words))
+    known = load_cmudict()
+    assert all(w.isalpha() and w.isascii() and w.islower() and w in known for w in words)
+    assert not {"mr", "st", "tv", "s", "t", "don't"} & set(words)
+    assert {"photograph", "night", "knight", "quick"} <= set(words)
+    assert (freqs > 0).all() and (np.diff(freqs) <= 0).all()
+    assert word_gallery(100).words == words[:100]
+    with pytest.raises(ValueError, match="n"):
+        word_gallery(0)
