@@ -46,8 +46,9 @@ def cosine_similarity(a: Any, b: Any) -> np.ndarray:
 
     Examples
     --------
-    >>> cosine_similarity([[1.0, 0.0], [1.0, 1.0]], [[2.0, 0.0]]).round(4).tolist()
-    [[1.0], [0.7071]]
+    >>> print(cosine_similarity([[1.0, 0.0], [1.0, 1.0]], [[2.0, 0.0]]).round(3))
+    [[1.   ]
+     [0.707]]
     """
     A, B = _rows(a, "a"), _rows(b, "b")
     _check_pair(A, B, ("a", "b"))
