@@ -19,7 +19,7 @@ from ipaclip import PronunciationEncoder
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 SKIP = re.compile(r"^# readme-test: skip \((?P<reason>[^)]+)\)\s*$")
-TINY = {"width": 16, "layers": 1, "heads": 2, "epochs": 2, "batch_size": 16, "random_state": 0}
+TINY = {"width": 16, "layers": 1, "heads": 2, "epochs": 2, "random_state": 0}
 
 
 def python_blocks(text: str) -> list[tuple[int, str]]:
