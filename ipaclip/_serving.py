@@ -18,6 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ipaclip._batches import SequenceData, embed_rows
 from ipaclip._progress import progress
+from ipaclip._spelling import check_ipa_input
 from ipaclip._validation import check_string_items
 from ipaclip.distributed import check_device, local_device
 from ipaclip.phonemes import PhonemeEmbedder, PhonemeSequences
@@ -40,11 +41,20 @@ class EmbeddingMixin:
     """
 
     def _featurise(
-        self, X, embedder: PhonemeEmbedder | None, context_length: int | None = None
+        self,
+        X,
+        embedder: PhonemeEmbedder | None,
+        context_length: int | None = None,
+        *,
+        where: str | None = None,
     ) -> PhonemeSequences:
         """``X`` as phoneme sequences (given as such, or featurised and checked by
         ``embedder``), cut to ``context_length`` (the fitted one by default) as
-        ``truncation`` says; sets ``n_truncated_`` and ``truncated_items_``."""
+        ``truncation`` says; sets ``n_truncated_`` and ``truncated_items_``.
+
+        IPA strings from the user (``where`` names the method) first pass the spelling check
+        under ``check_spelling``, as in ``fit``; the G2P's own output (``where=None``) does not.
+        """
         if context_length is None:
             context_length = self.config_.context_length
         items = None
@@ -59,6 +69,8 @@ class EmbeddingMixin:
             featuriser = copy.copy(embedder)  # the fitted state, shared; the limit is ours
             featuriser.max_length = None
             items = check_string_items(X, what="IPA string")
+            if where is not None:
+                check_ipa_input(items, getattr(self, "check_spelling", "raise"), where)
             seqs = featuriser.transform(items)
         if len(seqs) == 0:
             raise ValueError("X is empty: at least one item is needed.")
@@ -83,7 +95,8 @@ class EmbeddingMixin:
         """Embed pronunciations: ``(n, d)`` float32, L2-normalised rows."""
         check_is_fitted(self)
         self._validate_params()
-        return self._embed(self._featurise(X, self.phoneme_embedder_))
+        where = f"{type(self).__name__}.transform"
+        return self._embed(self._featurise(X, self.phoneme_embedder_, where=where))
 
     def _embed(
         self,
@@ -162,7 +175,9 @@ class EmbeddingMixin:
             g2p = resolve_g2p(saved=getattr(self, "g2p_", None), language=language)
             items = g2p.fit_transform(items)
         out = self._embed(
-            self._featurise(items, self.phoneme_embedder_),
+            self._featurise(
+                items, self.phoneme_embedder_, where="encode(ipa=True)" if ipa else None
+            ),
             normalize=bool(normalize_embeddings),
             batch_size=batch_size,
             verbose=None if show_progress_bar is None else int(bool(show_progress_bar)),

@@ -31,6 +31,7 @@ from importlib import resources
 from numbers import Integral
 from pathlib import Path
 from types import MappingProxyType
+from typing import NamedTuple
 
 import numpy as np
 
@@ -348,3 +349,86 @@ def load_vitz_winkler() -> list[dict]:
     """
     keys = ("word1", "word2", "vw_predicted", "obtained")
     return [dict(zip(keys, row)) for row in _vitz_winkler_rows()]
+
+
+# --------------------------------------------------------------------------------------------
+# A word gallery for "nearest words by sound"
+# --------------------------------------------------------------------------------------------
+# Appended here rather than in the list above, so that this section merges on its own.
+__all__ += ["WordGallery", "word_gallery"]  # noqa: PLE0605
+
+_VOWEL_LETTER = re.compile(r"[aeiouy]")
+
+
+class WordGallery(NamedTuple):
+    """Words, most frequent first, with their frequency (share of English running text)."""
+
+    words: list[str]
+    frequencies: np.ndarray
+
+
+@functools.cache
+def _ranked_words() -> tuple[tuple[str, ...], np.ndarray]:
+    """The pronounceable words of wordfreq's English list, most frequent first (ties: a-z)."""
+    import wordfreq
+
+    known = load_cmudict()
+    pairs = sorted(
+        (
+            (-freq, word)
+            for word, freq in wordfreq.get_frequency_dict("en").items()
+            if (len(word) > 1 or word in ("a", "i"))
+            and _WORD_RE.match(word)
+            and _VOWEL_LETTER.search(word)
+            and word in known
+        ),
+    )
+    return tuple(w for _, w in pairs), -np.array([f for f, _ in pairs], dtype=np.float64)
+
+
+def word_gallery(n: int = 20_000) -> WordGallery:
+    """The ``n`` most frequent pronounceable English words, with their frequencies.
+
+    A gallery for "nearest words by sound" (``encoder.nearest(["fotograf"],
+    word_gallery(5000).words)``). Words come from the frequency list of ``wordfreq`` (its
+    English "large" list: subtitles, Wikipedia, books, web text, news, Reddit, Twitter), most
+    frequent first, and are kept when they are alphabetic (no apostrophes, digits or
+    hyphens), have a vowel letter (drops abbreviations such as "mr", "st", "tv"), are "a", "i"
+    or at least two letters long, and have a CMUdict pronunciation. Proper names that are
+    also frequent words in lowercase ("john", "london") cannot be told apart and stay.
+
+    Parameters
+    ----------
+    n : int, default=20000
+        Words to return (fewer only if the list runs out).
+
+    Returns
+    -------
+    WordGallery
+        ``words`` (list of str, most frequent first) and ``frequencies`` (float array:
+        ``wordfreq.word_frequency(word, "en")``, the share of running text).
+
+    Raises
+    ------
+    ImportError
+        If ``wordfreq`` is not installed (``pip install 'ipaclip[words]'``).
+
+    Examples
+    --------
+    >>> gallery = word_gallery(5)
+    >>> gallery.words
+    ['the', 'to', 'and', 'of', 'a']
+    >>> bool((gallery.frequencies[:-1] >= gallery.frequencies[1:]).all())
+    True
+    """
+    check_params({"n": [Interval(Integral, 1, None, closed="left")]}, {"n": n}, "word_gallery")
+    try:
+        import wordfreq  # noqa: F401
+    except ImportError as exc:
+        raise ImportError(
+            "word_gallery() ranks words with the frequencies of the PyPI package 'wordfreq' "
+            "(58 MB; code Apache-2.0, data CC-BY-SA 4.0): pip install 'ipaclip[words]' or "
+            "pip install wordfreq."
+        ) from exc
+    words, frequencies = _ranked_words()
+    return WordGallery(list(words[:n]), frequencies[:n].copy())

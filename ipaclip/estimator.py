@@ -58,6 +58,7 @@ from ipaclip.persistence import (
 )
 from ipaclip.phonemes import PhonemeEmbedder, PhonemeSequences
 from ipaclip.recipe import Recipe
+from ipaclip.search import SearchMixin
 from ipaclip.sequences import TRUNCATION_OPTIONS
 from ipaclip.training import (
     Callback,
@@ -98,6 +99,7 @@ class _Run(NamedTuple):
 
 class PronunciationEncoder(
     EmbeddingMixin,
+    SearchMixin,
     HubMixin,
     ParamsMixin,
     ClassNamePrefixFeaturesOutMixin,

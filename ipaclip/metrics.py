@@ -707,7 +707,7 @@ def _target_encoder(estimator: Any) -> Any:
             raise TypeError(
                 f"{type(estimator).__name__} cannot be scored by ipaclip: neither it nor "
                 "the final step of its Pipeline has an embed_targets method (expected a "
-                "PronunciationEncoder, or a Pipeline ending in one)"
+                "PronunciationEncoder or an IPACLIP, or a Pipeline ending in one)"
             )
     return current
 
@@ -790,7 +790,9 @@ class _RetrievalScorer:
 
 #: Scorer for ``cross_val_score``/``GridSearchCV``: the mean cosine between the
 #: estimator's ``transform(X)`` and its ``embed_targets(y)`` (distillation fidelity).
-#: Works on a ``PronunciationEncoder`` or a ``Pipeline`` ending in one.
+#: Works on a ``PronunciationEncoder``, an ``IPACLIP`` or a ``Pipeline`` ending in one. On an
+#: ``IPACLIP``, ``transform(X)`` is the fused query of the texts ``X`` (at its
+#: ``fuse_weight``) and ``embed_targets(y)`` the teacher on the target texts (or the rows).
 fidelity_scorer = _FidelityScorer()
 
 
@@ -804,6 +806,12 @@ def make_retrieval_scorer(metric: str = "recall", k: int = 1) -> Callable[..., f
     ``y``, or identical rows when ``y`` is a numeric ``(n, d)`` array. Homophones and
     duplicated items therefore count as correct. Ties are ranked pessimistically (see
     :func:`recall_at_k`). Scores depend on the fold size: smaller folds are easier.
+
+    On an :class:`~ipaclip.IPACLIP`, the query of ``X[i]`` is its fused query
+    (:meth:`IPACLIP.transform <ipaclip.IPACLIP.transform>`, at ``fuse_weight``) and the
+    targets are the teacher's embeddings of ``y``: ``GridSearchCV(IPACLIP(encoder),
+    {"fuse_weight": [...]}, scoring=make_retrieval_scorer("recall", k=1))`` picks the weight
+    whose queries (respellings in ``X``, say) best find their words (``y``).
 
     Parameters
     ----------

@@ -17,15 +17,17 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from ipaclip._targets import check_target_array, is_embeddings
 from ipaclip._validation import check_string_items, unit_rows
 from ipaclip.estimator import PronunciationEncoder
 from ipaclip.fusion import check_fuse_weight, fuse
 from ipaclip.g2p import resolve_g2p
+from ipaclip.search import SearchMixin
 
 __all__ = ["IPACLIP", "fuse"]
 
 
-class IPACLIP(BaseEstimator):
+class IPACLIP(SearchMixin, BaseEstimator):
     """CLIP with ears: image, text and pronunciation encoders side by side.
 
     Parameters
@@ -35,7 +37,9 @@ class IPACLIP(BaseEstimator):
     teacher : transformer or None, default=None
         The frozen text encoder (the teacher) (``transform(list_of_str) -> (n, d)``), e.g.
         :class:`~ipaclip.teachers.CLIPTextEncoder`. ``None`` uses the pronunciation
-        encoder's own teacher (resolved from its ``teacher`` parameter).
+        encoder's own teacher (resolved from its ``teacher`` parameter). An encoder fitted
+        on precomputed target arrays (``teacher_id_`` is ``None``) has no known teacher:
+        ``teacher`` is then required (``fit`` and the text tower refuse to guess).
     image_encoder : transformer or None, default=None
         The frozen image encoder, e.g. :class:`~ipaclip.teachers.CLIPImageEncoder`; needed
         only by :meth:`encode_image`.
@@ -86,8 +90,24 @@ class IPACLIP(BaseEstimator):
         scoring=...)`` tries weights without refitting anything.
         """
         self._check_fitted()
+        self._check_teacher_known()
         check_fuse_weight(self.fuse_weight, "IPACLIP")
         return self
+
+    def transform(self, X: Iterable[str]) -> np.ndarray:
+        """The fused queries of the texts ``X`` (:meth:`encode_query`): what scorers score.
+
+        ipaclip's scorers (:mod:`ipaclip.metrics`) compare ``transform(X)`` with
+        :meth:`embed_targets` ``(y)``, so on an IPACLIP they score the fused query (at
+        ``fuse_weight``) of each text in ``X`` against the teacher's embedding of its target.
+        """
+        return self.encode_query(X)
+
+    def embed_targets(self, y: Any) -> np.ndarray:
+        """Targets in the shared space: texts through the teacher, or rows as given (unit rows)."""
+        if is_embeddings(y):
+            return unit_rows(check_target_array(y), "y")
+        return self.encode_text(y)
 
     def __sklearn_clone__(self) -> IPACLIP:
         # The encoder is the fitted thing this estimator wraps (as FrozenEstimator does):
@@ -129,7 +149,19 @@ class IPACLIP(BaseEstimator):
     def _teacher(self) -> Any:
         if self.teacher is not None:
             return self.teacher
+        self._check_teacher_known()
         return self.pronunciation_encoder.get_teacher()
+
+    def _check_teacher_known(self) -> None:
+        """Refuse to guess the text tower of an encoder fitted on precomputed targets."""
+        encoder = self.pronunciation_encoder
+        if self.teacher is None and getattr(encoder, "teacher_id_", "") is None:
+            raise ValueError(
+                "This IPACLIP's pronunciation encoder was fitted on precomputed target "
+                "embeddings (encoder.teacher_id_ is None), so its teacher is unknown and the "
+                f"default {encoder.teacher!r} would be a guess; pass the text encoder those "
+                "targets came from: IPACLIP(encoder, teacher=...)."
+            )
 
     def _g2p(self, language: str | None = None) -> Any:
         # Resolved on each call, not stored: get_params() stays as given.

@@ -262,3 +262,21 @@ def test_composed_caption_splits_never_share_a_caption():
         datasets.composed_captions(10, split="test")
     with pytest.raises(ValueError, match="n .*composed_captions"):
         datasets.composed_captions(0)
+
+
+# -- issue 20, point 8: the word gallery ----------------------------------------------------
+def test_word_gallery_is_clean_pronounceable_and_ranked():
+    pytest.importorskip("wordfreq", reason="word_gallery needs wordfreq (ipaclip[words])")
+    from ipaclip.datasets import load_cmudict, word_gallery
+
+    gallery = word_gallery(20000)
+    words, freqs = gallery.words, gallery.frequencies
+    assert len(words) == len(freqs) == 20000 == len(set(words))
+    known = load_cmudict()
+    assert all(w.isalpha() and w.isascii() and w.islower() and w in known for w in words)
+    assert not {"mr", "st", "tv", "s", "t", "don't"} & set(words)
+    assert {"photograph", "night", "knight", "quick"} <= set(words)
+    assert (freqs > 0).all() and (np.diff(freqs) <= 0).all()
+    assert word_gallery(100).words == words[:100]
+    with pytest.raises(ValueError, match="n"):
+        word_gallery(0)

@@ -546,3 +546,45 @@ def test_ipaclip_pronunciation_queries_follow_the_encoders_policy(fitted_long, t
             model.encode_pronunciation(["cat", long_text])
     finally:
         fitted_long.set_params(truncation="warn")
+
+
+# -- issue 20, point 1: the spelling check after fit ---------------------------------------
+@pytest.fixture(scope="module")
+def ipa_fitted(ipa):
+    Y = np.random.default_rng(0).normal(size=(len(ipa), 8)).astype(np.float32)
+    return small(epochs=1).fit(ipa, Y), Y
+
+
+def test_transform_refuses_spelling_and_names_the_fix(ipa_fitted):
+    enc, _ = ipa_fitted
+    with pytest.raises(ValueError, match=r"(?s)looks like spelling.*'quick'.*encode\(texts\)"):
+        enc.transform(["quick", "kwik", "the", "night"])
+    with pytest.raises(ValueError, match="IPATransformer"):
+        enc.transform(["Paris"])
+    with pytest.raises(ValueError, match=r"encode\(ipa=True\)"):
+        enc.encode(["quick", "kwik", "the", "night"], ipa=True)
+    # The texts themselves, through the G2P, are not spelling.
+    assert enc.encode(["quick", "kwik", "the", "night"]).shape == (4, 8)
+
+
+def test_score_refuses_spelling(ipa_fitted):
+    enc, Y = ipa_fitted
+    with pytest.raises(ValueError, match="looks like spelling"):
+        enc.score(WORDS, Y)
+
+
+def test_transform_spelling_policy_warn_and_off(ipa_fitted, ipa, caplog):
+    enc, _ = ipa_fitted
+    words = ["quick", "kwik", "the", "night"]
+    warned = pickle.loads(pickle.dumps(enc)).set_params(check_spelling="warn")
+    with caplog.at_level("WARNING", logger="ipaclip"):
+        Z = warned.transform(words)
+    assert Z.shape == (4, 8)
+    assert "looks like spelling" in caplog.text
+    caplog.clear()
+    off = pickle.loads(pickle.dumps(enc)).set_params(check_spelling="off")
+    with caplog.at_level("WARNING", logger="ipaclip"):
+        np.testing.assert_allclose(off.transform(words), Z, atol=1e-6)
+    assert "looks like spelling" not in caplog.text
+    # IPA from the G2P passes under the default policy.
+    assert enc.transform(ipa).shape == (len(ipa), 8)

@@ -106,3 +106,79 @@ def test_encode_language_is_the_g2ps_for_one_call(model):
         model.encode(texts, query="text", language="de")
     with pytest.raises(ValueError, match="not ipa="):
         model.encode_pronunciation(ipa=ipa, language="de")
+
+
+# -- issue 20: scorers, the teacher of a target-array model, search --------------------------
+def test_ipaclip_scorers_score_the_fused_query_against_the_teacher(model):
+    from ipaclip.metrics import get_scorer, make_retrieval_scorer
+
+    fused = model.encode_query(WORDS)
+    T = model.encode_text(WORDS)
+    expected = float(np.mean(np.sum(fused * T, axis=1)))
+    assert get_scorer("fidelity")(model, WORDS, WORDS) == pytest.approx(expected, abs=1e-5)
+    hits = np.mean((fused @ T.T).argmax(axis=1) == np.arange(len(WORDS)))
+    assert make_retrieval_scorer("recall", k=1)(model, WORDS, WORDS) == pytest.approx(hits)
+    # Targets given as rows are compared as given (unit rows).
+    assert get_scorer("fidelity")(model, WORDS, T * 3.0) == pytest.approx(expected, abs=1e-5)
+
+
+def test_gridsearch_over_fuse_weight_with_ipaclip_scorers(model):
+    from sklearn.model_selection import GridSearchCV
+
+    from ipaclip.metrics import get_scorer
+
+    weights = [0.0, 0.5, 1.0]
+    search = GridSearchCV(
+        model,
+        {"fuse_weight": weights},
+        scoring=get_scorer("fidelity"),
+        cv=2,
+        error_score="raise",
+    )
+    search.fit(WORDS, WORDS)
+    scores = search.cv_results_["mean_test_score"]
+    assert np.isfinite(scores).all()
+    # fuse_weight=0 is the teacher against itself: fidelity 1.
+    assert scores[0] == pytest.approx(1.0, abs=1e-5)
+    assert scores[2] < 1.0 - 1e-3
+    assert search.best_params_ == {"fuse_weight": 0.0}
+    assert search.best_estimator_.pronunciation_encoder is model.pronunciation_encoder
+
+
+def test_ipaclip_over_a_target_array_model_needs_a_teacher():
+    g2p = IPATransformer()
+    Y = np.random.default_rng(0).normal(size=(len(WORDS), 8)).astype(np.float32)
+    enc = PronunciationEncoder(width=16, layers=1, heads=2, epochs=1, random_state=0)
+    enc.fit(g2p.fit_transform(WORDS), Y)
+    assert enc.teacher_id_ is None
+    clip = IPACLIP(enc, g2p=g2p)
+    with pytest.raises(
+        ValueError, match=r"teacher_id_ is None.*IPACLIP\(encoder, teacher=\.\.\.\)"
+    ):
+        clip.fit()
+    with pytest.raises(ValueError, match=r"IPACLIP\(encoder, teacher=\.\.\.\)"):
+        clip.encode_text(["cat"])
+    with pytest.raises(ValueError, match=r"IPACLIP\(encoder, teacher=\.\.\.\)"):
+        clip.encode(["cat"])  # the fused query reads the text tower
+    # The pronunciation path needs no teacher; an explicit teacher is accepted.
+    assert clip.encode(["cat"], query="pronunciation").shape == (1, 8)
+    text = tiny_clip_text_encoder(embed_dim=8)
+    assert IPACLIP(enc, teacher=text, g2p=g2p).fit() is not None
+
+
+def test_ipaclip_ipa_path_refuses_spelling(model):
+    with pytest.raises(ValueError, match="looks like spelling"):
+        model.encode_pronunciation(ipa=["quick", "kwik", "the", "night"])
+
+
+def test_ipaclip_similarity_and_nearest_follow_encode(model):
+    for query in ("fused", "pronunciation", "text"):
+        E = model.encode(WORDS, query=query)
+        S = model.similarity(WORDS[:3], WORDS, query=query)
+        np.testing.assert_allclose(S, E[:3] @ E.T, atol=1e-5)
+        hits = model.nearest(WORDS[:3], E, k=4, query=query)
+        for i, row in enumerate(hits):
+            order = np.lexsort((np.arange(len(WORDS)), -(E[i] @ E.T)))[:4]
+            assert [h["corpus_id"] for h in row] == order.tolist()
+            assert row[0]["corpus_id"] == i
+            assert [h["score"] for h in row] == sorted((h["score"] for h in row), reverse=True)
