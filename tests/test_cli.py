@@ -17,6 +17,7 @@ import pytest
 from ipaclip import IPATransformer, PronunciationEncoder
 from ipaclip.cli import main
 from ipaclip.evaluation import SUMMARY_METRICS, evaluate_model, sample_words
+from tests.fixtures import RHYMES_IPA, random_targets, small_encoder
 
 
 @pytest.fixture(scope="module")
@@ -545,3 +546,12 @@ def test_python_m_ipaclip_exits_2_with_one_line_and_writes_nothing(tmp_path):
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["work"]  # no '....new-*' folder
     assert sorted(p.name for p in work.iterdir()) == ["words.txt"]
+
+
+def test_cli_reports_a_corrupt_model_in_one_line(tmp_path, capsys):
+    folder = small_encoder().fit(RHYMES_IPA, random_targets(len(RHYMES_IPA))).save(tmp_path / "m")
+    (folder / "config.json").write_text('{"format": "ipaclip-pronunciation-encoder"', "utf-8")
+    assert main(["embed", str(folder), "cat"]) == 2
+    err = capsys.readouterr().err
+    assert "not valid JSON" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1

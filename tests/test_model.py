@@ -5,9 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, KFold
 
 from ipaclip import IPACLIP, IPATransformer, PronunciationEncoder, fuse
-from tests.fixtures import tiny_clip_image_encoder, tiny_clip_text_encoder
+from tests.fixtures import (
+    RHYMES_TEXT,
+    small_encoder,
+    tiny_clip_image_encoder,
+    tiny_clip_text_encoder,
+)
 
 WORDS = ["cat", "dog", "bird", "fish", "tree", "car", "house", "boat"]
 
@@ -86,3 +93,44 @@ def test_load_from_saved_folder_and_errors(model, tmp_path):
         IPACLIP(PronunciationEncoder()).encode_pronunciation(["cat"])
     with pytest.raises(ValueError, match="same width"):
         model.logits(np.ones((2, 3)), np.ones((2, 4)))
+
+
+@pytest.fixture(scope="module")
+def rhymes_teacher():
+    return tiny_clip_text_encoder()
+
+
+@pytest.fixture(scope="module")
+def rhymes_fitted(rhymes_teacher):
+    g2p = IPATransformer()
+    enc = small_encoder(epochs=2, teacher=rhymes_teacher)
+    return enc.fit(g2p.fit_transform(RHYMES_TEXT), RHYMES_TEXT), g2p
+
+
+def test_ipaclip_clone_keeps_the_fitted_encoder_and_fuse_weight_is_searchable(
+    rhymes_fitted, rhymes_teacher
+):
+    enc, g2p = rhymes_fitted
+    model = IPACLIP(enc, teacher=rhymes_teacher, g2p=g2p, fuse_weight=0.5)
+    twin = clone(model)
+    assert twin.pronunciation_encoder is enc and twin.fuse_weight == 0.5
+    np.testing.assert_allclose(
+        twin.encode(RHYMES_TEXT[:2]), model.encode(RHYMES_TEXT[:2]), atol=1e-6
+    )
+
+    def respell_recall(estimator, X, y):
+        Q = estimator.encode(list(X))
+        T = estimator.encode_text(list(y))
+        return float(((Q @ T.T).argmax(1) == np.arange(len(X))).mean())
+
+    search = GridSearchCV(
+        model, {"fuse_weight": [0.0, 0.5, 1.0]}, scoring=respell_recall, cv=KFold(2)
+    )
+    search.fit(RHYMES_TEXT, RHYMES_TEXT)
+    assert search.best_params_["fuse_weight"] in (0.0, 0.5, 1.0)
+    assert search.best_estimator_.pronunciation_encoder is enc
+    assert np.allclose(search.cv_results_["mean_test_score"][0], 1.0)  # text query finds text
+    with pytest.raises(ValueError, match="fuse_weight must be"):
+        clone(model).set_params(fuse_weight=2).fit()
+    Q = model.encode(RHYMES_TEXT[:2], query="pronunciation")
+    np.testing.assert_allclose(Q, model.encode_pronunciation(RHYMES_TEXT[:2]), atol=1e-6)
