@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from ipaclip._edit_distance import BatchPhoneticSimilarity
 from ipaclip.augment import PhoneticAugmenter
@@ -53,3 +54,35 @@ def test_augmenter_parameters_are_checked_by_name():
         PhoneticAugmenter(candidates=["q"]).fit(onehot.table, onehot.symbols, columns)
     with pytest.raises(RuntimeError, match="not fitted"):
         PhoneticAugmenter().swap_pairs(np.zeros((1, 3), int), np.array([3]), None)
+
+
+#: scikit-learn's checks that fit on a numeric 2-D X.
+FIT_ON_ARRAY_CHECKS = (
+    "check_estimators_overwrite_params", "check_dont_overwrite_parameters",
+    "check_estimators_fit_returns_self", "check_readonly_memmap_input",
+    "check_n_features_in_after_fitting", "check_positive_only_tag_during_fit",
+    "check_estimators_dtypes", "check_complex_data", "check_dtype_object",
+    "check_estimators_empty_data_messages", "check_pipeline_consistency",
+    "check_estimators_nan_inf", "check_estimator_sparse_tag", "check_estimator_sparse_array",
+    "check_estimator_sparse_matrix", "check_estimators_pickle",
+    "check_f_contiguous_array_estimator", "check_methods_sample_order_invariance",
+    "check_methods_subset_invariance", "check_fit2d_1sample", "check_fit2d_1feature",
+    "check_dict_unchanged", "check_fit_idempotent", "check_fit_check_is_fitted",
+    "check_n_features_in", "check_fit2d_predict1d",
+)  # fmt: skip
+
+
+def _augmenter_fits_a_feature_table(estimator) -> dict[str, str]:
+    reason = (
+        "fit(table, symbols) takes the PanPhon feature table and symbols of PhonemeSequences, "
+        "not an (X, y) array: a random array is refused by its column count"
+    )
+    names = (*FIT_ON_ARRAY_CHECKS, "check_fit_score_takes_y", "check_fit1d")
+    return {name: reason for name in names}
+
+
+@parametrize_with_checks(
+    [PhoneticAugmenter()], expected_failed_checks=_augmenter_fits_a_feature_table
+)
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)

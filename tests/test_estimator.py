@@ -14,6 +14,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
 from sklearn.pipeline import Pipeline
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import ipaclip._targets as targets_module
 import ipaclip.objective as objective_module
@@ -538,3 +539,12 @@ def test_spelling_given_as_ipa_is_refused_with_the_pipeline_hint():
     assert (
         small_encoder(epochs=2, check_spelling="off").fit(RHYMES_TEXT, Y).vocabulary_
     )  # the user said: it is IPA
+
+
+# String input (input_tags.string=True): scikit-learn runs its clone check only; the tests above
+# cover get_params/set_params, pickling, Pipeline and grid search.
+@parametrize_with_checks(
+    [PronunciationEncoder(width=16, layers=1, heads=2, epochs=1, random_state=0)]
+)
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)

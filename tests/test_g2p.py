@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from ipaclip import IPATransformer, PhonemeEmbedder, available_languages, scripts
 from ipaclip import _g2p_engines as engines
@@ -805,3 +806,10 @@ def test_a_killed_process_leaves_no_espeak_copy_past_the_next_start(tmp_path):
     finally:
         live.kill()
         live.wait()
+
+
+# String input (input_tags.string=True): scikit-learn runs its clone check only; the tests above
+# cover get_params/set_params, pickling, Pipeline and grid search.
+@parametrize_with_checks([IPATransformer()])
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)

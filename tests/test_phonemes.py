@@ -11,6 +11,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from ipaclip import CHANNEL_NAMES, FEATURE_NAMES, IPATransformer, PhonemeEmbedder
 from ipaclip.phonemes import (
@@ -475,3 +476,10 @@ def test_layout_survives_take_slicing_and_concatenate():
 def test_numpy_integer_max_length():
     emb = PhonemeEmbedder(max_length=np.int64(5)).fit(["kˈæt"])  # as GridSearchCV passes
     assert emb.transform(["kˈæt"]).lengths.tolist() == [5]
+
+
+# String input (input_tags.string=True): scikit-learn runs its clone check only; the tests above
+# cover get_params/set_params, pickling, Pipeline and grid search.
+@parametrize_with_checks([PhonemeEmbedder()])
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
