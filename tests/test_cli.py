@@ -120,6 +120,7 @@ def test_embed_matches_transform(model_dir, tmp_path, capsys):
     np.testing.assert_allclose(np.array(values.split(), dtype=float), expected[0], atol=1e-5)
 
 
+@pytest.mark.slow
 def test_fit_from_a_text_file_and_stdin_saves_a_loadable_model(tmp_path, monkeypatch, capsys):
     words = sample_words(24, random_state=2)
     (tmp_path / "words.txt").write_text("\n".join(words) + "\n", "utf-8")

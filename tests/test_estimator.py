@@ -189,6 +189,7 @@ def test_load_rejects_corrupted_or_mismatched_files(ipa, tmp_path):
         PronunciationEncoder.load(tmp_path / "nowhere")
 
 
+@pytest.mark.slow
 def test_pipeline_cross_val_score_and_grid_search(teacher):
     pipe = Pipeline(
         [
@@ -215,6 +216,7 @@ def test_pipeline_cross_val_score_and_grid_search(teacher):
     assert pipe3.fit(WORDS, WORDS).transform(WORDS[:2]).shape == (2, 32)
 
 
+@pytest.mark.slow
 def test_nan_loss_stops_with_clear_error_and_keeps_model(ipa, monkeypatch):
     Y = np.random.default_rng(7).normal(size=(len(ipa), 8)).astype(np.float32)
     enc = small().fit(ipa, Y)
@@ -240,6 +242,7 @@ def test_nan_loss_stops_with_clear_error_and_keeps_model(ipa, monkeypatch):
         fresh.transform(ipa)
 
 
+@pytest.mark.slow
 def test_teacher_embeddings_computed_once_per_fit_and_cached_on_disk(ipa, tmp_path):
     class CountingTeacher:
         teacher_id = "counting-teacher-v1"
@@ -452,6 +455,7 @@ def test_numpy_integers_from_grid_search_are_accepted():
     assert search.best_params_["batch_size"] in (4, 8)
 
 
+@pytest.mark.slow
 def test_a_layout_mismatch_at_transform_is_refused_by_name(tmp_path):
     from ipaclip import PhonemeEmbedder
 

@@ -307,6 +307,7 @@ def test_epitran_not_installed_is_a_clear_error(monkeypatch):
         engines._epitran_languages.cache_clear()
 
 
+@pytest.mark.slow
 def test_epitran_backend():
     pytest.importorskip("epitran")
     assert ipa(["Hund"], backend="epitran", language="deu-Latn") == ["hʊnt"]

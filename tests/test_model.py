@@ -108,6 +108,7 @@ def rhymes_fitted(rhymes_teacher):
     return enc.fit(g2p.fit_transform(RHYMES_TEXT), RHYMES_TEXT), g2p
 
 
+@pytest.mark.slow
 def test_ipaclip_clone_keeps_the_fitted_encoder_and_fuse_weight_is_searchable(
     rhymes_fitted, rhymes_teacher
 ):

@@ -63,6 +63,7 @@ def test_bad_recipe_parameters_are_refused_by_name(params, message):
         )
 
 
+@pytest.mark.slow
 def test_numpy_integers_and_an_augmenter_object_are_accepted():
     ints = Recipe(ngrams=np.int64(3), triplet_items=np.int64(2), prior_items=np.int64(4))
     assert (

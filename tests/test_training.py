@@ -184,6 +184,7 @@ def test_a_fitted_encoder_with_callbacks_and_a_progress_bar_pickles(tmp_path):
     assert again.callbacks_[2].seen_ == [1, 2]
 
 
+@pytest.mark.slow
 def test_resume_is_bit_identical_with_augmentation_gallery_and_learned_temperature(
     tmp_path, monkeypatch
 ):
@@ -200,6 +201,7 @@ def test_resume_is_bit_identical_with_augmentation_gallery_and_learned_temperatu
         assert torch.equal(resumed.module_.state_dict()[name], value), name
 
 
+@pytest.mark.slow
 def test_checkpoint_dir_does_not_freeze_partial_fit_or_warm_start(tmp_path):
     enc = small_encoder(epochs=1, callbacks=[Checkpoint(tmp_path)])
     seen = []
@@ -217,6 +219,7 @@ def test_checkpoint_dir_does_not_freeze_partial_fit_or_warm_start(tmp_path):
     assert any(not torch.equal(first[k], v) for k, v in warm.module_.state_dict().items())
 
 
+@pytest.mark.slow
 def test_resume_is_bit_identical_with_dropout_and_early_stopping(tmp_path, monkeypatch):
     params = dict(epochs=8, dropout=0.3, validation_fraction=0.25, lr=0.02)
     params["callbacks"] = [EarlyStopping(3)]
@@ -261,6 +264,7 @@ def test_fits_with_two_threads_are_bit_identical_and_leave_torch_settings_alone(
     assert not torch.are_deterministic_algorithms_enabled()  # restored after fit
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_from_checkpoint_to_the_same_result(tmp_path, monkeypatch):
     Y = np.random.default_rng(8).normal(size=(len(RHYMES_IPA), 8)).astype(np.float32)
     full = small_encoder(epochs=4, batch_size=16).fit(RHYMES_IPA, Y)
