@@ -549,6 +549,7 @@ def test_python_m_ipaclip_exits_2_with_one_line_and_writes_nothing(tmp_path):
     assert sorted(p.name for p in work.iterdir()) == ["words.txt"]
 
 
+@pytest.mark.slow
 def test_cli_reports_a_corrupt_model_in_one_line(tmp_path, capsys):
     folder = small_encoder().fit(RHYMES_IPA, random_targets(len(RHYMES_IPA))).save(tmp_path / "m")
     (folder / "config.json").write_text('{"format": "ipaclip-pronunciation-encoder"', "utf-8")

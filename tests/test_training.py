@@ -241,6 +241,7 @@ def test_a_garbage_checkpoint_is_named_not_unpickled(tmp_path):
         )
 
 
+@pytest.mark.slow
 def test_fits_with_two_threads_are_bit_identical_and_leave_torch_settings_alone():
     # Some backward ops accumulate in thread order unless torch's deterministic algorithms
     # are on: two such fits used to differ by ~1e-5 at this size.
