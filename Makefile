@@ -1,5 +1,6 @@
-# Two commands matter: `make demo` and `make test`. Each creates or reuses .venv; a stamp file
-# per extra makes a second run cost seconds (it is redone only when setup.cfg or the pins change).
+# Two commands matter: `make demo` and `make test` (`make test-fast`: the same without the tests
+# marked slow). Each creates or reuses .venv; a stamp file per extra makes a second run cost
+# seconds (it is redone only when setup.cfg or the pins change).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -12,7 +13,7 @@ export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: test demo bench lint clean
+.PHONY: test test-fast demo bench lint clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +25,11 @@ $(VENV)/.stamp-%: $(PY) $(DEPS)
 
 test: $(VENV)/.stamp-test
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# The same suite without the tests marked slow (torchrun, SIGKILL loops, the quick benchmark,
+# long fits, subprocess CLI runs): under a minute on a quiet machine.
+test-fast: $(VENV)/.stamp-test
+	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
 demo: $(VENV)/.stamp-demo
 	$(PY) examples/demo.py $(DEMO_ARGS)

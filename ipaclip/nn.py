@@ -206,6 +206,10 @@ class EncoderConfig:
         return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
+#: Positions whose initial vectors come from torch's global random stream (see _init_weights).
+_STREAM_POSITIONS = 64
+
+
 class PhonemeProjection(nn.Module):
     """Token table rows → vectors of the Transformer's width.
 
@@ -312,7 +316,17 @@ class PronunciationTransformer(nn.Module):
 
     def _init_weights(self) -> None:
         cfg = self.config
-        nn.init.normal_(self.positional, std=0.01)
+        # The first 64 positions are drawn from the global stream, the rest from a side
+        # generator seeded from it without consuming it: a longer context (320 since issue
+        # #19) changes no other weight's draw, so word-level models and their published
+        # figures stay bit-identical to those trained with context_length=64.
+        head = min(cfg.context_length, _STREAM_POSITIONS)
+        with torch.no_grad():
+            self.positional[:head].normal_(std=0.01)
+            if cfg.context_length > head:
+                side = torch.Generator().manual_seed(torch.initial_seed() ^ 0x5EED)
+                rest = torch.empty(cfg.context_length - head, cfg.width)
+                self.positional[head:] = rest.normal_(std=0.01, generator=side)
         proj_std = (cfg.width**-0.5) * ((2 * cfg.layers) ** -0.5)
         for block in self.blocks:
             nn.init.normal_(block.qkv.weight, std=cfg.width**-0.5)

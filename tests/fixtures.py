@@ -184,3 +184,81 @@ def fit_interrupted_then_resumed(make: Any, X: Any, y: Any, checkpoint_dir: Any,
     monkeypatch.setattr(training_module, "distillation_loss", real)
     assert 0 < calls["n"] < n_full, "the second fit did not resume from the checkpoint"
     return full, resumed
+
+
+#: Ten common English words in espeak IPA, one per animal.
+ANIMALS_IPA = [
+    "kˈæt", "dˈɑːɡ", "fˈɪʃ", "bˈɜːd", "hˈɔːs", "mˈaʊs", "ɡˈoʊt", "ʃˈiːp", "lˈaɪən", "tˈaɪɡɚ",
+]  # fmt: skip
+
+#: Twenty short English words in espeak IPA, in groups that differ by one segment.
+RHYMES_IPA = [
+    "kˈæt", "hˈæt", "bˈæt", "mˈæt", "dˈɑːɡ", "fˈɑːɡ", "lˈɑːɡ", "fɹˈɑːɡ", "fˈɪʃ", "dˈɪʃ",
+    "wˈɪʃ", "ʃˈɪp", "ʃˈɑːp", "stˈɑːp", "tˈɑːp", "pˈɑːt", "spˈɑːt", "sˈʌn", "ɹˈʌn", "fˈʌn",
+]  # fmt: skip
+
+#: Twelve English spellings, in rhyming groups.
+RHYMES_TEXT = [
+    "cat",
+    "hat",
+    "bat",
+    "dog",
+    "fog",
+    "log",
+    "fish",
+    "dish",
+    "ship",
+    "shop",
+    "sun",
+    "run",
+]
+
+
+def random_targets(n_rows: int, seed: int = 0, dim: int = 8) -> Any:
+    """``(n_rows, dim)`` float32 teacher targets drawn from a normal with ``seed``.
+
+    Examples
+    --------
+    >>> random_targets(3, dim=4).shape
+    (3, 4)
+    """
+    import numpy as np
+
+    return np.random.default_rng(seed).normal(size=(n_rows, dim)).astype(np.float32)
+
+
+def tiny_encoder(**params: Any) -> Any:
+    """A ``PronunciationEncoder`` of width 16, one layer, two epochs, batches of 4, seeded;
+    ``params`` override any of these."""
+    from ipaclip import PronunciationEncoder
+
+    base = dict(width=16, layers=1, heads=2, epochs=2, batch_size=4, random_state=0)
+    return PronunciationEncoder(**{**base, **params})
+
+
+def small_encoder(**params: Any) -> Any:
+    """A ``PronunciationEncoder`` of width 32, one layer, three epochs, batches of 8, seeded;
+    ``params`` override any of these."""
+    from ipaclip import PronunciationEncoder
+
+    base = dict(width=32, layers=1, heads=2, epochs=3, batch_size=8, random_state=0)
+    return PronunciationEncoder(**{**base, **params})
+
+
+#: A recipe with every opt-in term: a gallery, a learned temperature and augmentation.
+RECIPE_OPT_INS = dict(
+    loss="cosine+contrastive+3*triplet+3*prior+gallery",
+    learn_temperature=True,
+    augment={"substitute": 0.2, "delete": 0.1, "insert": 0.1, "unstress": 0.2},
+)
+
+
+def padded_batch(seqs: Any, n: int) -> tuple[Any, Any]:
+    """The padded ids and the lengths of the first ``n`` items of ``PhonemeSequences``."""
+    ids, _ = seqs[:n].padded()
+    return ids, seqs.lengths[:n]
+
+
+def state_copy(enc: Any) -> dict[str, torch.Tensor]:
+    """A copy of a fitted encoder's weights, by name."""
+    return {k: v.clone() for k, v in enc.module_.state_dict().items()}

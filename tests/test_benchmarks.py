@@ -47,6 +47,7 @@ def test_only_rejects_unknown_names():
         parse_args(["--only", "nope"])
 
 
+@pytest.mark.slow
 def test_quick_suite_writes_well_formed_records(tmp_path, capsys):
     out = tmp_path / "quick.json"
     assert main(["--quick", "--output", str(out)]) == 0

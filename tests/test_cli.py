@@ -17,6 +17,7 @@ import pytest
 from ipaclip import IPATransformer, PronunciationEncoder
 from ipaclip.cli import main
 from ipaclip.evaluation import SUMMARY_METRICS, evaluate_model, sample_words
+from tests.fixtures import RHYMES_IPA, random_targets, small_encoder
 
 
 @pytest.fixture(scope="module")
@@ -119,6 +120,7 @@ def test_embed_matches_transform(model_dir, tmp_path, capsys):
     np.testing.assert_allclose(np.array(values.split(), dtype=float), expected[0], atol=1e-5)
 
 
+@pytest.mark.slow
 def test_fit_from_a_text_file_and_stdin_saves_a_loadable_model(tmp_path, monkeypatch, capsys):
     words = sample_words(24, random_state=2)
     (tmp_path / "words.txt").write_text("\n".join(words) + "\n", "utf-8")
@@ -740,3 +742,13 @@ def test_embed_truncation_and_language_reach_the_encoder(model_dir, monkeypatch,
     assert seen["texts"] == ["Straße"] and seen["language"] == "de"
     if has_truncation:
         assert seen["params"]["truncation"] == "raise"
+
+
+@pytest.mark.slow
+def test_cli_reports_a_corrupt_model_in_one_line(tmp_path, capsys):
+    folder = small_encoder().fit(RHYMES_IPA, random_targets(len(RHYMES_IPA))).save(tmp_path / "m")
+    (folder / "config.json").write_text('{"format": "ipaclip-pronunciation-encoder"', "utf-8")
+    assert main(["embed", str(folder), "cat"]) == 2
+    err = capsys.readouterr().err
+    assert "not valid JSON" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1

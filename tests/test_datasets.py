@@ -102,6 +102,7 @@ def test_benchmarks_and_demo_draw_from_the_one_sampler():
     assert cmudict_words(50, 3) == sample_words(50, 3, min_length=1, max_length=None)
 
 
+@pytest.mark.slow
 def test_datasets_does_not_import_torch_or_the_teachers():
     code = (
         "import sys, ipaclip.datasets as d; d.sample_words(5, common=True); "

@@ -7,24 +7,32 @@ import pickle
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from sklearn.base import clone
+from sklearn.compose import ColumnTransformer
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
 from sklearn.pipeline import Pipeline
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import ipaclip._targets as targets_module
 import ipaclip.objective as objective_module
 from ipaclip import (
-    Checkpoint,
     EarlyStopping,
     IPATransformer,
     PhonemeEmbedder,
     PronunciationEncoder,
     Recipe,
 )
-from tests.fixtures import tiny_clip_text_encoder
+from tests.fixtures import (
+    RHYMES_IPA,
+    RHYMES_TEXT,
+    random_targets,
+    small_encoder,
+    tiny_clip_text_encoder,
+)
 
 WORDS = [
     "cat", "hat", "bat", "mat", "dog", "fog", "log", "frog", "fish", "dish", "wish", "ship",
@@ -64,6 +72,7 @@ def test_distillation_raises_cosine_far_above_its_start(ipa, teacher):
     assert enc.embedding_dim_ == 32
 
 
+@pytest.mark.slow
 def test_contrastive_term_retrieves_training_words(ipa, teacher):
     enc = small(teacher=teacher, epochs=80, lr=3e-3)  # default loss: cosine + contrastive
     enc.fit(ipa, WORDS)
@@ -182,6 +191,7 @@ def test_load_rejects_corrupted_or_mismatched_files(ipa, tmp_path):
         PronunciationEncoder.load(tmp_path / "nowhere")
 
 
+@pytest.mark.slow
 def test_pipeline_cross_val_score_and_grid_search(teacher):
     pipe = Pipeline(
         [
@@ -208,6 +218,7 @@ def test_pipeline_cross_val_score_and_grid_search(teacher):
     assert pipe3.fit(WORDS, WORDS).transform(WORDS[:2]).shape == (2, 32)
 
 
+@pytest.mark.slow
 def test_nan_loss_stops_with_clear_error_and_keeps_model(ipa, monkeypatch):
     Y = np.random.default_rng(7).normal(size=(len(ipa), 8)).astype(np.float32)
     enc = small().fit(ipa, Y)
@@ -233,36 +244,7 @@ def test_nan_loss_stops_with_clear_error_and_keeps_model(ipa, monkeypatch):
         fresh.transform(ipa)
 
 
-def test_killed_run_resumes_from_checkpoint_to_the_same_result(ipa, tmp_path, monkeypatch):
-    Y = np.random.default_rng(8).normal(size=(len(ipa), 8)).astype(np.float32)
-    full = small(epochs=4).fit(ipa, Y)
-    real = objective_module.distillation_loss
-    steps_per_epoch = -(-len(ipa) // 16)
-    calls = {"n": 0}
-
-    def killed_in_epoch_3(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] > 2 * steps_per_epoch + 1:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(objective_module, "distillation_loss", killed_in_epoch_3)
-    with pytest.raises(KeyboardInterrupt):
-        small(epochs=4, callbacks=[Checkpoint(tmp_path)]).fit(ipa, Y)
-    assert (tmp_path / "checkpoint.pt").is_file()
-    counted = {"n": 0}
-
-    def counting(*args, **kwargs):
-        counted["n"] += 1
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(objective_module, "distillation_loss", counting)
-    resumed = small(epochs=4, callbacks=[Checkpoint(str(tmp_path))]).fit(ipa, Y)
-    assert counted["n"] == 2 * steps_per_epoch  # only epochs 3 and 4 were run again
-    assert [h["epoch"] for h in resumed.history_] == [1, 2, 3, 4]
-    np.testing.assert_allclose(resumed.transform(ipa), full.transform(ipa), atol=1e-6)
-
-
+@pytest.mark.slow
 def test_teacher_embeddings_computed_once_per_fit_and_cached_on_disk(ipa, tmp_path):
     class CountingTeacher:
         teacher_id = "counting-teacher-v1"
@@ -588,3 +570,144 @@ def test_transform_spelling_policy_warn_and_off(ipa_fitted, ipa, caplog):
     assert "looks like spelling" not in caplog.text
     # IPA from the G2P passes under the default policy.
     assert enc.transform(ipa).shape == (len(ipa), 8)
+
+
+@pytest.fixture(scope="module")
+def rhymes_fitted(teacher):
+    g2p = IPATransformer()
+    return small_encoder(epochs=2, teacher=teacher).fit(
+        g2p.fit_transform(RHYMES_TEXT), RHYMES_TEXT
+    ), g2p
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"grad_clip": -1.0}, "grad_clip must be a number > 0 or None; got -1.0"),
+        ({"recipe": Recipe(temperature=float("inf"))}, "temperature must be a number in (0, 100]"),
+        ({"recipe": Recipe(temperature=float("nan"))}, "temperature must be"),
+        ({"lr": "fast"}, "lr must be a number in (0, 10]; got 'fast'"),
+        ({"truncation": "cut"}, "truncation must be one of"),
+        ({"epochs": 2.5}, "epochs must be a positive integer; got 2.5"),
+        ({"embedding": "braille"}, "embedding must be one of 'ipa', 'onehot'"),
+        ({"random_state": -3}, "random_state must be"),
+    ],
+)
+def test_bad_parameters_are_refused_by_name_before_training(params, message):
+    with pytest.raises(ValueError, match=f"^{message.replace('(', r'[(]').replace(')', r'[)]')}"):
+        small_encoder(**params).fit(RHYMES_IPA, random_targets(len(RHYMES_IPA)))
+
+
+def test_truncation_is_checked_at_transform_too():
+    enc = small_encoder().fit(RHYMES_IPA, random_targets(len(RHYMES_IPA)))
+    with pytest.raises(ValueError, match="truncation must be"):
+        enc.set_params(truncation="cut").transform(RHYMES_IPA)
+
+
+def test_numpy_integers_from_grid_search_are_accepted():
+    enc = small_encoder(epochs=np.int64(2), batch_size=np.int32(8), width=np.int64(32))
+    enc.fit(RHYMES_IPA, random_targets(len(RHYMES_IPA)))
+    assert enc.n_epochs_ == 2
+    search = GridSearchCV(small_encoder(epochs=1), {"batch_size": np.array([4, 8])}, cv=KFold(2))
+    search.fit(RHYMES_IPA, random_targets(len(RHYMES_IPA)))
+    assert search.best_params_["batch_size"] in (4, 8)
+
+
+@pytest.mark.slow
+def test_a_layout_mismatch_at_transform_is_refused_by_name(tmp_path):
+    from ipaclip import PhonemeEmbedder
+
+    fit_side = PhonemeEmbedder(stress=False, word_boundary="feature").fit(RHYMES_IPA)
+    enc = small_encoder().fit(fit_side.transform(RHYMES_IPA), random_targets(len(RHYMES_IPA)))
+    other = (
+        PhonemeEmbedder(stress=True, word_boundary="token").fit(RHYMES_IPA).transform(RHYMES_IPA)
+    )
+    with pytest.raises(ValueError, match=r"another layout.*stress.*word_boundary"):
+        enc.transform(other)
+    np.testing.assert_allclose(
+        enc.transform(fit_side.transform(RHYMES_IPA)).shape, (len(RHYMES_IPA), 8)
+    )
+    # The layout is saved with the model, so a reloaded encoder refuses the same.
+    loaded = PronunciationEncoder.load(enc.save(tmp_path / "m"))
+    with pytest.raises(ValueError, match="another layout"):
+        loaded.transform(other)
+    with pytest.raises(ValueError, match="another layout"):
+        enc.set_params(warm_start=True).fit(other, random_targets(len(RHYMES_IPA)))
+
+
+def test_the_readme_pipeline_works_with_pandas_output(teacher):
+    pipe = Pipeline([("ipa", IPATransformer()), ("enc", small_encoder(epochs=2, teacher=teacher))])
+    pipe.set_output(transform="pandas")
+    out = pipe.fit(RHYMES_TEXT, RHYMES_TEXT).transform(RHYMES_TEXT[:3])
+    assert isinstance(out, pd.DataFrame) and out.shape == (3, 32)
+    assert list(out.columns[:2]) == ["pronunciationencoder0", "pronunciationencoder1"]
+    names = pipe.get_feature_names_out()
+    assert len(names) == 32 and names[-1] == "pronunciationencoder31"
+
+
+@pytest.mark.slow
+def test_column_transformer_names_the_encoder_columns(teacher):
+    frame = pd.DataFrame({"word": RHYMES_TEXT, "n": np.arange(len(RHYMES_TEXT), dtype=float)})
+    pron = Pipeline([("ipa", IPATransformer()), ("enc", small_encoder(epochs=2, teacher=teacher))])
+    ct = ColumnTransformer([("pron", pron, "word"), ("keep", "passthrough", ["n"])])
+    Z = ct.fit_transform(frame, RHYMES_TEXT)
+    names = ct.get_feature_names_out()
+    assert Z.shape == (len(RHYMES_TEXT), 33) and len(names) == 33
+    assert names[0] == "pron__pronunciationencoder0" and names[-1] == "keep__n"
+
+
+def test_fit_without_y_is_scikit_learns_requires_y_error():
+    with pytest.raises(ValueError, match="PronunciationEncoder requires y to be passed"):
+        small_encoder(epochs=2).fit(["kˈæt", "dˈɑːɡ"])
+
+
+def test_verbose_0_prints_nothing_and_verbose_1_shows_progress(rhymes_fitted, capfd, monkeypatch):
+    enc, g2p = rhymes_fitted
+    ipa = g2p.transform(RHYMES_TEXT)
+    quiet = clone(enc).set_params(verbose=0)
+    quiet.fit(ipa, RHYMES_TEXT)
+    quiet.transform(ipa)
+    captured = capfd.readouterr()
+    assert captured.out == "" and captured.err == ""
+    import ipaclip._progress as progress_module
+
+    monkeypatch.setattr(progress_module, "DELAY_S", 0.0)  # tiny steps: show at once
+    loud = clone(enc).set_params(verbose=2)
+    loud.fit(ipa, RHYMES_TEXT)
+    loud.transform(ipa)
+    err = capfd.readouterr().err
+    assert "distilling" in err and "embedding" in err
+    assert "epoch 2: loss" in err  # verbose=2 epoch lines without any logging setup
+
+
+def test_encode_like_sentence_transformers(rhymes_fitted):
+    enc, g2p = rhymes_fitted
+    params = enc.get_params()
+    Z = enc.encode(RHYMES_TEXT[:3])
+    np.testing.assert_allclose(Z, enc.transform(g2p.transform(RHYMES_TEXT[:3])), atol=1e-6)
+    one = enc.encode("cat", convert_to_tensor=True)
+    assert isinstance(one, torch.Tensor) and tuple(one.shape) == (32,)
+    raw = enc.encode(["kˈæt"], ipa=True, normalize_embeddings=False, batch_size=1)
+    assert not np.isclose(np.linalg.norm(raw), 1.0)
+    assert enc.get_params() == params  # encode's options did not leak into the estimator
+
+
+def test_spelling_given_as_ipa_is_refused_with_the_pipeline_hint():
+    Y = np.random.default_rng(0).normal(size=(len(RHYMES_TEXT), 8)).astype(np.float32)
+    with pytest.raises(ValueError, match="looks like spelling") as info:
+        small_encoder(epochs=2).fit(RHYMES_TEXT, Y)
+    assert str(info.value).count("Pipeline(") == 1  # one hint, not two
+    with pytest.raises(ValueError, match="check_spelling must be one of"):
+        small_encoder(epochs=2, check_spelling="maybe").fit(RHYMES_TEXT, Y)
+    assert (
+        small_encoder(epochs=2, check_spelling="off").fit(RHYMES_TEXT, Y).vocabulary_
+    )  # the user said: it is IPA
+
+
+# String input (input_tags.string=True): scikit-learn runs its clone check only; the tests above
+# cover get_params/set_params, pickling, Pipeline and grid search.
+@parametrize_with_checks(
+    [PronunciationEncoder(width=16, layers=1, heads=2, epochs=1, random_state=0)]
+)
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)

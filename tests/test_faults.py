@@ -16,6 +16,9 @@ from ipaclip import IPATransformer, PronunciationEncoder
 from ipaclip._io import recover_folder
 from tests.fault_runner import IPA, LEXICON, model
 
+# Every test here runs child processes and kills them, some of them dozens of times.
+pytestmark = pytest.mark.slow
+
 RUNNER = Path(__file__).resolve().parent / "fault_runner.py"
 REPO = RUNNER.parents[1]
 

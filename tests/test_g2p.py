@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from ipaclip import IPATransformer, PhonemeEmbedder, available_languages, scripts
 from ipaclip import _g2p_engines as engines
@@ -306,6 +307,7 @@ def test_epitran_not_installed_is_a_clear_error(monkeypatch):
         engines._epitran_languages.cache_clear()
 
 
+@pytest.mark.slow
 def test_epitran_backend():
     pytest.importorskip("epitran")
     assert ipa(["Hund"], backend="epitran", language="deu-Latn") == ["hʊnt"]
@@ -946,3 +948,10 @@ def test_the_readme_dask_snippet_runs_on_a_client(monkeypatch):
     assert namespace["ipa"] == expected
     assert used == ["DaskDistributedBackend"]  # read on the cluster, 300 texts as they are
     assert namespace["client"].status == "closed"
+
+
+# String input (input_tags.string=True): scikit-learn runs its clone check only; the tests above
+# cover get_params/set_params, pickling, Pipeline and grid search.
+@parametrize_with_checks([IPATransformer()])
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)

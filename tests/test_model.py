@@ -5,9 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, KFold
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from ipaclip import IPACLIP, IPATransformer, PronunciationEncoder, fuse
-from tests.fixtures import tiny_clip_image_encoder, tiny_clip_text_encoder
+from tests.fixtures import (
+    RHYMES_TEXT,
+    small_encoder,
+    tiny_clip_image_encoder,
+    tiny_clip_text_encoder,
+)
 
 WORDS = ["cat", "dog", "bird", "fish", "tree", "car", "house", "boat"]
 
@@ -182,3 +190,77 @@ def test_ipaclip_similarity_and_nearest_follow_encode(model):
             assert [h["corpus_id"] for h in row] == order.tolist()
             assert row[0]["corpus_id"] == i
             assert [h["score"] for h in row] == sorted((h["score"] for h in row), reverse=True)
+
+
+@pytest.fixture(scope="module")
+def rhymes_teacher():
+    return tiny_clip_text_encoder()
+
+
+@pytest.fixture(scope="module")
+def rhymes_fitted(rhymes_teacher):
+    g2p = IPATransformer()
+    enc = small_encoder(epochs=2, teacher=rhymes_teacher)
+    return enc.fit(g2p.fit_transform(RHYMES_TEXT), RHYMES_TEXT), g2p
+
+
+@pytest.mark.slow
+def test_ipaclip_clone_keeps_the_fitted_encoder_and_fuse_weight_is_searchable(
+    rhymes_fitted, rhymes_teacher
+):
+    enc, g2p = rhymes_fitted
+    model = IPACLIP(enc, teacher=rhymes_teacher, g2p=g2p, fuse_weight=0.5)
+    twin = clone(model)
+    assert twin.pronunciation_encoder is enc and twin.fuse_weight == 0.5
+    np.testing.assert_allclose(
+        twin.encode(RHYMES_TEXT[:2]), model.encode(RHYMES_TEXT[:2]), atol=1e-6
+    )
+
+    def respell_recall(estimator, X, y):
+        Q = estimator.encode(list(X))
+        T = estimator.encode_text(list(y))
+        return float(((Q @ T.T).argmax(1) == np.arange(len(X))).mean())
+
+    search = GridSearchCV(
+        model, {"fuse_weight": [0.0, 0.5, 1.0]}, scoring=respell_recall, cv=KFold(2)
+    )
+    search.fit(RHYMES_TEXT, RHYMES_TEXT)
+    assert search.best_params_["fuse_weight"] in (0.0, 0.5, 1.0)
+    assert search.best_estimator_.pronunciation_encoder is enc
+    assert np.allclose(search.cv_results_["mean_test_score"][0], 1.0)  # text query finds text
+    with pytest.raises(ValueError, match="fuse_weight must be"):
+        clone(model).set_params(fuse_weight=2).fit()
+    Q = model.encode(RHYMES_TEXT[:2], query="pronunciation")
+    np.testing.assert_allclose(Q, model.encode_pronunciation(RHYMES_TEXT[:2]), atol=1e-6)
+
+
+#: scikit-learn's checks that fit on a numeric 2-D X.
+FIT_ON_ARRAY_CHECKS = (
+    "check_estimators_overwrite_params", "check_dont_overwrite_parameters",
+    "check_estimators_fit_returns_self", "check_readonly_memmap_input",
+    "check_n_features_in_after_fitting", "check_positive_only_tag_during_fit",
+    "check_estimators_dtypes", "check_complex_data", "check_dtype_object",
+    "check_estimators_empty_data_messages", "check_pipeline_consistency",
+    "check_estimators_nan_inf", "check_estimator_sparse_tag", "check_estimator_sparse_array",
+    "check_estimator_sparse_matrix", "check_estimators_pickle",
+    "check_f_contiguous_array_estimator", "check_methods_sample_order_invariance",
+    "check_methods_subset_invariance", "check_fit2d_1sample", "check_fit2d_1feature",
+    "check_dict_unchanged", "check_fit_idempotent", "check_fit_check_is_fitted",
+    "check_n_features_in", "check_fit2d_predict1d",
+)  # fmt: skip
+
+
+def _ipaclip_takes_texts(estimator) -> dict[str, str]:
+    reason = (
+        "IPACLIP encodes texts and images; its fit() takes no X and only checks that the "
+        "pronunciation encoder is fitted (the unfitted one here is refused by name)"
+    )
+    return {name: reason for name in (*FIT_ON_ARRAY_CHECKS, "check_fit_score_takes_y")}
+
+
+@parametrize_with_checks(
+    [IPACLIP(PronunciationEncoder(width=16, layers=1, heads=2, epochs=1, random_state=0))],
+    expected_failed_checks=_ipaclip_takes_texts,
+)
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)

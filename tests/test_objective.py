@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
+import ipaclip.training as training_module
 from ipaclip import PhonemeEmbedder, Recipe
-from ipaclip.losses import distillation_loss
+from ipaclip._batches import SequenceData
+from ipaclip.augment import PhoneticAugmenter
+from ipaclip.losses import distillation_loss, parse_loss
 from ipaclip.nn import EncoderConfig, PronunciationTransformer
+from ipaclip.objective import Objective
+from tests.fixtures import ANIMALS_IPA, RECIPE_OPT_INS, random_targets, tiny_encoder
 
 IPA = ["kˈæt", "dˈɑːɡ", "fˈɪʃ", "bˈɜːd", "hˈɔːs", "mˈaʊs", "ɡˈoʊt", "ʃˈiːp", "lˈaɪən", "tˈaɪɡɚ"]
 
@@ -62,3 +68,49 @@ def test_the_objective_owns_the_optimiser_groups():
     assert len(main["params"]) + len(ngrams["params"]) == n_module
     _, _, _, _, plain, _ = _objective(ngrams=0)
     assert len(plain.param_groups(PronunciationTransformer(base))) == 1
+
+
+def test_a_step_encodes_copies_and_near_far_swaps_with_their_targets():
+    seqs = PhonemeEmbedder().fit(ANIMALS_IPA).transform(ANIMALS_IPA)
+    vocab = sorted({s for s in seqs.symbols if not s.startswith("<")})
+    aug = PhoneticAugmenter(substitute=0.5)
+    table, symbols = aug.fit(seqs.table, seqs.symbols)
+    data = SequenceData(seqs, vocab, torch.device("cpu"), table=table, symbols=symbols)
+    targets = torch.nn.functional.normalize(
+        torch.from_numpy(random_targets(len(ANIMALS_IPA), dim=16)), dim=-1
+    )
+    weights = parse_loss("cosine+triplet+prior")
+    # A margin of 2 keeps every triplet's hinge active, so every swap must get a gradient.
+    obj = Objective(
+        weights, 0.05, data, targets, np.arange(10), aug, triplet_items=3, triplet_margin=2.0
+    )
+    rows = np.array([4, 1, 7, 2])
+    batch = obj.make_batch(data, rows, np.random.default_rng(0))
+    assert batch.rows.tolist() == [4, 4, 1, 1, 7, 7, 2, 2] and batch.n_scored == 8
+    assert len(batch.ids) == 8 + 3 * 3 and batch.triplet_ok.all()
+    anchor, near, far = batch.ids[8:11], batch.ids[11:14], batch.ids[14:17]
+    assert (anchor == data.batch_arrays(rows[:3])[0][:, : anchor.shape[1]]).all()
+    assert ((near != anchor).sum(1) == 1).all() and ((far != anchor).sum(1) == 1).all()
+    z = torch.randn(len(batch.ids), 16, requires_grad=True)
+    scored, triplets = obj.split(z, batch)
+    loss = obj.add_terms(torch.zeros(()), scored, triplets, batch)
+    loss.backward()
+    assert torch.isfinite(loss) and (z.grad[8:].abs().sum(1) > 0).all()  # swaps get gradients
+
+
+def test_ngram_vectors_and_the_logit_scale_have_their_own_optimiser_groups(monkeypatch):
+    seen = {}
+    real = training_module.Trainer.fit_loop
+
+    def spy(self, history):
+        seen["groups"] = self.optimizer.param_groups
+        seen["ngrams"] = self.module.ngrams.weight
+        return real(self, history)
+
+    monkeypatch.setattr(training_module.Trainer, "fit_loop", spy)
+    tiny_encoder(epochs=1, lr=0.01, recipe=Recipe(ngram_lr_scale=3.0, **RECIPE_OPT_INS)).fit(
+        ANIMALS_IPA, random_targets(len(ANIMALS_IPA), dim=16)
+    )
+    main, ngrams, scale = seen["groups"]
+    assert ngrams["params"] == [seen["ngrams"]] and ngrams["lr"] == pytest.approx(3 * main["lr"])
+    assert len(scale["params"]) == 1 and scale["weight_decay"] == 0.0

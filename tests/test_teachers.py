@@ -325,6 +325,7 @@ def test_offline_pretrained_tag_fails_fast_with_instructions(no_cache, monkeypat
     _assert_says_how_to_provide_weights(message)
 
 
+@pytest.mark.slow
 def test_hanging_network_is_abandoned_within_seconds(no_cache, monkeypatch):
     """A connection that never answers (the 60 s retry case) is given up after the probe."""
     release = threading.Event()
@@ -807,6 +808,7 @@ def test_clip_truncation_ignore_and_short_texts_are_silent(recwarn):
         enc.set_params(truncation="cut").transform(["a"])
 
 
+@pytest.mark.slow
 def test_minilm_truncation_counts_word_pieces(minilm):
     limit = minilm.context_length_
     assert limit == 256

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 import torch
 from sklearn.base import clone
 
+import ipaclip.objective as objective_module
 from ipaclip import (
     Callback,
     Checkpoint,
@@ -20,6 +22,15 @@ from ipaclip import (
 )
 from ipaclip.nn import EncoderConfig, PronunciationTransformer
 from ipaclip.training import CHECKPOINT_NAME, run_fingerprint
+from tests.fixtures import (
+    ANIMALS_IPA,
+    RECIPE_OPT_INS,
+    RHYMES_IPA,
+    fit_interrupted_then_resumed,
+    random_targets,
+    small_encoder,
+    state_copy,
+)
 
 # Voiceless stops in every word: the second set reads p as b and t as d, which gives the same
 # row ids, offsets and symbol order, with other feature rows and another vocabulary.
@@ -171,3 +182,117 @@ def test_a_fitted_encoder_with_callbacks_and_a_progress_bar_pickles(tmp_path):
     again = pickle.loads(pickle.dumps(enc))
     np.testing.assert_array_equal(again.transform(VOICELESS), enc.transform(VOICELESS))
     assert again.callbacks_[2].seen_ == [1, 2]
+
+
+@pytest.mark.slow
+def test_resume_is_bit_identical_with_augmentation_gallery_and_learned_temperature(
+    tmp_path, monkeypatch
+):
+    params = dict(epochs=4, batch_size=4, validation_fraction=0.2, recipe=Recipe(**RECIPE_OPT_INS))
+    make = functools.partial(small, **params)
+    full, resumed = fit_interrupted_then_resumed(
+        make, ANIMALS_IPA, random_targets(len(ANIMALS_IPA), 1, dim=16), tmp_path, monkeypatch
+    )
+    keys = ("loss", "val_cosine", "logit_scale")
+    assert [[h[k] for k in keys] for h in resumed.history_] == [
+        [h[k] for k in keys] for h in full.history_
+    ]
+    for name, value in full.module_.state_dict().items():
+        assert torch.equal(resumed.module_.state_dict()[name], value), name
+
+
+@pytest.mark.slow
+def test_checkpoint_dir_does_not_freeze_partial_fit_or_warm_start(tmp_path):
+    enc = small_encoder(epochs=1, callbacks=[Checkpoint(tmp_path)])
+    seen = []
+    for _ in range(4):
+        enc.partial_fit(RHYMES_IPA, random_targets(len(RHYMES_IPA)))
+        seen.append(state_copy(enc))
+    assert enc.n_epochs_ == 4
+    for a, b in zip(seen, seen[1:]):
+        assert any(not torch.equal(a[k], b[k]) for k in a)  # every call trained
+    warm = small_encoder(epochs=3, warm_start=True, callbacks=[Checkpoint(tmp_path / "w")])
+    warm.fit(RHYMES_IPA, random_targets(len(RHYMES_IPA)))
+    first = state_copy(warm)
+    warm.fit(RHYMES_IPA, random_targets(len(RHYMES_IPA)))
+    assert warm.n_epochs_ == 6
+    assert any(not torch.equal(first[k], v) for k, v in warm.module_.state_dict().items())
+
+
+@pytest.mark.slow
+def test_resume_is_bit_identical_with_dropout_and_early_stopping(tmp_path, monkeypatch):
+    params = dict(epochs=8, dropout=0.3, validation_fraction=0.25, lr=0.02)
+    params["callbacks"] = [EarlyStopping(3)]
+    make = functools.partial(small, **params)
+    full, resumed = fit_interrupted_then_resumed(
+        make, RHYMES_IPA, random_targets(len(RHYMES_IPA), 1), tmp_path, monkeypatch
+    )
+    assert resumed.n_epochs_ == full.n_epochs_  # the patience counter was restored
+    assert [h["val_cosine"] for h in resumed.history_] == [h["val_cosine"] for h in full.history_]
+    for name, value in full.module_.state_dict().items():
+        assert torch.equal(resumed.module_.state_dict()[name], value), name
+
+
+def test_a_garbage_checkpoint_is_named_not_unpickled(tmp_path):
+    (tmp_path / "checkpoint.pt").write_bytes(b"\x80\x04garbage, not a checkpoint")
+    with pytest.raises(ValueError, match=r"checkpoint.pt cannot be read as an ipaclip checkpoint"):
+        small_encoder(callbacks=[Checkpoint(tmp_path)]).fit(
+            RHYMES_IPA, random_targets(len(RHYMES_IPA))
+        )
+
+
+@pytest.mark.slow
+def test_fits_with_two_threads_are_bit_identical_and_leave_torch_settings_alone():
+    # Some backward ops accumulate in thread order unless torch's deterministic algorithms
+    # are on: two such fits used to differ by ~1e-5 at this size.
+    from ipaclip import IPATransformer
+    from ipaclip.datasets import sample_words
+
+    words = sample_words(2000, random_state=0, max_length=12, common=True)
+    ipa = IPATransformer().fit_transform(words)
+    y = np.random.default_rng(0).normal(size=(len(words), 32)).astype(np.float32)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        fits = [
+            PronunciationEncoder(width=64, layers=1, heads=4, epochs=1, random_state=0).fit(ipa, y)
+            for _ in range(2)
+        ]
+    finally:
+        torch.set_num_threads(threads)
+    for name, value in fits[0].module_.state_dict().items():
+        assert torch.equal(value, fits[1].module_.state_dict()[name]), name
+    assert not torch.are_deterministic_algorithms_enabled()  # restored after fit
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_from_checkpoint_to_the_same_result(tmp_path, monkeypatch):
+    Y = np.random.default_rng(8).normal(size=(len(RHYMES_IPA), 8)).astype(np.float32)
+    full = small_encoder(epochs=4, batch_size=16).fit(RHYMES_IPA, Y)
+    real = objective_module.distillation_loss
+    steps_per_epoch = -(-len(RHYMES_IPA) // 16)
+    calls = {"n": 0}
+
+    def killed_in_epoch_3(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] > 2 * steps_per_epoch + 1:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(objective_module, "distillation_loss", killed_in_epoch_3)
+    with pytest.raises(KeyboardInterrupt):
+        small_encoder(epochs=4, batch_size=16, callbacks=[Checkpoint(tmp_path)]).fit(RHYMES_IPA, Y)
+    assert (tmp_path / "checkpoint.pt").is_file()
+    counted = {"n": 0}
+
+    def counting(*args, **kwargs):
+        counted["n"] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(objective_module, "distillation_loss", counting)
+    resumed = small_encoder(epochs=4, batch_size=16, callbacks=[Checkpoint(str(tmp_path))]).fit(
+        RHYMES_IPA, Y
+    )
+    assert counted["n"] == 2 * steps_per_epoch  # only epochs 3 and 4 were run again
+    assert [h["epoch"] for h in resumed.history_] == [1, 2, 3, 4]
+    np.testing.assert_allclose(resumed.transform(RHYMES_IPA), full.transform(RHYMES_IPA), atol=1e-6)
