@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.utils import TransformerTags
 from sklearn.utils.validation import check_is_fitted
 
 from ipaclip._targets import check_target_array, is_embeddings
@@ -119,6 +120,14 @@ class IPACLIP(SearchMixin, BaseEstimator):
             if params[name] is not None and hasattr(params[name], "get_params"):
                 params[name] = clone(params[name])
         return type(self)(**params)
+
+    def __sklearn_tags__(self):
+        # transform() gives the fused query of texts: a string-input transformer.
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags = TransformerTags()
+        tags.input_tags.string = True
+        tags.input_tags.two_d_array = False
+        return tags
 
     def __sklearn_is_fitted__(self) -> bool:
         try:
