@@ -125,9 +125,9 @@ class EmbeddingMixin:
 
     def encode(
         self,
-        texts,
+        texts=None,
         *,
-        ipa: bool = False,
+        ipa=None,
         language: str | None = None,
         batch_size: int | None = None,
         show_progress_bar: bool | None = None,
@@ -138,13 +138,13 @@ class EmbeddingMixin:
 
         Parameters
         ----------
-        texts : str or iterable of str
+        texts : str or iterable of str, optional
             Texts, transcribed by the G2P saved with the model (``g2p_``) or the default
-            English :class:`~ipaclip.IPATransformer`; with ``ipa=True``, IPA strings. A single
-            string gives a single vector. Each is checked once (by the G2P, or with
-            ``ipa=True`` by the phoneme embedder).
-        ipa : bool, default=False
-            ``texts`` already are IPA.
+            English :class:`~ipaclip.IPATransformer`. A single string gives a single vector.
+        ipa : str or iterable of str, optional
+            IPA strings instead of texts (``ipa`` always means IPA strings: see the glossary);
+            checked by the phoneme embedder and the spelling check. Give ``texts`` or
+            ``ipa``, not both.
         language : str, optional
             Read the texts in this language (an espeak voice, ``"de"``) for this call: a
             copy of the G2P with that ``language``; the saved ``g2p_`` is not changed.
@@ -167,16 +167,22 @@ class EmbeddingMixin:
 
         check_is_fitted(self)
         self._validate_params()
-        single = isinstance(texts, str)
-        items = [texts] if single else texts
-        if ipa and language is not None:
-            raise ValueError(f"language={language!r} is for texts the G2P reads, not ipa=True.")
-        if not ipa:
+        if (texts is None) == (ipa is None):
+            raise ValueError(
+                "encode needs texts (read by the G2P) or ipa= (IPA strings), one of the two; "
+                f"got {'both' if texts is not None else 'neither'}."
+            )
+        given = texts if ipa is None else ipa
+        single = isinstance(given, str)
+        items = [given] if single else given
+        if ipa is not None and language is not None:
+            raise ValueError(f"language={language!r} is for texts the G2P reads, not ipa=.")
+        if ipa is None:
             g2p = resolve_g2p(saved=getattr(self, "g2p_", None), language=language)
             items = g2p.fit_transform(items)
         out = self._embed(
             self._featurise(
-                items, self.phoneme_embedder_, where="encode(ipa=True)" if ipa else None
+                items, self.phoneme_embedder_, where="encode(ipa=...)" if ipa is not None else None
             ),
             normalize=bool(normalize_embeddings),
             batch_size=batch_size,

@@ -721,6 +721,6 @@ def resolve_g2p(g2p=None, saved=None, *, language: str | None = None):
     if "language" not in getattr(out, "get_params", dict)():
         raise InvalidParameterError(
             f"language={language!r} needs a G2P with a language parameter (an "
-            f"IPATransformer); this one is {out!r}. Pass texts already read, with ipa=True."
+            f"IPATransformer); this one is {out!r}. Pass texts already read as ipa=[...]."
         )
     return clone(out).set_params(language=language)

@@ -283,8 +283,7 @@ class IPACLIP(SearchMixin, BaseEstimator):
             out = self.encode_text(items)
         elif query == "pronunciation":
             out = self.pronunciation_encoder.encode(
-                self._g2p(language).fit_transform(items),
-                ipa=True,
+                ipa=self._g2p(language).fit_transform(items),
                 batch_size=batch_size,
                 show_progress_bar=show_progress_bar,
             )

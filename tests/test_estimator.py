@@ -87,7 +87,7 @@ def test_transform_output_and_precomputed_targets(ipa):
     Z = enc.transform(ipa)
     assert Z.shape == (len(ipa), 12) and Z.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(Z, axis=1), 1.0, rtol=1e-5)
-    raw = enc.encode(ipa, ipa=True, normalize_embeddings=False)
+    raw = enc.encode(ipa=ipa, normalize_embeddings=False)
     assert not np.allclose(np.linalg.norm(raw, axis=1), 1.0)
     np.testing.assert_allclose(raw / np.linalg.norm(raw, axis=1, keepdims=True), Z, atol=1e-6)
     assert enc.teacher_id_ is None
@@ -393,7 +393,7 @@ def test_each_input_is_validated_once_on_the_serving_path(ipa, monkeypatch):
     enc.transform(ipa)
     assert len(calls) == 1
     calls.clear()
-    enc.encode(ipa, ipa=True)
+    enc.encode(ipa=ipa)
     assert len(calls) == 1
     calls.clear()
     enc.fit(ipa, np.random.default_rng(3).normal(size=(len(ipa), 8)))
@@ -424,11 +424,11 @@ def test_encode_language_reads_one_call_in_that_language_and_keeps_the_saved_g2p
     saved = enc.g2p_.get_params()
     german = enc.encode(["Straße", "Buch"], language="de")
     expected = IPATransformer(language="de", with_stress=False).fit_transform(["Straße", "Buch"])
-    np.testing.assert_array_equal(german, enc.encode(expected, ipa=True))
+    np.testing.assert_array_equal(german, enc.encode(ipa=expected))
     assert not np.allclose(german, enc.encode(["Straße", "Buch"]))  # read as English
     assert enc.g2p_.get_params() == saved  # one call, not the model's G2P
-    with pytest.raises(ValueError, match="language='de' is for texts the G2P reads, not ipa=True"):
-        enc.encode(expected, ipa=True, language="de")
+    with pytest.raises(ValueError, match="language='de' is for texts the G2P reads, not ipa="):
+        enc.encode(ipa=expected, language="de")
     with pytest.raises(ValueError, match="Unknown language 'klingon'"):
         enc.encode(["cat"], language="klingon")
 
@@ -543,8 +543,8 @@ def test_transform_refuses_spelling_and_names_the_fix(ipa_fitted):
         enc.transform(["quick", "kwik", "the", "night"])
     with pytest.raises(ValueError, match="IPATransformer"):
         enc.transform(["Paris"])
-    with pytest.raises(ValueError, match=r"encode\(ipa=True\)"):
-        enc.encode(["quick", "kwik", "the", "night"], ipa=True)
+    with pytest.raises(ValueError, match=r"encode\(ipa=\.\.\.\)"):
+        enc.encode(ipa=["quick", "kwik", "the", "night"])
     # The texts themselves, through the G2P, are not spelling.
     assert enc.encode(["quick", "kwik", "the", "night"]).shape == (4, 8)
 
@@ -687,7 +687,7 @@ def test_encode_like_sentence_transformers(rhymes_fitted):
     np.testing.assert_allclose(Z, enc.transform(g2p.transform(RHYMES_TEXT[:3])), atol=1e-6)
     one = enc.encode("cat", convert_to_tensor=True)
     assert isinstance(one, torch.Tensor) and tuple(one.shape) == (32,)
-    raw = enc.encode(["kˈæt"], ipa=True, normalize_embeddings=False, batch_size=1)
+    raw = enc.encode(ipa=["kˈæt"], normalize_embeddings=False, batch_size=1)
     assert not np.isclose(np.linalg.norm(raw), 1.0)
     assert enc.get_params() == params  # encode's options did not leak into the estimator
 

@@ -64,4 +64,4 @@ def test_encoder_similarity_and_nearest_read_texts_or_embeddings(encoder):
     with pytest.raises(ValueError, match=r"single string.*\['fotograf'\]"):
         encoder.nearest("fotograf", WORDS)
     with pytest.raises(ValueError, match="looks like spelling"):
-        encoder.nearest(["kwik", "the", "quick", "night"], E, ipa=True)
+        encoder.nearest(encoder.encode(ipa=["kwik", "the", "quick", "night"]), E)
