@@ -115,7 +115,9 @@ def main(argv: list[str] | None = None) -> int:
 
     # The demo owns its output folder: it holds the model and the demo's training_curve.png,
     # which a plain save would refuse to delete, so a second run replaces it on purpose.
-    folder = Path(encoder.save(args.out, g2p=g2p, overwrite=True, model_card=True))  # + README.md card
+    folder = Path(
+        encoder.save(args.out, g2p=g2p, overwrite=True, model_card=True)
+    )  # + README.md card
     reloaded = PronunciationEncoder.load(folder)
     same = np.array_equal(reloaded.transform(ipa_test[:64]), encoder.transform(ipa_test[:64]))
     size_mb = sum(p.stat().st_size for p in folder.iterdir()) / 1e6
