@@ -344,7 +344,13 @@ def atomic_folder(
     (['model'], 'done')
     """
     path = _absolute(path)
-    check_replaceable(path, overwrite=overwrite, is_ours=is_ours)  # before any work
+    # Before any work, under the shared lock: a concurrent save's two renames (made under
+    # the exclusive lock) must not be seen half done (1 in ~50 concurrent saves was refused).
+    if path.parent.is_dir():
+        with _locked(path.parent, shared=True):
+            check_replaceable(path, overwrite=overwrite, is_ours=is_ours)
+    else:
+        check_replaceable(path, overwrite=overwrite, is_ours=is_ours)
     path.parent.mkdir(parents=True, exist_ok=True)
     token = uuid.uuid4().hex[:8]
     tmp, old = _sibling(path, "new", token), _sibling(path, "old", token)
