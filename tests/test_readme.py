@@ -58,5 +58,9 @@ def test_readme_block_runs(line, source, tmp_path, monkeypatch):
     defaults.update(TINY)
     monkeypatch.setattr(PronunciationEncoder.__init__, "__kwdefaults__", defaults)
     monkeypatch.chdir(tmp_path)
+    # A block may define an evaluator, which registers itself: keep it out of later tests.
+    from ipaclip.evaluation import evaluator as evaluator_module
+
+    monkeypatch.setattr(evaluator_module, "_REGISTRY", dict(evaluator_module._REGISTRY))
     code = compile(source, f"README.md (block at line {line})", "exec")
     exec(code, {"__name__": "__readme__"})
