@@ -262,3 +262,37 @@ def padded_batch(seqs: Any, n: int) -> tuple[Any, Any]:
 def state_copy(enc: Any) -> dict[str, torch.Tensor]:
     """A copy of a fitted encoder's weights, by name."""
     return {k: v.clone() for k, v in enc.module_.state_dict().items()}
+
+
+# ----------------------------------------------------------------------------------------
+# A stand-in encoder for the evaluation tests: letter counts as embeddings
+# ----------------------------------------------------------------------------------------
+def letter_counts(words):
+    """Unit rows of the a-z letter counts of each word."""
+    import numpy as np
+
+    X = np.zeros((len(words), 26))
+    for i, w in enumerate(words):
+        for ch in w:
+            X[i, ord(ch) - 97] += 1
+    return X / np.linalg.norm(X, axis=1, keepdims=True)
+
+
+class LetterEncoder:
+    """Teacher = letter counts of the word; the "pronunciation" is the ``shift``ed word's."""
+
+    teacher = "letters"
+
+    def __init__(self, shift: dict[str, str] | None = None):
+        self.shift = shift or {}
+
+    def embed_targets(self, words):
+        return letter_counts(words)
+
+    def transform(self, ipas):
+        return letter_counts([self.shift.get(w, w) for w in ipas])
+
+
+def identity(words):
+    """A G2P that reads each word as itself."""
+    return list(words)

@@ -17,16 +17,9 @@ from ipaclip.evaluation import (
     registry,
 )
 from ipaclip.evaluation.evaluator import _REGISTRY, nest_result, parameter_docs, split_result
+from tests.fixtures import letter_counts as _letters
 
 DEFAULT = ["fidelity", "geometry", "human", "nonwords", "respell", "pwesuite", "triplets"]
-
-
-def _letters(words):
-    X = np.zeros((len(words), 26))
-    for i, w in enumerate(words):
-        for ch in w:
-            X[i, ord(ch) - 97] += 1
-    return X / np.linalg.norm(X, axis=1, keepdims=True)
 
 
 def _queries(shift=None):

@@ -7,33 +7,7 @@ import pytest
 
 from ipaclip._validation import InvalidParameterError
 from ipaclip.evaluation import FidelityEvaluator, Queries, evaluate_model
-
-
-def _letters(words):
-    X = np.zeros((len(words), 26))
-    for i, w in enumerate(words):
-        for ch in w:
-            X[i, ord(ch) - 97] += 1
-    return X / np.linalg.norm(X, axis=1, keepdims=True)
-
-
-class LetterEncoder:
-    """Teacher = letter counts of the word; the "pronunciation" is the next word's counts."""
-
-    teacher = "letters"
-
-    def __init__(self, shift: dict[str, str] | None = None):
-        self.shift = shift or {}
-
-    def embed_targets(self, words):
-        return _letters(words)
-
-    def transform(self, ipas):
-        return _letters([self.shift.get(w, w) for w in ipas])
-
-
-def identity(words):
-    return list(words)
+from tests.fixtures import LetterEncoder, identity
 
 
 def test_fidelity_hand_computed():

@@ -11,6 +11,8 @@ from ipaclip.evaluation.human import (
     format_human_similarity,
     load_vitz_winkler,
 )
+from tests.fixtures import LetterEncoder, identity
+from tests.fixtures import letter_counts as _letters
 
 ROWS = load_vitz_winkler()
 STANDARD = set(STANDARD_WORDS)
@@ -101,31 +103,6 @@ def test_format_lists_published_numbers():
 # --------------------------------------------------------------------------------------------
 # HumanSimilarityEvaluator
 # --------------------------------------------------------------------------------------------
-def _letters(words):
-    X = np.zeros((len(words), 26))
-    for i, w in enumerate(words):
-        for ch in w:
-            X[i, ord(ch) - 97] += 1
-    return X / np.linalg.norm(X, axis=1, keepdims=True)
-
-
-class LetterEncoder:
-    teacher = "letters"
-
-    def __init__(self, shift=None):
-        self.shift = shift or {}
-
-    def embed_targets(self, words):
-        return _letters(words)
-
-    def transform(self, ipas):
-        return _letters([self.shift.get(w, w) for w in ipas])
-
-
-def identity(words):
-    return list(words)
-
-
 def test_human_fused_with_weight_zero_equals_text():
     from ipaclip.evaluation import evaluate_model
 

@@ -7,14 +7,7 @@ import pytest
 
 from ipaclip import IPACLIP
 from ipaclip.evaluation import Queries
-
-
-def _letters(words):
-    X = np.zeros((len(words), 26))
-    for i, w in enumerate(words):
-        for ch in w:
-            X[i, ord(ch) - 97] += 1
-    return X / np.linalg.norm(X, axis=1, keepdims=True)
+from tests.fixtures import letter_counts as _letters
 
 
 class LetterEncoder:

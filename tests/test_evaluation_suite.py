@@ -18,7 +18,8 @@ from ipaclip.evaluation import (
     format_results,
     sample_words,
 )
-from tests.fixtures import tiny_clip_text_encoder
+from tests.fixtures import LetterEncoder, identity, tiny_clip_text_encoder
+from tests.fixtures import letter_counts as _letters
 
 TINY_SIZES = dict(
     n_words=30,
@@ -47,33 +48,6 @@ def tiny():
 def full(tiny):
     enc, g2p, teacher = tiny
     return evaluate_model(enc, g2p=g2p, teacher=teacher, verbose=0, **TINY_SIZES)
-
-
-def _letters(words):
-    X = np.zeros((len(words), 26))
-    for i, w in enumerate(words):
-        for ch in w:
-            X[i, ord(ch) - 97] += 1
-    return X / np.linalg.norm(X, axis=1, keepdims=True)
-
-
-class LetterEncoder:
-    """Teacher = letter counts of the word; the "pronunciation" is the next word's counts."""
-
-    teacher = "letters"
-
-    def __init__(self, shift: dict[str, str] | None = None):
-        self.shift = shift or {}
-
-    def embed_targets(self, words):
-        return _letters(words)
-
-    def transform(self, ipas):
-        return _letters([self.shift.get(w, w) for w in ipas])
-
-
-def identity(words):
-    return list(words)
 
 
 DEFAULT = ["fidelity", "geometry", "human", "nonwords", "respell", "pwesuite", "triplets"]
