@@ -68,6 +68,7 @@ RECIPE_PARAMS = (
     "ngrams", "ngram_classes", "ngram_lr_scale", "loss", "temperature", "learn_temperature",
     "augment", "triplet_items", "triplet_margin", "prior_items", "prior_per_row",
 )  # fmt: skip
+# (ngram_boundaries and phonetic_scope came with issue #19, always under recipe.)
 
 
 def corrupt(where: Path, key: str, detail: str) -> ValueError:
@@ -223,7 +224,8 @@ def _invalid_windows(codes: torch.Tensor, encoder: EncoderConfig) -> torch.Tenso
     """The ``codes`` that :func:`ipaclip.ngrams.ngram_codes` cannot produce for ``encoder``.
 
     A code is ``window * tag + 2 * order + stream``; the window's ``order`` digits, in base
-    (symbols + 2), are symbols 1 .. symbols, or the boundary (base - 1) first or last.
+    (symbols + 2), are symbols 1 .. symbols, or the boundary (base - 1) first or last
+    (anywhere under ``ngram_boundaries="across"``).
     """
     tag = 2 * (encoder.ngram_max + 1)
     order, stream, window = (codes % tag) // 2, codes % 2, codes // tag
@@ -236,7 +238,7 @@ def _invalid_windows(codes: torch.Tensor, encoder: EncoderConfig) -> torch.Tenso
     ok &= (stream == 0) | (encoder.ngram_class_count > 0)
     for j in range(encoder.ngram_max):  # digits from the last symbol of the window
         digit, window = window % base, window // base
-        inner = (order - 1 > j) & (j > 0)
+        inner = (order - 1 > j) & (j > 0) & (encoder.ngram_boundaries != "across")
         top = torch.where(inner, base - 2, base - 1)
         ok &= (order <= j) | ((digit >= 1) & (digit <= top))
     return codes[~(ok & (window == 0))]
@@ -310,6 +312,8 @@ def fitted_architecture(params: dict, encoder: EncoderConfig) -> dict:
         recipe["ngrams"] = encoder.ngram_max
     if not _classes_agree(recipe, encoder):
         recipe["ngram_classes"] = bool(encoder.ngram_class_count)
+    if encoder.ngram_max:
+        recipe["ngram_boundaries"] = encoder.ngram_boundaries
     return params
 
 
@@ -380,8 +384,19 @@ def checked_params(raw: Any, encoder: EncoderConfig, where: Path) -> dict:
                 f"is {where_params[key]!r} but encoder_config.{field} is {built!r}: they "
                 "must agree",
             )
+    # Models saved before issue #19 dropped word-boundary windows and scored the phonetic
+    # terms on every item: a recipe without these keys gets what the model was trained with.
+    recipe.setdefault("phonetic_scope", "item")
     if encoder.ngram_max:
         recipe.setdefault("ngram_classes", bool(encoder.ngram_class_count))
+        recipe.setdefault("ngram_boundaries", encoder.ngram_boundaries)
+        if recipe["ngram_boundaries"] != encoder.ngram_boundaries:
+            raise corrupt(
+                where,
+                "estimator_params.recipe.ngram_boundaries",
+                f"is {recipe['ngram_boundaries']!r} but encoder_config.ngram_boundaries is "
+                f"{encoder.ngram_boundaries!r}: they must agree",
+            )
     if not _classes_agree(recipe, encoder):
         raise corrupt(
             where,

@@ -4,7 +4,21 @@ An item's n-grams are its windows of 2 .. ``max_order`` consecutive tokens, the 
 boundaries (``<bos>``, ``<eos>``) written as one extra symbol, so /kæt/ has the 2-grams
 ``# k``, ``k æ``, ``æ t``, ``t #`` and so on. Every window gets an exact integer code (no
 hashing, so two n-grams never share a vector); a window with a phoneme outside the
-vocabulary, a tone, a word boundary or padding gets ``-1`` and counts for nothing.
+vocabulary, a tone or padding gets ``-1`` and counts for nothing.
+
+A sentence's word boundaries (``<wb>`` tokens) are read by one of three policies,
+:data:`BOUNDARY_POLICIES` (the ``ngram_boundaries`` of :class:`~ipaclip.Recipe`):
+
+``"drop"``
+    a window that touches a word boundary counts for nothing (ipaclip before issue #19);
+``"word"``
+    a word boundary is written as the item boundary symbol and no window crosses it, so a
+    word's n-grams inside a sentence are the n-grams it has alone (the bag of a sentence is
+    the bag of its words: what a word-level fit learned carries over to prompts);
+``"across"``
+    a word boundary is written as the boundary symbol and windows run across it (``t # k``).
+
+Single words have no word boundary: the three policies code them alike.
 
 Two streams of n-grams can be coded from the same windows:
 
@@ -30,9 +44,11 @@ import numpy as np
 import torch
 
 from ipaclip.inventory import FEATURE_NAMES, get_inventory
+from ipaclip.phonemes import CHANNEL_NAMES
 from ipaclip.sequences import PhonemeSequences
 
 __all__ = [
+    "BOUNDARY_POLICIES",
     "CLASS_FEATURES",
     "MAX_ORDER",
     "check_code_range",
@@ -41,6 +57,7 @@ __all__ = [
     "ngram_vocabulary",
     "row_classes",
     "sound_classes",
+    "word_boundary_rows",
 ]
 
 #: PanPhon features that define a sound class for class n-grams (manner and place).
@@ -48,9 +65,27 @@ CLASS_FEATURES: tuple[str, ...] = (
     "syl", "son", "cons", "cont", "nas", "lat", "lab", "cor", "hi", "lo", "back",
 )  # fmt: skip
 _CLASS_COLUMNS = [FEATURE_NAMES.index(name) for name in CLASS_FEATURES]
+#: How n-gram windows read a word boundary (see the module docstring).
+BOUNDARY_POLICIES = ("drop", "word", "across")
+# The word-boundary channel of a token table: channels are the table's last columns.
+_WB_COLUMN = CHANNEL_NAMES.index("word_boundary") - len(CHANNEL_NAMES)
 #: Longest n-gram order supported (codes of longer windows could overflow int64).
 MAX_ORDER = 5
 _INT64_LIMIT = 2**62  # headroom below 2**63 for the order tag
+
+
+def word_boundary_rows(table: torch.Tensor) -> torch.Tensor:
+    """Which rows of a token table are word boundaries (``<wb>``), as a bool tensor.
+
+    Examples
+    --------
+    >>> from ipaclip.phonemes import PhonemeEmbedder
+    >>> seqs = PhonemeEmbedder().fit(["ɐ kˈæt"]).transform(["ɐ kˈæt"])
+    >>> rows = word_boundary_rows(torch.from_numpy(seqs.table))
+    >>> [s for s, wb in zip(seqs.symbols, rows) if wb]
+    ['<wb>']
+    """
+    return table[:, _WB_COLUMN] > 0
 
 
 def check_code_range(n_symbols: int, max_order: int) -> None:
@@ -130,6 +165,7 @@ def ngram_codes(
     vocab_size: int,
     max_order: int,
     class_codes: torch.Tensor | None = None,
+    boundaries: str = "drop",
 ) -> torch.Tensor:
     """Exact integer code of every n-gram window of a padded batch; -1 where invalid.
 
@@ -149,6 +185,8 @@ def ngram_codes(
     class_codes : LongTensor, optional
         Sorted :func:`class_signatures` of the known sound classes: also code the windows
         over sound classes.
+    boundaries : {"drop", "word", "across"}, default="drop"
+        How a window reads a word boundary (:data:`BOUNDARY_POLICIES`).
 
     Returns
     -------
@@ -164,10 +202,17 @@ def ngram_codes(
     >>> codes.shape, bool(codes[0, 0] == codes[1, 2]), bool(codes[0, 1] == codes[1, 1])
     (torch.Size([2, 3]), False, False)
     """
+    if boundaries not in BOUNDARY_POLICIES:
+        raise ValueError(f"boundaries={boundaries!r}; expected one of {BOUNDARY_POLICIES}.")
     b, n = ids.shape
     pos = torch.arange(n, device=ids.device)[None, :]
-    boundary = (pos == 0) | (pos == lengths[:, None] - 1)
     inside = pos < lengths[:, None]
+    boundary = (pos == 0) | (pos == lengths[:, None] - 1)
+    if boundaries != "drop":
+        boundary = boundary | (word_boundary_rows(table)[ids] & inside)
+    # Under "word" a window may hold a boundary at its ends only (the item's boundaries are
+    # always at a window's ends: nothing valid lies beyond them).
+    word_edges = boundaries == "word"
     symbols = row_vocab[ids]
     streams = [(symbols, vocab_size + 2)]
     if class_codes is not None:
@@ -185,6 +230,8 @@ def ngram_codes(
             for j in range(k):
                 c = c * base + code[:, j : n - k + 1 + j]
                 good = good & ok[:, j : n - k + 1 + j]
+                if word_edges and 0 < j < k - 1:
+                    good = good & ~boundary[:, j : n - k + 1 + j]
             c = c * tag + 2 * k + stream
             out.append(torch.where(good, c, torch.full_like(c, -1)))
     if not out:
@@ -198,6 +245,7 @@ def ngram_vocabulary(
     max_order: int,
     classes: bool = False,
     batch_size: int = 4096,
+    boundaries: str = "drop",
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """The n-gram codes that occur in ``seqs``, sorted, and the sound classes they use.
 
@@ -213,6 +261,8 @@ def ngram_vocabulary(
         Also the sound-class n-grams (needs PanPhon features: ``embedding="ipa"``).
     batch_size : int, default=4096
         Items coded at a time.
+    boundaries : {"drop", "word", "across"}, default="drop"
+        How a window reads a word boundary (:data:`BOUNDARY_POLICIES`).
 
     Returns
     -------
@@ -254,6 +304,7 @@ def ngram_vocabulary(
             vocab_size=len(vocabulary),
             max_order=int(max_order),
             class_codes=class_codes,
+            boundaries=boundaries,
         )
         found.append(torch.unique(codes[codes >= 0]))
     codes = torch.unique(torch.cat(found)) if found else torch.zeros(0, dtype=torch.long)

@@ -21,7 +21,7 @@ from torch import nn
 
 from ipaclip._io import write_atomic
 from ipaclip.inventory import FEATURE_NAMES
-from ipaclip.ngrams import MAX_ORDER, check_code_range, ngram_codes
+from ipaclip.ngrams import BOUNDARY_POLICIES, MAX_ORDER, check_code_range, ngram_codes
 from ipaclip.phonemes import CHANNEL_NAMES
 
 __all__ = [
@@ -78,6 +78,11 @@ class EncoderConfig:
         ``class_codes`` buffer) over which the same windows are coded a second time
         (``"ipa"`` only): an articulatory prior for the bag, so that a phoneme swapped for a
         near one keeps the class n-grams.
+    ngram_boundaries : {"drop", "word", "across"}
+        How the bag's windows read a word boundary of a sentence
+        (:data:`ipaclip.ngrams.BOUNDARY_POLICIES`): dropped (encoders saved before issue
+        #19), a word edge (a word's n-grams in a sentence are those it has alone), or a
+        symbol that windows run across. Single words are coded alike by all three.
     """
 
     embedding: str = "ipa"
@@ -95,12 +100,17 @@ class EncoderConfig:
     ngram_max: int = 0
     ngram_vocab_size: int = 0
     ngram_class_count: int = 0
+    ngram_boundaries: str = "drop"
 
     def __post_init__(self) -> None:
         if self.embedding not in ("ipa", "onehot"):
             raise ValueError(f"embedding={self.embedding!r}; expected 'ipa' or 'onehot'.")
         if self.pooling not in ("eos", "mean"):
             raise ValueError(f"pooling={self.pooling!r}; expected 'eos' or 'mean'.")
+        if self.ngram_boundaries not in BOUNDARY_POLICIES:
+            raise ValueError(
+                f"ngram_boundaries={self.ngram_boundaries!r}; expected one of {BOUNDARY_POLICIES}."
+            )
         for name in ("width", "layers", "heads", "context_length", "output_dim"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
@@ -401,6 +411,7 @@ class PronunciationTransformer(nn.Module):
             vocab_size=cfg.vocab_size,
             max_order=cfg.ngram_max,
             class_codes=self.class_codes if cfg.ngram_class_count else None,
+            boundaries=cfg.ngram_boundaries,
         )
         n = cfg.ngram_vocab_size
         index = torch.searchsorted(self.ngram_codes, codes).clamp_max(n - 1)

@@ -12,14 +12,18 @@ from ipaclip.nn import EncoderConfig
 from ipaclip.phonemes import PhonemeEmbedder
 
 WORDS = ["pˈæt", "bˈæt", "stɹˈɛŋθ", "ˈaɪ", "kʰˈæt", "ɡˈoʊt", "ʃˈɪp", "m", "ˌʌndɚstˈænd"]
+SENTENCES = [*WORDS, "ɐ bˈæt ænd ɐ ɡˈoʊt", "ðə m ʃˈɪp"]
 
 
 @pytest.mark.parametrize("order", range(2, MAX_ORDER + 1))
 @pytest.mark.parametrize("classes", [False, True])
-def test_every_code_a_training_set_gives_decodes_to_a_valid_window(order, classes):
-    seqs = PhonemeEmbedder().fit(WORDS).transform(WORDS)
+@pytest.mark.parametrize("boundaries", ["drop", "word", "across"])
+def test_every_code_a_training_set_gives_decodes_to_a_valid_window(order, classes, boundaries):
+    seqs = PhonemeEmbedder().fit(SENTENCES).transform(SENTENCES)
     vocab = sorted({s for s in seqs.symbols if not s.startswith("<")})
-    codes, class_codes = ngram_vocabulary(seqs, vocab, order, classes=classes)
+    codes, class_codes = ngram_vocabulary(
+        seqs, vocab, order, classes=classes, boundaries=boundaries
+    )
     n_classes = 0 if class_codes is None else len(class_codes)
     config = EncoderConfig(
         vocab_size=len(vocab),
@@ -30,9 +34,13 @@ def test_every_code_a_training_set_gives_decodes_to_a_valid_window(order, classe
         ngram_max=order,
         ngram_vocab_size=len(codes),
         ngram_class_count=n_classes,
+        ngram_boundaries=boundaries,
     )
     assert len(codes) > 20
     assert len(_invalid_windows(codes, config)) == 0
+    if boundaries == "across" and order > 2:  # windows across a boundary hold it inside,
+        strict = EncoderConfig(**{**config.to_dict(), "ngram_boundaries": "word"})
+        assert len(_invalid_windows(codes, strict)) > 0  # which no other policy writes
     # ... and a code of the same tables with any digit out of range is caught.
     rng = np.random.default_rng(0)
     shifted = codes[torch.from_numpy(rng.choice(len(codes), 10, replace=False))]

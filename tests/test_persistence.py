@@ -391,6 +391,14 @@ def _set(path: str, value):
             _set("estimator_params.recipe.ngram_classes", False),
             "estimator_params.recipe.ngram_classes is False",
         ),
+        (
+            _set("estimator_params.recipe.ngram_boundaries", "across"),
+            "estimator_params.recipe.ngram_boundaries is 'across' but encoder_config",
+        ),
+        (
+            _set("encoder_config.ngram_boundaries", "spaces"),
+            "encoder_config.*ngram_boundaries='spaces'",
+        ),
         (_set("estimator_params.ngrams", 4), "estimator_params.ngrams belongs in .*recipe"),
         (_set("estimator_params.recipe", [4]), "estimator_params.recipe must be an object"),
         (
@@ -416,6 +424,18 @@ def test_hand_edited_configs_that_would_misbehave_are_refused_by_key(saved, edit
     _resign(saved, config)
     with pytest.raises(ValueError, match=f"config.json: {key}"):
         PronunciationEncoder.load(saved)
+
+
+def test_a_model_saved_before_issue_19_keeps_the_n_grams_it_was_trained_with(saved):
+    config = json.loads((saved / "config.json").read_text())
+    assert config["encoder_config"]["ngram_boundaries"] == "word"  # the default now
+    for key in ("ngram_boundaries", "phonetic_scope"):
+        del config["estimator_params"]["recipe"][key]
+    del config["encoder_config"]["ngram_boundaries"]
+    _resign(saved, config)
+    loaded = PronunciationEncoder.load(saved)
+    assert loaded.module_.config.ngram_boundaries == "drop"
+    assert loaded.recipe.ngram_boundaries == "drop" and loaded.recipe.phonetic_scope == "item"
 
 
 @pytest.mark.parametrize(
