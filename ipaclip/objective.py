@@ -38,6 +38,7 @@ from ipaclip.losses import (
     phonetic_prior_loss,
     triplet_margin_loss,
 )
+from ipaclip.ngrams import word_boundary_rows
 
 __all__ = ["Objective", "StepBatch"]
 
@@ -87,6 +88,9 @@ class Objective(nn.Module):
     triplet_margin : float
     prior_items : int or None
     prior_per_row : bool
+    word_items_only : bool
+        Compute the ``"triplet"`` and ``"prior"`` terms on single-word items only (the
+        recipe's ``phonetic_scope="word"``): a sentence gets the teacher terms alone.
     ngram_lr_scale : float
         The n-gram vectors' learning rate is the encoder's times this
         (:meth:`param_groups`).
@@ -106,6 +110,7 @@ class Objective(nn.Module):
         triplet_margin: float = 0.1,
         prior_items: int | None = None,
         prior_per_row: bool = False,
+        word_items_only: bool = False,
         ngram_lr_scale: float = 1.0,
     ) -> None:
         super().__init__()
@@ -122,6 +127,8 @@ class Objective(nn.Module):
         self.triplet_margin = float(triplet_margin)
         self.prior_items = prior_items
         self.prior_per_row = bool(prior_per_row)
+        # Which dataset rows are single words (no word boundary token); None: all count.
+        self.word_items = _single_words(data) if word_items_only else None
         self.similarity = BatchPhoneticSimilarity(data.symbols) if "prior" in weights else None
         if "gallery" in weights:
             self.gallery, self.item_positives = _gallery(data, targets, train_idx)
@@ -144,8 +151,9 @@ class Objective(nn.Module):
                 scored_rows = np.repeat(rows, 2)
         n = len(ids)
         ok = np.zeros(0, dtype=bool)
-        if "triplet" in self.weights:
-            base, base_lengths = data.batch_arrays(rows[: self.triplet_items])
+        anchors = rows if self.word_items is None else rows[self.word_items[rows]]
+        if "triplet" in self.weights and len(anchors):
+            base, base_lengths = data.batch_arrays(anchors[: self.triplet_items])
             near, far, ok = self.augmenter.swap_pairs(base, base_lengths, rng)
             ids = _stack_padded([ids, base, near, far])
             lengths = np.concatenate([lengths, base_lengths, base_lengths, base_lengths])
@@ -218,11 +226,38 @@ class Objective(nn.Module):
             loss = loss + self.weights["triplet"] * term
         if "prior" in self.weights:
             m = len(z) if self.prior_items is None else min(len(z), int(self.prior_items))
-            sim = self.similarity(batch.ids[:m], batch.lengths[:m])
+            at = self._prior_positions(batch, m)
+            if at is None:
+                sim = self.similarity(batch.ids[:m], batch.lengths[:m])
+                scored = z[:m]
+            elif len(at) >= 3:  # a correlation needs pairs to vary
+                sim = self.similarity(batch.ids[at], batch.lengths[at])
+                scored = z[torch.from_numpy(at).to(z.device)]
+            else:
+                return loss
             sim_t = torch.from_numpy(sim).to(z.device)
-            term = phonetic_prior_loss(z[:m], sim_t, per_row=self.prior_per_row)
+            term = phonetic_prior_loss(scored, sim_t, per_row=self.prior_per_row)
             loss = loss + self.weights["prior"] * term
         return loss
+
+    def _prior_positions(self, batch: StepBatch, m: int) -> np.ndarray | None:
+        """Positions of the scored outputs the prior reads; None for the first ``m`` (every
+        item counts, or the first ``m`` are single words: the same slice as before #19)."""
+        if self.word_items is None:
+            return None
+        at = np.flatnonzero(self.word_items[batch.rows])[:m]
+        if len(at) == m and (m == 0 or at[-1] == m - 1):
+            return None
+        return at
+
+
+def _single_words(data: SequenceData) -> np.ndarray:
+    """Whether each item of ``data`` is a single word (holds no word-boundary token)."""
+    boundary = word_boundary_rows(data.table).cpu().numpy()
+    if not len(data.lengths):
+        return np.zeros(0, dtype=bool)
+    counts = np.add.reduceat(boundary[data.ids].astype(np.int64), data.offsets[:-1])
+    return counts == 0
 
 
 def _stack_padded(blocks: list[np.ndarray]) -> np.ndarray:

@@ -36,7 +36,7 @@ from ipaclip._validation import (
 )
 from ipaclip.augment import PhoneticAugmenter
 from ipaclip.losses import parse_loss
-from ipaclip.ngrams import MAX_ORDER, ngram_vocabulary
+from ipaclip.ngrams import BOUNDARY_POLICIES, MAX_ORDER, ngram_vocabulary
 from ipaclip.nn import EncoderConfig
 from ipaclip.objective import Objective
 from ipaclip.phonemes import CHANNEL_NAMES
@@ -71,6 +71,14 @@ class Recipe(ParamsMixin, BaseEstimator):
         The n-gram vectors' learning rate is ``lr`` times this: each gets a gradient only
         from the few words that contain it. Measured: x5 memorises in 2 epochs (training
         R@1 0.98, held-out 0.44; with x1: 0.76 / 0.27).
+    ngram_boundaries : {"drop", "word", "across"}, default="word"
+        How the bag reads the word boundaries of a sentence
+        (:data:`ipaclip.ngrams.BOUNDARY_POLICIES`): ``"word"`` codes each word of a sentence
+        as it is coded alone (the bag of a prompt is the bag of its words, so a class name
+        learned as a word carries over to its prompts); ``"drop"`` ignores every window that
+        touches a boundary (before issue #19); ``"across"`` lets windows run across them.
+        Single words are coded alike by all three, so word-level figures do not depend on
+        it. Measured (sentence study, README *Sentences*): see the study's table.
     loss : str or dict, default="cosine+contrastive+3*triplet+3*prior"
         A sum of terms, optionally weighted (``"cosine+contrastive+3*triplet"``), or a dict
         of weights. Teacher terms: ``"cosine"`` (1 - cosine to the teacher), ``"mse"``,
@@ -110,6 +118,12 @@ class Recipe(ParamsMixin, BaseEstimator):
         Average the correlation of each item's cosines to the others with their phonetic
         similarities (as human ratings are compared per standard word) instead of one
         correlation over all pairs; measured slightly better on every phonetic score.
+    phonetic_scope : {"word", "item"}, default="word"
+        Which training items the ``"triplet"`` and ``"prior"`` terms are computed on:
+        ``"word"``, single-word items only (a sentence gets the teacher terms alone);
+        ``"item"``, every item (before issue #19). On single-word data both are the same.
+        Measured (sentence study): a triplet on a prompt encodes three more prompts, twice
+        the cost of a prompt batch; see the study's table for what each scope gives.
 
     Examples
     --------
@@ -130,6 +144,7 @@ class Recipe(ParamsMixin, BaseEstimator):
         "ngrams": [Interval(Integral, 0, MAX_ORDER, closed="both")],
         "ngram_classes": ["boolean", StrOptions({"auto"})],
         "ngram_lr_scale": [Interval(Real, 0, None, closed="neither")],
+        "ngram_boundaries": [StrOptions(set(BOUNDARY_POLICIES))],
         "loss": [str, dict],
         "temperature": [Interval(Real, 0, 100, closed="right")],
         "learn_temperature": ["boolean"],
@@ -138,6 +153,7 @@ class Recipe(ParamsMixin, BaseEstimator):
         "triplet_margin": [Interval(Real, 0, 2, closed="both")],
         "prior_items": [Interval(Integral, 3, None, closed="left"), None],
         "prior_per_row": ["boolean"],
+        "phonetic_scope": [StrOptions({"word", "item"})],
     }
 
     def __init__(
@@ -146,6 +162,7 @@ class Recipe(ParamsMixin, BaseEstimator):
         ngrams: int = 4,
         ngram_classes: bool | str = "auto",
         ngram_lr_scale: float = 5.0,
+        ngram_boundaries: str = "word",
         loss: str | dict = "cosine+contrastive+3*triplet+3*prior",
         temperature: float = 0.05,
         learn_temperature: bool = False,
@@ -154,10 +171,12 @@ class Recipe(ParamsMixin, BaseEstimator):
         triplet_margin: float = 0.1,
         prior_items: int | None = 256,
         prior_per_row: bool = True,
+        phonetic_scope: str = "word",
     ) -> None:
         self.ngrams = ngrams
         self.ngram_classes = ngram_classes
         self.ngram_lr_scale = ngram_lr_scale
+        self.ngram_boundaries = ngram_boundaries
         self.loss = loss
         self.temperature = temperature
         self.learn_temperature = learn_temperature
@@ -166,6 +185,7 @@ class Recipe(ParamsMixin, BaseEstimator):
         self.triplet_margin = triplet_margin
         self.prior_items = prior_items
         self.prior_per_row = prior_per_row
+        self.phonetic_scope = phonetic_scope
 
     # ------------------------------------------------------------------------------------
     # validation
@@ -244,10 +264,13 @@ class Recipe(ParamsMixin, BaseEstimator):
         if not self.ngrams:
             return config, None, None
         classes = self.uses_classes(seqs.embedding)
-        codes, class_codes = ngram_vocabulary(seqs, vocabulary, int(self.ngrams), classes=classes)
+        codes, class_codes = ngram_vocabulary(
+            seqs, vocabulary, int(self.ngrams), classes=classes, boundaries=self.ngram_boundaries
+        )
         config = replace(
             config,
             ngram_max=int(self.ngrams),
+            ngram_boundaries=self.ngram_boundaries,
             ngram_vocab_size=max(1, len(codes)),
             ngram_class_count=0 if class_codes is None else len(class_codes),
         )
@@ -323,6 +346,7 @@ class Recipe(ParamsMixin, BaseEstimator):
             triplet_margin=float(self.triplet_margin),
             prior_items=None if self.prior_items is None else int(self.prior_items),
             prior_per_row=bool(self.prior_per_row),
+            word_items_only=self.phonetic_scope == "word",
             ngram_lr_scale=float(self.ngram_lr_scale),
         )
         return data, objective.to(device)

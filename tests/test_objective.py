@@ -114,3 +114,47 @@ def test_ngram_vectors_and_the_logit_scale_have_their_own_optimiser_groups(monke
     main, ngrams, scale = seen["groups"]
     assert ngrams["params"] == [seen["ngrams"]] and ngrams["lr"] == pytest.approx(3 * main["lr"])
     assert len(scale["params"]) == 1 and scale["weight_decay"] == 0.0
+
+
+MIXED = [*IPA[:6], "ɐ kˈæt", "ɐ dˈɑːɡ ɹˈʌnɪŋ", "ðə fˈɪʃ", "tˈuː bˈɜːdz"]
+
+
+def _mixed_objective(scope: str) -> tuple[SequenceData, Objective]:
+    seqs = PhonemeEmbedder().fit(MIXED).transform(MIXED)
+    vocab = tuple(sorted({s for s in seqs.symbols if not s.startswith("<")}))
+    targets = torch.nn.functional.normalize(
+        torch.from_numpy(random_targets(len(MIXED), dim=16)), dim=-1
+    )
+    r = Recipe(phonetic_scope=scope, triplet_items=8, prior_items=8)
+    data, obj = r.build_objective(seqs, vocab, targets, np.arange(len(MIXED)), 64)
+    return data, obj
+
+
+def test_phonetic_scope_word_scores_the_phonetic_terms_on_single_words_only():
+    data, obj = _mixed_objective("word")
+    assert obj.word_items.tolist() == [True] * 6 + [False] * 4
+    rows = np.array([7, 0, 8, 1, 6, 2, 9, 3])  # sentences and words interleaved
+    batch = obj.make_batch(data, rows, np.random.default_rng(0))
+    anchors = batch.ids[8 : 8 + len(batch.triplet_ok)]
+    words = data.batch_arrays(rows[obj.word_items[rows]])[0]
+    assert (anchors[:, : words.shape[1]] == words).all() and not anchors[:, words.shape[1] :].any()
+    # The prior reads the single words' outputs only: moving a sentence's output leaves it.
+    z = torch.randn(len(batch.ids), 16, generator=torch.Generator().manual_seed(0))
+    scored, triplets = obj.split(z, batch)
+    before = obj.add_terms(torch.zeros(()), scored, triplets, batch)
+    moved = z.clone()
+    moved[0] += 5.0  # row 7, a sentence
+    scored, triplets = obj.split(moved, batch)
+    assert torch.equal(before, obj.add_terms(torch.zeros(()), scored, triplets, batch))
+    # A batch of sentences only has no phonetic term and encodes no swap.
+    only = obj.make_batch(data, np.array([6, 7, 8, 9]), np.random.default_rng(0))
+    assert len(only.ids) == 4 and not only.triplet_ok.any()
+
+
+def test_phonetic_scope_item_scores_every_item_as_before():
+    data, obj = _mixed_objective("item")
+    assert obj.word_items is None
+    rows = np.array([7, 0, 8, 1, 6, 2, 9, 3])
+    batch = obj.make_batch(data, rows, np.random.default_rng(0))
+    anchors = batch.ids[8 : 8 + len(batch.triplet_ok)]
+    assert (anchors == data.batch_arrays(rows)[0][:, : anchors.shape[1]]).all()
