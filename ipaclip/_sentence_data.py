@@ -22,6 +22,7 @@ import importlib.util
 import io
 import sys
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from numbers import Integral
@@ -40,6 +41,7 @@ __all__ = [
     "imagenet_classnames",
     "imagenet_templates",
     "prompt_split",
+    "sentence_mix",
 ]
 
 _SEED = [Interval(Integral, 0, None, closed="left"), None]
@@ -367,3 +369,84 @@ def composed_captions(
                 if len(out) == n:
                     break
     return list(out)
+
+
+# --------------------------------------------------------------------------------------------
+# The training mix
+# --------------------------------------------------------------------------------------------
+def sentence_mix(
+    words: Sequence[str] = (),
+    split: PromptSplit | None = None,
+    *,
+    n_prompts: int = 6000,
+    n_word_prompts: int = 3000,
+    n_captions: int = 2000,
+    random_state: int | None = 0,
+) -> list[str]:
+    """The sentences the default recipe was chosen with, to train beside ``words``.
+
+    Three parts, in this order (issue 19's sentence study, README *Sentences*):
+
+    * ``n_prompts`` prompts of the split's *seen* classes under its *training* templates
+      (``split.prompts()``, a seeded sample; real text);
+    * ``n_word_prompts`` of ``words``, each under one random training template ("a photo
+      of a kettle."), so that a template is learned around many words, not only around the
+      class names (real templates around your words);
+    * ``n_captions`` composed captions of the training side (:func:`composed_captions`;
+      composed, not real text).
+
+    Pass the words themselves to the fit as well: the mix holds sentences only. With
+    ``n_word_prompts > len(words)`` every word is used once.
+
+    Parameters
+    ----------
+    words : sequence of str, default=()
+        The training words (spellings) to put into templates.
+    split : PromptSplit, optional
+        Which classes and templates training may use; default ``prompt_split(0)``, the split
+        that :class:`~ipaclip.evaluation.ZeroShotPromptEvaluator` scores by default (its
+        held-out templates and unseen classes never appear here).
+    n_prompts, n_word_prompts, n_captions : int, default=6000, 3000, 2000
+        Sizes of the three parts (0 leaves a part out).
+    random_state : int or None, default=0
+        Seed of every draw.
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> mix = sentence_mix(["kettle", "violin"], n_prompts=2, n_word_prompts=2, n_captions=1)
+    >>> len(mix), sum("kettle" in s or "violin" in s for s in mix[2:4])
+    (5, 2)
+    """
+    check_params(
+        {
+            "n_prompts": [Interval(Integral, 0, None, closed="left")],
+            "n_word_prompts": [Interval(Integral, 0, None, closed="left")],
+            "n_captions": [Interval(Integral, 0, 1_000_000, closed="both")],
+            "random_state": _SEED,
+        },
+        {
+            "n_prompts": n_prompts,
+            "n_word_prompts": n_word_prompts,
+            "n_captions": n_captions,
+            "random_state": random_state,
+        },
+        "sentence_mix",
+    )
+    if isinstance(words, str):
+        raise TypeError(
+            f"words must be a sequence of words, not one string ({words[:40]!r}); wrap it in a "
+            "list."
+        )
+    split = prompt_split(0) if split is None else split
+    rng = np.random.default_rng(random_state)
+    seen = split.prompts()
+    prompts = [seen[i] for i in rng.permutation(len(seen))[:n_prompts]]
+    templates = split.train_templates
+    chosen = rng.permutation(len(words))[:n_word_prompts]
+    word_prompts = [templates[rng.integers(len(templates))].format(words[i]) for i in chosen]
+    captions = composed_captions(n_captions, random_state) if n_captions else []
+    return prompts + word_prompts + captions

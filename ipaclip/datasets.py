@@ -15,7 +15,9 @@ Like :mod:`sklearn.datasets`, these are small loaders, read once and cached:
 * sentences: CLIP's ImageNet prompts, real text from ``open_clip.zero_shot_metadata``
   (:func:`imagenet_classnames`, :func:`imagenet_templates`, and their seeded seen/unseen
   and training/held-out split :func:`prompt_split`), and :func:`composed_captions`,
-  captions *composed* from a small hand-written grammar (no caption corpus ships offline).
+  captions *composed* from a small hand-written grammar (no caption corpus ships offline);
+  :func:`sentence_mix`, the sentences the default recipe was chosen with (prompts, your
+  words in templates, composed captions).
 
 Nothing here imports torch.
 """
@@ -42,6 +44,7 @@ from ipaclip._sentence_data import (
     imagenet_classnames,
     imagenet_templates,
     prompt_split,
+    sentence_mix,
 )
 from ipaclip._validation import Interval, check_params, describe_item
 
@@ -60,6 +63,7 @@ __all__ = [
     "load_vitz_winkler",
     "prompt_split",
     "sample_words",
+    "sentence_mix",
 ]
 
 #: ARPAbet (CMUdict) phone -> IPA. Vowels by stress: AH and ER differ when unstressed.

@@ -281,3 +281,29 @@ def test_word_gallery_is_clean_pronounceable_and_ranked():
     assert word_gallery(100).words == words[:100]
     with pytest.raises(ValueError, match="n"):
         word_gallery(0)
+
+
+def test_sentence_mix_trains_on_seen_classes_training_templates_and_the_words_given():
+    from ipaclip.datasets import composed_captions, prompt_split, sentence_mix
+
+    split = prompt_split(3, n_unseen_classes=500, n_heldout_templates=40)
+    words = ["kettle", "violin", "zebra", "harbor"]
+    mix = sentence_mix(words, split, n_prompts=300, n_word_prompts=10, n_captions=50)
+    prompts, word_prompts, captions = mix[:300], mix[300:304], mix[304:]
+    assert len(mix) == 300 + 4 + 50  # every word once when fewer words than asked
+    allowed = set(split.prompts())
+    assert all(p in allowed for p in prompts)  # no unseen class, no held-out template
+    assert all(sum(w in p for p in word_prompts) == 1 for w in words)
+    assert {t.format(w) for t in split.train_templates for w in words} >= set(word_prompts)
+    assert captions == composed_captions(50, 0)  # the training side only
+    assert sentence_mix(words, split, n_prompts=300, n_word_prompts=10, n_captions=50) == mix
+    assert sentence_mix(n_prompts=0, n_word_prompts=0, n_captions=3) == composed_captions(3, 0)
+
+
+def test_sentence_mix_refuses_one_string_and_bad_sizes_by_name():
+    from ipaclip.datasets import sentence_mix
+
+    with pytest.raises(TypeError, match="words must be a sequence of words, not one string"):
+        sentence_mix("kettle")
+    with pytest.raises(ValueError, match="n_prompts"):
+        sentence_mix(["kettle"], n_prompts=-1)
