@@ -385,7 +385,7 @@ def _set(path: str, value):
         (_set("vocabulary[0]", "xyz"), r"vocabulary\[0\].*not a PanPhon segment"),
         (_set("estimator_params.width", 64), "estimator_params.width is 64 but encoder_config"),
         (_set("estimator_params.layers", 1.0), "estimator_params.layers is 1.0"),
-        (_set("estimator_params.pooling", "mean"), "estimator_params.pooling"),
+        (_set("estimator_params.pooling", "eos"), "estimator_params.pooling"),
         (_set("estimator_params.recipe.ngrams", 3), "estimator_params.recipe.ngrams is 3"),
         (
             _set("estimator_params.recipe.ngram_classes", False),
