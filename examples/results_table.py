@@ -1,13 +1,14 @@
 """The README's results table: the evaluation suite on `ipa` and `onehot` students.
 
 Trains two pronunciation encoders from the offline teacher (all-MiniLM-L6-v2) on the demo's
-training words (about 19,000 common CMUdict words), with the demo's settings (the default
-recipe, 8 epochs) and only the phoneme embedding changed, then runs
+training data (about 19,000 common CMUdict words and the default
+:func:`~ipaclip.datasets.sentence_mix`), with the demo's settings (the default recipe, 8
+epochs) and only the phoneme embedding changed, then runs
 :func:`ipaclip.evaluation.suite.evaluate_model` on each, with the demo's 1,000 held-out
 words as the fidelity words. Writes ``results/results.json`` and
 ``results/results.md`` and prints the table.
 
-    python examples/results_table.py                          # trains both (~8 min)
+    python examples/results_table.py                          # trains both (~20 min)
     python examples/results_table.py --models ipa=demo_model  # reuse a trained ipa model
 """
 
@@ -48,12 +49,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
     from ipaclip import IPATransformer, PronunciationEncoder
+    from ipaclip.datasets import sentence_mix
     from ipaclip.evaluation.suite import RESULT_ROWS, SUMMARY_METRICS, evaluate_model, lookup_result
 
     t_start = time.perf_counter()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     test, train = demo_words(args.n_test, args.n_train, args.seed)
+    train = train + sentence_mix(train, random_state=args.seed)  # the demo's training texts
     g2p = IPATransformer()
     given = dict(m.split("=", 1) for m in args.models)
     results, timings = {}, {}

@@ -60,7 +60,7 @@ PROMPT_SEEDS = {"dev": 1, "test": 0}
 MIX_SEED = 19
 N_DEV_CAPTIONS, N_TEST_CAPTIONS = 500, 1000
 #: The default mix (:func:`ipaclip.datasets.sentence_mix`'s): what the demo trains on.
-MIX = {"prompts": 4000, "word_prompts": 2000, "captions": 1000}
+MIX = {"prompts": 4000, "word_prompts": 2000, "captions": 500}
 
 #: Recipes: PronunciationEncoder/Recipe parameters on top of the library's defaults, each
 #: spelled out in full (the defaults changed during the study: ``pooling`` was ``"eos"``).
@@ -238,11 +238,7 @@ def table(path: Path, split: str | None = None) -> str:
         p, m = r["params"], r["mix"]
         cells = [r["recipe"], r["split"], f"{p['width']}x{p['layers']}"]
         cells.append(f"{m['prompts']} / {m['word_prompts']} / {m['captions']}")
-        for key, _ in COLUMNS:
-            v = r.get(key)
-            cells.append(
-                "–" if v is None else f"{v:.3f}" if isinstance(v, float) and v < 10 else str(v)
-            )
+        cells.extend(words_study.cell(r.get(key)) for key, _ in COLUMNS)
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
