@@ -146,30 +146,31 @@ def _mix_key(mix: dict) -> str:
 # --------------------------------------------------------------------------------------------
 # sentence metrics
 # --------------------------------------------------------------------------------------------
-def sentence_metrics(embed, sent: dict) -> dict:
-    """Prompt R@1 (seen / unseen classes, pooled over held-out templates) and caption R@1."""
-    from ipaclip.datasets import imagenet_classnames
+def sentence_metrics(embed, sent: dict, split: str) -> dict:
+    """Prompt R@1 (seen / unseen classes) and caption R@1, scored by the library's evaluators
+    (:class:`ipaclip.evaluation.ZeroShotPromptEvaluator`, :class:`ipaclip.evaluation.
+    CaptionRetrievalEvaluator`) on the cached IPA and teacher rows of their texts."""
+    from ipaclip.evaluation.captions import CaptionRetrievalEvaluator
+    from ipaclip.evaluation.prompts import ZeroShotPromptEvaluator
+    from ipaclip.evaluation.queries import Queries
 
-    names = imagenet_classnames()
-    label = {name: i for i, name in enumerate(dict.fromkeys(names))}
-    labels = np.array([label[n] for n in names])
-    positives = labels[:, None] == labels[None, :]
-    seen = np.array([n in sent["seen"] for n in names])
-    P = sent["prompts"]
-    Z = embed(P["ipa"])
-    hits = []
-    for start in range(0, len(Z), len(names)):
-        S = Z[start : start + len(names)] @ P["T"][start : start + len(names)].T
-        hits.append(positives[np.arange(len(names)), S.argmax(1)])
-    hits = np.array(hits)  # (templates, classes)
-    C = sent["captions"]
-    Zc = embed(C["ipa"])
+    cached = {"ipa": {}, "T": {}}
+    for part in (sent["prompts"], sent["captions"]):
+        cached["ipa"].update(zip(part["texts"], part["ipa"]))
+        cached["T"].update(zip(part["texts"], part["T"]))
+    queries = Queries(
+        text=lambda texts: np.stack([cached["T"][t] for t in texts]),
+        g2p=lambda texts: [cached["ipa"][t] for t in texts],
+        embed_ipa=embed,
+    )
+    prompts = ZeroShotPromptEvaluator(random_state=PROMPT_SEEDS[split])(queries)
+    captions = CaptionRetrievalEvaluator(n_captions=len(sent["captions"]["texts"]))(queries)
     return {
-        "prompt_seen_r1": float(hits[:, seen].mean()),
-        "prompt_unseen_r1": float(hits[:, ~seen].mean()),
-        "caption_r1": words_study.r_at_1(Zc, C["T"]),
-        "n_templates": len(hits),
-        "n_captions": len(Zc),
+        "prompt_seen_r1": prompts["pronunciation/seen/recall@1"],
+        "prompt_unseen_r1": prompts["pronunciation/unseen/recall@1"],
+        "caption_r1": captions["pronunciation/recall@1"],
+        "n_templates": len(sent["prompts"]["texts"]) // 1000,
+        "n_captions": len(sent["captions"]["texts"]),
     }
 
 
@@ -197,7 +198,7 @@ def run(name: str, params: dict, args, words: dict, idx: dict, probe: dict, sent
     enc.fit(X, T)
     seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
     metrics = words_study.evaluate(enc.transform, words, idx, args.split, probe)
-    metrics.update(sentence_metrics(enc.transform, sent))
+    metrics.update(sentence_metrics(enc.transform, sent, args.split))
     return {
         "recipe": name,
         "split": args.split,
