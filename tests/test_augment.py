@@ -9,7 +9,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from ipaclip._edit_distance import BatchPhoneticSimilarity
 from ipaclip.augment import PhoneticAugmenter
 from ipaclip.phonemes import PhonemeEmbedder
-from tests.fixtures import ANIMALS_IPA, padded_batch
+from tests.fixtures import ANIMALS_IPA, FIT_ON_ARRAY_CHECKS, padded_batch
 
 
 def test_augmenter_keeps_items_valid_and_swaps_one_phoneme():
@@ -54,22 +54,6 @@ def test_augmenter_parameters_are_checked_by_name():
         PhoneticAugmenter(candidates=["q"]).fit(onehot.table, onehot.symbols, columns)
     with pytest.raises(RuntimeError, match="not fitted"):
         PhoneticAugmenter().swap_pairs(np.zeros((1, 3), int), np.array([3]), None)
-
-
-#: scikit-learn's checks that fit on a numeric 2-D X.
-FIT_ON_ARRAY_CHECKS = (
-    "check_estimators_overwrite_params", "check_dont_overwrite_parameters",
-    "check_estimators_fit_returns_self", "check_readonly_memmap_input",
-    "check_n_features_in_after_fitting", "check_positive_only_tag_during_fit",
-    "check_estimators_dtypes", "check_complex_data", "check_dtype_object",
-    "check_estimators_empty_data_messages", "check_pipeline_consistency",
-    "check_estimators_nan_inf", "check_estimator_sparse_tag", "check_estimator_sparse_array",
-    "check_estimator_sparse_matrix", "check_estimators_pickle",
-    "check_f_contiguous_array_estimator", "check_methods_sample_order_invariance",
-    "check_methods_subset_invariance", "check_fit2d_1sample", "check_fit2d_1feature",
-    "check_dict_unchanged", "check_fit_idempotent", "check_fit_check_is_fitted",
-    "check_n_features_in", "check_fit2d_predict1d",
-)  # fmt: skip
 
 
 def _augmenter_fits_a_feature_table(estimator) -> dict[str, str]:

@@ -11,6 +11,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from ipaclip import IPACLIP, IPATransformer, PronunciationEncoder, fuse
 from tests.fixtures import (
+    FIT_ON_ARRAY_CHECKS,
     RHYMES_TEXT,
     small_encoder,
     tiny_clip_image_encoder,
@@ -232,22 +233,6 @@ def test_ipaclip_clone_keeps_the_fitted_encoder_and_fuse_weight_is_searchable(
         clone(model).set_params(fuse_weight=2).fit()
     Q = model.encode(RHYMES_TEXT[:2], query="pronunciation")
     np.testing.assert_allclose(Q, model.encode_pronunciation(RHYMES_TEXT[:2]), atol=1e-6)
-
-
-#: scikit-learn's checks that fit on a numeric 2-D X.
-FIT_ON_ARRAY_CHECKS = (
-    "check_estimators_overwrite_params", "check_dont_overwrite_parameters",
-    "check_estimators_fit_returns_self", "check_readonly_memmap_input",
-    "check_n_features_in_after_fitting", "check_positive_only_tag_during_fit",
-    "check_estimators_dtypes", "check_complex_data", "check_dtype_object",
-    "check_estimators_empty_data_messages", "check_pipeline_consistency",
-    "check_estimators_nan_inf", "check_estimator_sparse_tag", "check_estimator_sparse_array",
-    "check_estimator_sparse_matrix", "check_estimators_pickle",
-    "check_f_contiguous_array_estimator", "check_methods_sample_order_invariance",
-    "check_methods_subset_invariance", "check_fit2d_1sample", "check_fit2d_1feature",
-    "check_dict_unchanged", "check_fit_idempotent", "check_fit_check_is_fitted",
-    "check_n_features_in", "check_fit2d_predict1d",
-)  # fmt: skip
 
 
 def _ipaclip_takes_texts(estimator) -> dict[str, str]:

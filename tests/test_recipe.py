@@ -15,7 +15,13 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from ipaclip import PronunciationEncoder, Recipe
 from ipaclip.augment import PhoneticAugmenter
 from ipaclip.losses import parse_loss
-from tests.fixtures import ANIMALS_IPA, RECIPE_OPT_INS, random_targets, tiny_encoder
+from tests.fixtures import (
+    ANIMALS_IPA,
+    FIT_ON_ARRAY_CHECKS,
+    RECIPE_OPT_INS,
+    random_targets,
+    tiny_encoder,
+)
 
 
 def test_defaults_are_the_recipe_and_classes_follow_the_embedding():
@@ -182,22 +188,6 @@ def test_a_fit_builds_its_augmenter_once_and_checking_builds_none(monkeypatch):
     assert built == []
     tiny_encoder(epochs=1, recipe=r).fit(ANIMALS_IPA, random_targets(len(ANIMALS_IPA), dim=16))
     assert len(built) == 1 and built[0]["substitute"] == 0.2
-
-
-#: scikit-learn's checks that fit on a numeric 2-D X.
-FIT_ON_ARRAY_CHECKS = (
-    "check_estimators_overwrite_params", "check_dont_overwrite_parameters",
-    "check_estimators_fit_returns_self", "check_readonly_memmap_input",
-    "check_n_features_in_after_fitting", "check_positive_only_tag_during_fit",
-    "check_estimators_dtypes", "check_complex_data", "check_dtype_object",
-    "check_estimators_empty_data_messages", "check_pipeline_consistency",
-    "check_estimators_nan_inf", "check_estimator_sparse_tag", "check_estimator_sparse_array",
-    "check_estimator_sparse_matrix", "check_estimators_pickle",
-    "check_f_contiguous_array_estimator", "check_methods_sample_order_invariance",
-    "check_methods_subset_invariance", "check_fit2d_1sample", "check_fit2d_1feature",
-    "check_dict_unchanged", "check_fit_idempotent", "check_fit_check_is_fitted",
-    "check_n_features_in", "check_fit2d_predict1d",
-)  # fmt: skip
 
 
 def _recipe_is_not_fitted(estimator) -> dict[str, str]:
