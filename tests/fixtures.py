@@ -245,6 +245,20 @@ def small_encoder(**params: Any) -> Any:
     return PronunciationEncoder(**{**base, **params})
 
 
+def fitted_on_sentences(texts: list[str]) -> tuple[Any, Any, Any]:
+    """``(encoder, g2p, teacher)``: a width-32 encoder of one layer (context 128) distilled
+    for one epoch from a tiny random CLIP text tower on ``texts`` (words, prompts,
+    captions), for the sentence evaluators' end-to-end tests."""
+    from ipaclip import IPATransformer, PronunciationEncoder
+
+    g2p, teacher = IPATransformer(), tiny_clip_text_encoder()
+    enc = PronunciationEncoder(
+        teacher=teacher, width=32, layers=1, heads=2, epochs=1, batch_size=16,
+        context_length=128, random_state=0,
+    ).fit(g2p.fit_transform(texts), texts)  # fmt: skip
+    return enc, g2p, teacher
+
+
 #: A recipe with every opt-in term: a gallery, a learned temperature and augmentation.
 RECIPE_OPT_INS = dict(
     loss="cosine+contrastive+3*triplet+3*prior+gallery",

@@ -68,15 +68,9 @@ def test_settings_and_items_are_checked():
 
 @pytest.mark.slow
 def test_on_a_tiny_fitted_encoder_by_name():
-    from ipaclip import IPATransformer, PronunciationEncoder
-    from tests.fixtures import tiny_clip_text_encoder
+    from tests.fixtures import fitted_on_sentences
 
-    texts = composed_captions(80, random_state=0)
-    g2p, teacher = IPATransformer(), tiny_clip_text_encoder()
-    enc = PronunciationEncoder(
-        teacher=teacher, width=32, layers=1, heads=2, epochs=1, batch_size=16,
-        context_length=128, random_state=0,
-    ).fit(g2p.fit_transform(texts), texts)  # fmt: skip
+    enc, g2p, teacher = fitted_on_sentences(composed_captions(80, random_state=0))
     res = evaluate_model(enc, "captions", g2p=g2p, teacher=teacher, n_captions=200, verbose=0)
     task = res["captions"]
     assert set(task["pronunciation"]) == {"recall@1", "recall@5", "mrr"}

@@ -94,19 +94,14 @@ def test_settings_are_checked_and_named():
 
 @pytest.mark.slow
 def test_on_a_tiny_fitted_encoder_by_name_and_from_the_cli_parser():
-    from ipaclip import IPATransformer, PronunciationEncoder
     from ipaclip.cli import build_parser
     from ipaclip.datasets import sample_words
-    from tests.fixtures import tiny_clip_text_encoder
+    from tests.fixtures import fitted_on_sentences
 
     split = prompt_split(0)
     words = sample_words(30, random_state=1)
     texts = words + split.prompts()[:: len(split.prompts()) // 60][:60]
-    g2p, teacher = IPATransformer(), tiny_clip_text_encoder()
-    enc = PronunciationEncoder(
-        teacher=teacher, width=32, layers=1, heads=2, epochs=1, batch_size=16,
-        context_length=128, random_state=0,
-    ).fit(g2p.fit_transform(texts), texts)  # fmt: skip
+    enc, g2p, teacher = fitted_on_sentences(texts)
     res = evaluate_model(enc, "prompts", g2p=g2p, teacher=teacher, n_templates=1, verbose=0)
     task = res["prompts"]
     assert task["info"]["n_templates"] == 1
